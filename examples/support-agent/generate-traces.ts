@@ -1,0 +1,460 @@
+/**
+ * Seeded, deterministic production traces for the support-agent example, written in
+ * the `bt sync pull` on-disk layout:
+ *
+ *   <outDir>/project_logs_<projectId>/<12-hex spec hash>/
+ *       spec.json  manifest.json  state.json  data/part-000001.jsonl
+ *
+ * Traffic is produced by RUNNING the agent in ./src on generated customer questions
+ * and scoring the outputs with the real scorers (./scorers.ts), so the planted
+ * defects show up genuinely in the scores, tool spans and facets.
+ *
+ * CLI: tsx examples/support-agent/generate-traces.ts --out DIR [--traces N] [--days D]
+ *        [--seed S] [--variant V] [--project-id P] [--project-name N] [--now ISO]
+ */
+import { createHash } from 'node:crypto';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { EXAMPLE_DIR, loadAgent, type AgentModule } from './load-agent.js';
+import { QUESTION_TEMPLATES, expectedFor, fillTemplate, type QuestionTemplate } from './questions.js';
+import { scoreAll } from './scorers.js';
+
+export type TraceVariant = 'defective' | 'healthy' | 'stuck-scorer' | 'low-traffic' | 'instrumentation-gap';
+export const TRACE_VARIANTS: readonly TraceVariant[] = ['defective', 'healthy', 'stuck-scorer', 'low-traffic', 'instrumentation-gap'];
+
+export interface GenerateTracesOptions {
+  outDir: string;
+  seed?: number;
+  traces?: number;
+  days?: number;
+  now?: Date;
+  /** Defaults to a UUID derived from projectName. */
+  projectId?: string;
+  projectName?: string;
+  variant?: TraceVariant;
+  /** Agent source directory to run (defaults to the example's ./src; 'healthy' runs a fixed copy of it). */
+  agentDir?: string;
+}
+
+export interface GenerateTracesResult {
+  /** The spec directory (holding spec.json, manifest.json, state.json, data/). */
+  dir: string;
+  spans: number;
+  traces: number;
+}
+
+export const MODEL = 'gpt-4o-mini';
+export const ORG_ID = uuidFromText('org:bt-flywheel-example');
+
+/** Braintrust Topics-style facet value for each category. */
+export const TOPIC_FACET: Record<QuestionTemplate['category'], string> = {
+  billing: 'Billing & invoices',
+  shipping: 'Order status & shipping',
+  returns: 'Returns & refunds',
+  account: 'Account access',
+  technical: 'Technical problem',
+  escalation: 'Complaint / legal',
+};
+
+// ---------------------------------------------------------------------------------------------
+// Randomness
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function weighted<T extends string>(rng: () => number, weights: Record<T, number>): T {
+  const entries = Object.entries(weights) as Array<[T, number]>;
+  const total = entries.reduce((s, [, w]) => s + w, 0);
+  let r = rng() * total;
+  for (const [k, w] of entries) {
+    r -= w;
+    if (r < 0) return k;
+  }
+  return entries[entries.length - 1]![0];
+}
+
+function pick<T>(rng: () => number, items: readonly T[]): T {
+  return items[Math.floor(rng() * items.length)]!;
+}
+
+function uuidFromBytes(b: number[]): string {
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = b.map((x) => x.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+function uuidFromRng(rng: () => number): string {
+  return uuidFromBytes(Array.from({ length: 16 }, () => Math.floor(rng() * 256)));
+}
+
+function uuidFromText(text: string): string {
+  return uuidFromBytes([...createHash('sha256').update(text).digest().subarray(0, 16)]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Traffic model
+
+const CATEGORY_WEIGHTS: Record<QuestionTemplate['category'], number> = {
+  billing: 20, shipping: 28, returns: 20, account: 15, technical: 15, escalation: 2,
+};
+const LOCALE_WEIGHTS = { en: 50, de: 28, fr: 14, es: 8 };
+const TIER_WEIGHTS = { free: 50, pro: 35, enterprise: 15 };
+const CHANNEL_WEIGHTS = { chat: 70, email: 30 };
+const SENTIMENT_WEIGHTS = { neutral: 60, negative: 25, positive: 15 };
+const GREETING: Record<string, readonly string[]> = {
+  en: ['', 'Hi, ', 'Hello, '], de: ['Hallo, ', ''], fr: ['Bonjour, ', ''], es: ['Hola, ', ''],
+};
+const TONE: Record<keyof typeof SENTIMENT_WEIGHTS, { prefix: readonly string[]; suffix: readonly string[] }> = {
+  neutral: { prefix: [''], suffix: ['', ' Thanks.'] },
+  negative: { prefix: ['This is ridiculous. ', 'Third time asking! '], suffix: [' Very disappointed.', ''] },
+  positive: { prefix: ['Love your shop! '], suffix: [' Thanks so much!'] },
+};
+/** Relative traffic per UTC hour (busier during European/US business hours). */
+const HOUR_WEIGHT = [2, 1, 1, 1, 1, 2, 3, 5, 7, 9, 10, 10, 9, 9, 10, 10, 9, 8, 7, 6, 5, 4, 3, 2];
+
+const CLASSIFY_PROMPT =
+  'You are the intent router of Example Shop customer support. Classify the customer message into exactly one of: billing, shipping, returns, account, technical, escalation. Answer with the category only.';
+const COMPOSE_PROMPT =
+  'You are a friendly Example Shop support agent. Answer the customer using only the policy snippets and tool results provided. Be concise, cite order details when available, and never invent policies.';
+
+const tokens = (text: string): number => Math.max(1, Math.ceil(text.length / 4));
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+function orderIdFor(rng: () => number, t: number, rolloutAt: number): string {
+  const eightDigit = t >= rolloutAt && rng() < 0.55;
+  const digits = eightDigit
+    ? String(10_000_000 + Math.floor(rng() * 89_999_999))
+    : String(100_000 + Math.floor(rng() * 899_999));
+  const lower = rng() < 0.15;
+  return `${lower ? 'ord' : 'ORD'}-${digits}`;
+}
+
+function sampleTime(rng: () => number, from: number, to: number): number {
+  for (;;) {
+    const t = from + rng() * (to - from);
+    const hour = new Date(t * 1000).getUTCHours();
+    if (rng() * 10 < HOUR_WEIGHT[hour]!) return t;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agent loading
+
+async function loadFixedAgent(srcDir: string): Promise<{ agent: AgentModule; cleanup: () => void }> {
+  const work = mkdtempSync(join(tmpdir(), 'support-agent-healthy-'));
+  cpSync(srcDir, join(work, 'src'), { recursive: true });
+  const brief = 'Fix returns/refund questions routed to the escalation hand-off, and lookup_order tool errors for 8-digit and lower-case order ids.';
+  const r = spawnSync(process.execPath, [join(EXAMPLE_DIR, 'change-agent.mjs'), work], { input: brief, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`change-agent failed: ${r.stderr}`);
+  const agent = await loadAgent(join(work, 'src'));
+  return { agent, cleanup: () => rmSync(work, { recursive: true, force: true }) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rows
+
+type Row = Record<string, unknown>;
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(value).sort()) out[k] = sortKeys((value as Record<string, unknown>)[k]);
+    return out;
+  }
+  return value;
+}
+
+interface SpanDraft {
+  row: Row;
+  start: number;
+  end: number;
+  isRoot: boolean;
+}
+
+/** Writes the traces; returns the spec dir and counts. */
+export async function generateExampleTraces(options: GenerateTracesOptions): Promise<GenerateTracesResult> {
+  const {
+    outDir,
+    seed = 42,
+    traces = 3000,
+    days = 30,
+    now = new Date(),
+    projectName = 'support-agent',
+    variant = 'defective',
+  } = options;
+  if (!TRACE_VARIANTS.includes(variant)) throw new Error(`unknown variant ${variant}; expected one of ${TRACE_VARIANTS.join(', ')}`);
+  if (!Number.isInteger(traces) || traces < 1) throw new Error('traces must be a positive integer');
+  if (!(days > 0)) throw new Error('days must be positive');
+  const projectId = options.projectId ?? uuidFromText(`project:${projectName}`);
+  const srcDir = resolve(options.agentDir ?? join(EXAMPLE_DIR, 'src'));
+
+  const loaded = variant === 'healthy' ? await loadFixedAgent(srcDir) : { agent: await loadAgent(srcDir), cleanup: () => {} };
+  try {
+    const traffic = mulberry32(seed);
+    const detail = mulberry32((seed ^ 0x5bd1e995) >>> 0);
+    const nowSec = Math.floor(now.getTime() / 1000);
+    const windowStart = nowSec - days * 86400;
+    const rolloutAt = nowSec - Math.min(14, days / 2) * 86400;
+    const gapStart = nowSec - Math.min(10, days / 3) * 86400;
+    const recentStart = nowSec - 7 * 86400;
+    const lowTrafficRecent = Math.min(traces, Math.max(3, Math.round(traces * 0.004)));
+
+    // 1. Sample times (sorted) so ids and versions follow time.
+    const times: number[] = [];
+    for (let i = 0; i < traces; i++) {
+      if (variant === 'low-traffic' && days > 7) {
+        times.push(i < lowTrafficRecent ? sampleTime(traffic, recentStart, nowSec - 60) : sampleTime(traffic, windowStart, recentStart));
+      } else {
+        times.push(sampleTime(traffic, windowStart, nowSec - 60));
+      }
+    }
+    times.sort((a, b) => a - b);
+
+    const byCategory = new Map<string, QuestionTemplate[]>();
+    for (const t of QUESTION_TEMPLATES) byCategory.set(t.category, [...(byCategory.get(t.category) ?? []), t]);
+
+    const drafts: SpanDraft[] = [];
+    for (let i = 0; i < traces; i++) {
+      const t0 = round3(times[i]! + Math.floor(traffic() * 1000) / 1000);
+      const category = weighted(traffic, CATEGORY_WEIGHTS);
+      const template = pick(traffic, byCategory.get(category)!);
+      const locale = weighted(traffic, LOCALE_WEIGHTS);
+      const tier = weighted(traffic, TIER_WEIGHTS);
+      const channel = weighted(traffic, CHANNEL_WEIGHTS);
+      const sentiment = weighted(traffic, SENTIMENT_WEIGHTS);
+      const orderId = template.text.includes('{order}') ? orderIdFor(traffic, t0, rolloutAt) : undefined;
+      const tone = TONE[sentiment];
+      const question =
+        pick(traffic, GREETING[locale]!) + pick(traffic, tone.prefix) + fillTemplate(template, orderId) + pick(traffic, tone.suffix);
+
+      const input = { question, customer_tier: tier, locale };
+      const output = loaded.agent.answer(input);
+      const expected = expectedFor(template, orderId);
+      const scores: Record<string, number | null> = { ...scoreAll({ input, output, expected }) };
+      if (variant === 'stuck-scorer') scores.answer_quality = 1;
+      const gap = variant === 'instrumentation-gap' && t0 >= gapStart;
+      const agentVersion = gap ? '1.5.0' : loaded.agent.AGENT_VERSION;
+
+      const toolError = output.tool_calls.find((c) => c.error)?.error;
+      const deflected = output.category === 'escalation' && template.category !== 'escalation';
+      const facets = {
+        Topic: TOPIC_FACET[template.category],
+        Sentiment: sentiment,
+        Issues: toolError ? 'Order lookup failed; agent apologized' : deflected ? 'Agent deflected to human support without answering' : null,
+      };
+
+      const rootSpanId = uuidFromRng(detail);
+      const rootRowId = uuidFromRng(detail);
+      const base = { log_id: 'g', org_id: ORG_ID, project_id: projectId, root_span_id: rootSpanId, expected: null };
+
+      // classify_intent (llm)
+      const cStart = round3(t0 + 0.004 + detail() * 0.01);
+      const cEnd = round3(cStart + 0.25 + detail() * 0.65);
+      const cPrompt = tokens(CLASSIFY_PROMPT) + tokens(question) + 8;
+      const cCompletion = 2;
+      drafts.push({
+        start: cStart, end: cEnd, isRoot: false,
+        row: {
+          ...base, id: uuidFromRng(detail), span_id: uuidFromRng(detail), span_parents: [rootSpanId], is_root: false,
+          span_attributes: { name: 'classify_intent', type: 'llm' },
+          input: [{ role: 'system', content: CLASSIFY_PROMPT }, { role: 'user', content: question }],
+          output: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: output.category } }],
+          metadata: { model: MODEL, provider: 'openai', temperature: 0 },
+          metrics: { start: cStart, end: cEnd, prompt_tokens: cPrompt, completion_tokens: cCompletion, tokens: cPrompt + cCompletion },
+          error: null, scores: null, tags: null, facets: null,
+        },
+      });
+
+      // lookup_order (tool)
+      let cursor = cEnd;
+      for (const call of output.tool_calls) {
+        const tStart = round3(cursor + 0.002);
+        const tEnd = round3(tStart + (call.error ? 0.01 + detail() * 0.02 : 0.04 + detail() * 0.3));
+        cursor = tEnd;
+        drafts.push({
+          start: tStart, end: tEnd, isRoot: false,
+          row: {
+            ...base, id: uuidFromRng(detail), span_id: uuidFromRng(detail), span_parents: [rootSpanId], is_root: false,
+            span_attributes: { name: call.name, type: 'tool' },
+            input: call.args,
+            output: call.result ?? null,
+            metadata: null,
+            metrics: { start: tStart, end: tEnd },
+            error: call.error ?? null, scores: null, tags: null, facets: null,
+          },
+        });
+      }
+
+      // compose_answer (llm)
+      const context = output.tool_calls.map((c) => (c.error ? `lookup_order error: ${c.error}` : `lookup_order: ${JSON.stringify(c.result)}`)).join('\n');
+      const aStart = round3(cursor + 0.003);
+      const aCompletion = tokens(output.answer);
+      const aEnd = round3(aStart + 0.35 + aCompletion * 0.012 + detail() * 0.6);
+      const aPrompt = tokens(COMPOSE_PROMPT) + tokens(question) + tokens(context) + 120;
+      drafts.push({
+        start: aStart, end: aEnd, isRoot: false,
+        row: {
+          ...base, id: uuidFromRng(detail), span_id: uuidFromRng(detail), span_parents: [rootSpanId], is_root: false,
+          span_attributes: { name: 'compose_answer', type: 'llm' },
+          input: [
+            { role: 'system', content: COMPOSE_PROMPT },
+            { role: 'user', content: context ? `${question}\n\n${context}` : question },
+          ],
+          output: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: output.answer } }],
+          metadata: { model: MODEL, provider: 'openai', temperature: 0.2 },
+          metrics: { start: aStart, end: aEnd, prompt_tokens: aPrompt, completion_tokens: aCompletion, tokens: aPrompt + aCompletion },
+          error: null, scores: null, tags: null, facets: null,
+        },
+      });
+
+      // root (task)
+      const rEnd = round3(aEnd + 0.002);
+      const promptTokens = cPrompt + aPrompt;
+      const completionTokens = cCompletion + aCompletion;
+      drafts.push({
+        start: t0, end: rEnd, isRoot: true,
+        row: {
+          ...base, id: rootRowId, span_id: rootSpanId, span_parents: null, is_root: true,
+          span_attributes: { name: 'support_agent', type: 'task' },
+          input,
+          output: gap ? null : output,
+          metadata: { customer_tier: tier, locale, model: MODEL, agent_version: agentVersion, category: output.category, channel },
+          metrics: { start: t0, end: rEnd, prompt_tokens: promptTokens, completion_tokens: completionTokens, tokens: promptTokens + completionTokens },
+          error: null,
+          scores: gap ? null : scores,
+          tags: ['prod', `tier:${tier}`],
+          facets,
+        },
+      });
+    }
+
+    // 2. Transaction ids / pagination keys in commit order (span end), created at span start.
+    const order = drafts.map((d, i) => i).sort((a, b) => drafts[a]!.end - drafts[b]!.end || a - b);
+    order.forEach((idx, seq) => {
+      const d = drafts[idx]!;
+      const xact = BigInt(Math.round(d.end * 1000)) * 1000n + BigInt(seq % 1000);
+      d.row._xact_id = xact.toString();
+      d.row._pagination_key = `p${xact.toString().padStart(20, '0')}`;
+      d.row.created = new Date(Math.round(d.start * 1000)).toISOString();
+    });
+
+    // 3. `bt sync pull --traces` order: roots newest first, fetched 100 at a time, spans ascending per chunk.
+    const pk = (d: SpanDraft): string => d.row._pagination_key as string;
+    const byRoot = new Map<string, SpanDraft[]>();
+    for (const d of drafts) byRoot.set(d.row.root_span_id as string, [...(byRoot.get(d.row.root_span_id as string) ?? []), d]);
+    const roots = drafts.filter((d) => d.isRoot).sort((a, b) => (pk(a) < pk(b) ? 1 : pk(a) > pk(b) ? -1 : 0));
+    const lines: string[] = [];
+    const chunks: Array<{ chunk_index: number; start: number; end: number; cursor: null; completed: boolean }> = [];
+    for (let c = 0; c * 100 < roots.length; c++) {
+      const chunkRoots = roots.slice(c * 100, c * 100 + 100);
+      chunks.push({ chunk_index: c, start: c * 100, end: c * 100 + chunkRoots.length, cursor: null, completed: true });
+      const rows = chunkRoots.flatMap((r) => byRoot.get(r.row.root_span_id as string)!).sort((a, b) => (pk(a) < pk(b) ? -1 : 1));
+      for (const d of rows) lines.push(JSON.stringify(sortKeys(d.row)));
+    }
+    const data = lines.join('\n') + '\n';
+
+    // 4. Sync metadata.
+    const spec = {
+      schema_version: 1,
+      object_ref: `project_logs:${projectId}`,
+      object_type: 'project_logs',
+      object_name: projectId,
+      direction: 'pull',
+      scope: 'traces',
+      filter: null,
+      window: `${days}d`,
+      limit: traces,
+      page_size: 1000,
+    };
+    const specHash = createHash('sha256').update(JSON.stringify(spec)).digest('hex');
+    const dir = join(outDir, `project_logs_${projectId.replace(/[^A-Za-z0-9._-]/g, '_')}`, specHash.slice(0, 12));
+    const dataDir = join(dir, 'data');
+    rmSync(dataDir, { recursive: true, force: true });
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(join(dataDir, 'part-000001.jsonl'), data);
+
+    const runId = createHash('sha256').update(`run:${seed}:${variant}:${nowSec}`).digest('hex').slice(0, 32);
+    const bytes = Buffer.byteLength(data);
+    const pagesDone = Math.ceil(roots.length / 1000) + chunks.length;
+    const startedAt = nowSec;
+    const completedAt = nowSec + Math.max(1, Math.ceil(drafts.length / 2000));
+    const state = {
+      schema_version: 1, run_id: runId, status: 'completed', phase: 'completed', scope: 'traces', limit: traces,
+      filter: null, page_size: 1000, include_vectors: false, cursor: null, root_discovery_cursor: null,
+      root_ids: roots.map((r) => r.row.root_span_id), current_root_index: roots.length, current_root_cursor: null,
+      trace_chunks: chunks, items_done: drafts.length, pages_done: pagesDone, bytes_written: bytes,
+      output_path: dataDir, started_at: startedAt, updated_at: completedAt, completed_at: completedAt,
+    };
+    const manifest = {
+      schema_version: 1, spec_hash: specHash, spec, last_run_id: runId, status: 'completed', items_done: drafts.length,
+      pages_done: pagesDone, bytes_processed: bytes, output_path: dataDir, input_path: null,
+      started_at: startedAt, updated_at: completedAt, completed_at: completedAt, message: null,
+    };
+    writeFileSync(join(dir, 'spec.json'), JSON.stringify(spec, null, 2));
+    writeFileSync(join(dir, 'state.json'), JSON.stringify(state, null, 2));
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
+    return { dir, spans: drafts.length, traces: roots.length };
+  } finally {
+    loaded.cleanup();
+  }
+}
+
+/** Reads every row of a generated (or pulled) spec dir's data/part-*.jsonl files. */
+export function readSpecRows(specDir: string): Row[] {
+  const text = readFileSync(join(specDir, 'data', 'part-000001.jsonl'), 'utf8');
+  return text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Row);
+}
+
+// ---------------------------------------------------------------------------------------------
+// CLI
+
+function parseArgs(argv: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) continue;
+    const eq = a.indexOf('=');
+    if (eq > 0) out[a.slice(2, eq)] = a.slice(eq + 1);
+    else out[a.slice(2)] = argv[++i] ?? '';
+  }
+  return out;
+}
+
+async function cli(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if (!args.out) {
+    process.stderr.write('usage: tsx examples/support-agent/generate-traces.ts --out DIR [--traces N] [--days D] [--seed S] [--variant V] [--project-id P] [--project-name N] [--now ISO]\n');
+    process.exit(2);
+  }
+  const result = await generateExampleTraces({
+    outDir: args.out,
+    ...(args.traces ? { traces: Number(args.traces) } : {}),
+    ...(args.days ? { days: Number(args.days) } : {}),
+    ...(args.seed ? { seed: Number(args.seed) } : {}),
+    ...(args.variant ? { variant: args.variant as TraceVariant } : {}),
+    ...(args['project-id'] ? { projectId: args['project-id'] } : {}),
+    ...(args['project-name'] ? { projectName: args['project-name'] } : {}),
+    ...(args.now ? { now: new Date(args.now) } : {}),
+  });
+  process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  cli().catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,118 @@
+/**
+ * Improve for scorer / agent / instrumentation changes: write a brief, run the configured change-agent
+ * command in the agent's repository with the brief on stdin, record which files it changed, and push
+ * changed scorer files with `bt functions push`. Never runs git.
+ */
+import { join } from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import type { BtClient } from '../bt/client.js';
+import type { Route } from '../workflows/logic/diagnose.js';
+import type { ChangeAgentResult, OrientContext } from '../workflows/types.js';
+import { writeFileAtomic } from './files.js';
+import { runSubprocess, SubprocessError, tail } from './subprocess.js';
+import { diffSnapshots, snapshotTree } from './workspace.js';
+
+export interface BriefInput {
+  ctx: OrientContext;
+  goal: string;
+  iteration: number;
+  route: Route;
+  /** Finding titles and details behind the route. */
+  findings: { id: string; title: string; detail: string; exampleTraceIds: string[] }[];
+}
+
+/** The written brief a change agent (or a person) works from: findings, evidence, target artifact, constraints. */
+export function renderBrief(b: BriefInput): string {
+  const traceLinks = (ids: string[]) => ids.map((id) => `${b.ctx.appUrl}/app/${encodeURIComponent(b.ctx.org)}/p/${encodeURIComponent(b.ctx.project.name)}/r/${id}`);
+  const lines = [
+    `# bt-flywheel change brief — ${b.route.title}`,
+    '',
+    `- Project: ${b.ctx.project.name} (${b.ctx.project.id})`,
+    `- Goal: ${b.goal}`,
+    `- Iteration: ${b.iteration}`,
+    `- Target artifact: **${b.route.artifact}** (route \`${b.route.id}\`)`,
+    `- Targets: ${b.route.targets.map((t) => `${t.kind} \`${t.name}\``).join(', ') || 'n/a'}`,
+    `- Confidence: ${b.route.confidence}`,
+    '',
+    '## Why',
+    b.route.rationale,
+    '',
+    '## Evidence',
+    ...b.route.evidence.map((e) => `- ${e}`),
+    ...(b.route.counterevidence.length ? ['', '## Counterevidence', ...b.route.counterevidence.map((e) => `- ${e}`)] : []),
+    '',
+    '## Findings',
+    ...b.findings.flatMap((f) => [`### ${f.title} (\`${f.id}\`)`, f.detail, ...traceLinks(f.exampleTraceIds.slice(0, 3)).map((u) => `- example trace: ${u}`), '']),
+    '## Constraints',
+    '- Keep the change targeted to the artifact above; do not refactor unrelated code.',
+    '- Do not run `git add` or `git commit`; the caller owns git operations.',
+    '- Do not edit eval files or golden cases to make scores go up.',
+    b.route.artifact === 'measurement'
+      ? '- Scorer changes: keep scores in [0, 1]; a scorer stuck at one value or split between exactly 0 and 1 is the problem to fix.'
+      : b.route.artifact === 'instrumentation'
+        ? '- Instrumentation: restore root input/output logging and stable score names; keep payloads small.'
+        : '- Agent behaviour: fix the failing cohort without regressing the healthy ones listed in the findings.',
+    '',
+  ];
+  return lines.join('\n');
+}
+
+export interface ChangeAgentParams {
+  brief: BriefInput;
+  command: string[];
+  timeoutMs: number;
+  dir: string;
+}
+
+export async function runChangeAgent(
+  bt: BtClient,
+  p: ChangeAgentParams,
+  signal?: AbortSignal,
+  heartbeat?: (d: unknown) => void,
+): Promise<ChangeAgentResult> {
+  const cwd = p.brief.ctx.agentDir;
+  const text = renderBrief(p.brief);
+  const briefFile = await writeFileAtomic(join(p.dir, 'brief.md'), text);
+  const before = await snapshotTree(cwd);
+  let res;
+  try {
+    res = await runSubprocess({
+      argv: p.command,
+      cwd,
+      input: text,
+      timeoutMs: p.timeoutMs,
+      signal,
+      heartbeat,
+      env: { ...process.env, FLYWHEEL_BRIEF_FILE: briefFile.path, FLYWHEEL_ROUTE: p.brief.route.artifact },
+    });
+  } catch (err) {
+    if (err instanceof SubprocessError && err.kind === 'missing_binary') throw ApplicationFailure.nonRetryable(err.message, 'ChangeAgentMissing');
+    if (err instanceof SubprocessError && err.kind === 'timeout') throw ApplicationFailure.nonRetryable(err.message, 'ChangeAgentTimeout');
+    throw err;
+  }
+  await writeFileAtomic(join(p.dir, 'change-agent.log'), `$ ${p.command.join(' ')}\n--- stdout\n${res.stdout}\n--- stderr\n${res.stderr}\n`);
+  if (res.exitCode !== 0) {
+    throw ApplicationFailure.nonRetryable(`change agent exited ${res.exitCode}: ${tail(res.stderr || res.stdout, 600)}`, 'ChangeAgentFailed');
+  }
+  const changes = diffSnapshots(before, await snapshotTree(cwd));
+  const pushedScorers: string[] = [];
+  if (p.brief.route.artifact === 'measurement') {
+    const scorerFiles = changes
+      .filter((c) => c.change !== 'deleted' && /scorer/i.test(c.path) && /\.(ts|js|py)$/.test(c.path))
+      .map((c) => c.path);
+    if (scorerFiles.length) {
+      await bt.functionsPush(p.brief.ctx.project.name, scorerFiles, { ifExists: 'replace', cwd, signal });
+      pushedScorers.push(...scorerFiles);
+    }
+  }
+  return {
+    exitCode: res.exitCode,
+    files: changes.map((c) => c.path),
+    insertions: changes.reduce((a, c) => a + c.linesAdded, 0),
+    deletions: changes.reduce((a, c) => a + c.linesRemoved, 0),
+    stdoutTail: tail(res.stdout, 800),
+    briefFile,
+    durationMs: res.durationMs,
+    pushedScorers,
+  };
+}

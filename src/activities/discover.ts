@@ -1,0 +1,401 @@
+/**
+ * Discover: bounded Braintrust SQL over the evidence planes, turned into the DISCOVER FINDINGS record.
+ * Rows stay in the run directory (queries.jsonl, traces/); only statistics, ids and refs are returned.
+ */
+import { join } from 'node:path';
+import type { BtClient } from '../bt/client.js';
+import { experimentSource, fieldPath, projectLogs, sqlString } from '../bt/sql.js';
+import { traceUrl } from '../handoff/urls.js';
+import type {
+  ChangeCorrelation,
+  CohortStats,
+  DatasetCoverage,
+  DiscoverEvidence,
+  EvalAlignment,
+  ExampleTrace,
+  InstrumentationHealth,
+  PerformanceStats,
+  ReliabilityStats,
+  ScoreStats,
+  StaleScoreColumn,
+} from '../workflows/logic/evidence.js';
+import type { OrientContext } from '../workflows/types.js';
+import { writeJsonAtomic, writeJsonlAtomic } from './files.js';
+
+type Row = Record<string, unknown>;
+
+/** Fewer root traces than this in the window: widen it (7 → 30 days) before concluding. */
+export const LOW_TRAFFIC_TRACES = 50;
+const WIDE_WINDOW_DAYS = 30;
+const MAX_COHORT_VALUES = 25;
+const MAX_COHORT_KEYS = 8;
+const LOW = 0.5;
+
+export interface DiscoverParams {
+  ctx: OrientContext;
+  goal: string;
+  windowDays: number;
+  iteration: number;
+  /** Where this iteration's discover evidence goes. */
+  dir: string;
+  /** Eval dataset to measure coverage against, if it exists already. */
+  datasetId?: string | null;
+}
+
+/** Runs queries and keeps every query with its row count, for the evidence file. */
+class QueryLog {
+  readonly entries: { query: string; rows: number; ms: number }[] = [];
+  constructor(
+    private readonly bt: BtClient,
+    private readonly signal?: AbortSignal,
+  ) {}
+  async run(query: string): Promise<Row[]> {
+    const started = Date.now();
+    const res = await this.bt.sql(query, { signal: this.signal });
+    const rows = res.data as Row[];
+    this.entries.push({ query, rows: rows.length, ms: Date.now() - started });
+    return rows;
+  }
+}
+
+const n = (v: unknown): number => (typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : 0);
+const nOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number.isFinite(n(v)) ? n(v) : null);
+const str = (v: unknown): string => (typeof v === 'string' ? v : v === null || v === undefined ? '' : JSON.stringify(v));
+
+export function windowClause(days: number, olderThanDays?: number): string {
+  const lower = `created >= NOW() - INTERVAL ${Math.trunc(days)} day`;
+  return olderThanDays ? `${lower} AND created < NOW() - INTERVAL ${Math.trunc(olderThanDays)} day` : lower;
+}
+
+export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSignal, progress?: (what: string) => void): Promise<DiscoverEvidence> {
+  const q = new QueryLog(bt, signal);
+  const { ctx } = p;
+  const src = projectLogs(ctx.project.id);
+  const url = (traceId: string) => traceUrl(ctx.appUrl, ctx.org, ctx.project.name, traceId);
+
+  // Traffic, widening the window for low traffic.
+  progress?.('measuring traffic');
+  const trafficQuery = (days: number) =>
+    `SELECT COUNT(*) AS spans, COUNT(DISTINCT root_span_id) AS traces FROM ${src} WHERE ${windowClause(days)}`;
+  let days = p.windowDays;
+  let [t] = await q.run(trafficQuery(days));
+  let widenedFrom: number | undefined;
+  let widenedReason: string | undefined;
+  if (n(t?.traces) < LOW_TRAFFIC_TRACES && days < WIDE_WINDOW_DAYS) {
+    widenedFrom = days;
+    widenedReason = `only ${n(t?.traces)} traces in ${days} days (< ${LOW_TRAFFIC_TRACES})`;
+    days = WIDE_WINDOW_DAYS;
+    [t] = await q.run(trafficQuery(days));
+  }
+  const traces = n(t?.traces);
+  const now = new Date();
+  const window = {
+    days,
+    from: new Date(now.getTime() - days * 86_400_000).toISOString(),
+    to: now.toISOString(),
+    ...(widenedFrom !== undefined ? { widenedFrom, widenedReason } : {}),
+  };
+  const W = windowClause(days);
+  const roots = `${src} WHERE is_root = true AND ${W}`;
+  const primary = ctx.primaryScore;
+
+  // Quality: one distribution query per score column (the seed's score distribution template).
+  progress?.('quality: score distributions');
+  const scores: ScoreStats[] = [];
+  for (const name of ctx.scoreColumns) {
+    const col = fieldPath('scores', name);
+    const query = `SELECT ${col} AS value, COUNT(*) AS count FROM ${roots} AND ${col} IS NOT NULL GROUP BY ${col} ORDER BY ${col} LIMIT 10000`;
+    const dist = (await q.run(query)).map((r) => ({ value: n(r.value), count: n(r.count) }));
+    const lowQuery = `SELECT root_span_id, ${col} AS score FROM ${roots} AND ${col} <= ${LOW} ORDER BY ${col} LIMIT 5`;
+    const low = await q.run(lowQuery);
+    scores.push({ ...distributionStats(name, dist), lowScoreExamples: low.map((r) => str(r.root_span_id)), query });
+  }
+
+  // Reliability: errors grouped, tool errors by tool.
+  progress?.('reliability: errors and tool failures');
+  const errQuery = `SELECT error, COUNT(*) AS count FROM ${src} WHERE error IS NOT NULL AND ${W} GROUP BY error ORDER BY count DESC LIMIT 20`;
+  const errGroups = await q.run(errQuery);
+  const groups = [];
+  for (const g of errGroups.slice(0, 5)) {
+    const ex = await q.run(
+      `SELECT root_span_id FROM ${src} WHERE error IS NOT NULL AND ${W} AND error = ${sqlString(str(g.error))} LIMIT 3`,
+    );
+    groups.push({ message: str(g.error).slice(0, 300), count: n(g.count), exampleTraceIds: ex.map((r) => str(r.root_span_id)) });
+  }
+  for (const g of errGroups.slice(5)) groups.push({ message: str(g.error).slice(0, 300), count: n(g.count), exampleTraceIds: [] });
+  const toolQuery = `SELECT span_attributes.name AS tool, COUNT(*) AS calls, COUNT(error) AS errors FROM ${src} WHERE span_attributes.type = 'tool' AND ${W} GROUP BY span_attributes.name ORDER BY errors DESC LIMIT 20`;
+  const toolErrors = [];
+  for (const r of await q.run(toolQuery)) {
+    const errors = n(r.errors);
+    const ex = errors
+      ? await q.run(
+          `SELECT root_span_id FROM ${src} WHERE span_attributes.type = 'tool' AND span_attributes.name = ${sqlString(str(r.tool))} AND error IS NOT NULL AND ${W} LIMIT 3`,
+        )
+      : [];
+    toolErrors.push({ tool: str(r.tool), errors, calls: n(r.calls), exampleTraceIds: ex.map((e) => str(e.root_span_id)) });
+  }
+  const [rootErr] = await q.run(`SELECT COUNT(DISTINCT root_span_id) AS traces FROM ${src} WHERE error IS NOT NULL AND ${W}`);
+  const errorCount = n(rootErr?.traces);
+  const reliability: ReliabilityStats = {
+    errorCount,
+    errorRate: traces ? errorCount / traces : 0,
+    groups,
+    toolErrors,
+    query: errQuery,
+  };
+
+  // Coverage: production cohorts vs the eval coverage (baseline experiment rows + curated dataset rows).
+  progress?.('coverage: cohorts vs eval datasets');
+  const cohortKeys: { dimension: 'facet' | 'metadata'; key: string; path: string }[] = [
+    ...ctx.facetColumns.map((k) => ({ dimension: 'facet' as const, key: k, path: fieldPath('facets', k) })),
+    ...ctx.metadataKeys.map((k) => ({ dimension: 'metadata' as const, key: k, path: fieldPath('metadata', k) })),
+  ].slice(0, MAX_COHORT_KEYS);
+  const coverageSources: { label: string; source: string; filter: string }[] = [];
+  if (ctx.baseline) coverageSources.push({ label: `experiment ${ctx.baseline.name}`, source: experimentSource(ctx.baseline.id), filter: 'is_root = true' });
+  if (p.datasetId) coverageSources.push({ label: `dataset ${ctx.datasetName}`, source: `dataset(${sqlString(p.datasetId)})`, filter: 'id IS NOT NULL' });
+  let evalRowsTotal = 0;
+  const evalCounts = new Map<string, number>();
+  for (const cs of coverageSources) {
+    const [tot] = await q.run(`SELECT COUNT(*) AS n FROM ${cs.source} WHERE ${cs.filter}`);
+    evalRowsTotal += n(tot?.n);
+    for (const ck of cohortKeys) {
+      if (ck.dimension === 'facet' && cs.source.startsWith('dataset')) continue;
+      const rows = await q.run(`SELECT ${ck.path} AS value, COUNT(*) AS n FROM ${cs.source} WHERE ${cs.filter} GROUP BY ${ck.path}`);
+      for (const r of rows) {
+        const k = `${ck.dimension}:${ck.key}=${str(r.value)}`;
+        evalCounts.set(k, (evalCounts.get(k) ?? 0) + n(r.n));
+      }
+    }
+  }
+  const cohorts: CohortStats[] = [];
+  for (const ck of cohortKeys) {
+    const sc = primary ? fieldPath('scores', primary) : null;
+    const query = sc
+      ? `SELECT ${ck.path} AS value, COUNT(*) AS n, AVG(${sc}) AS mean, COUNT(${sc}) AS scored, SUM(CASE WHEN ${sc} <= ${LOW} THEN 1 ELSE 0 END) AS low FROM ${roots} AND ${ck.path} IS NOT NULL GROUP BY ${ck.path} ORDER BY n DESC LIMIT ${MAX_COHORT_VALUES}`
+      : `SELECT ${ck.path} AS value, COUNT(*) AS n FROM ${roots} AND ${ck.path} IS NOT NULL GROUP BY ${ck.path} ORDER BY n DESC LIMIT ${MAX_COHORT_VALUES}`;
+    const rows = await q.run(query);
+    if (rows.length < 2) continue; // one value is not a cohort split
+    for (const r of rows) {
+      const value = str(r.value);
+      const scored = n(r.scored);
+      const datasetRows = evalCounts.get(`${ck.dimension}:${ck.key}=${value}`) ?? 0;
+      cohorts.push({
+        dimension: ck.dimension,
+        key: ck.key,
+        value,
+        traffic: n(r.n),
+        trafficShare: traces ? n(r.n) / traces : 0,
+        score: primary,
+        meanScore: sc ? nOrNull(r.mean) : null,
+        lowScoreShare: sc && scored ? n(r.low) / scored : null,
+        datasetRows,
+        datasetShare: evalRowsTotal ? datasetRows / evalRowsTotal : 0,
+        exampleTraceIds: [],
+        query,
+      });
+    }
+  }
+  // Example traces for the worst cohorts only (bounded number of queries).
+  const worst = cohorts
+    .filter((c) => c.lowScoreShare !== null && c.lowScoreShare > 0)
+    .sort((a, b) => (b.lowScoreShare ?? 0) - (a.lowScoreShare ?? 0))
+    .slice(0, 4);
+  for (const c of worst) {
+    const path = c.dimension === 'facet' ? fieldPath('facets', c.key) : fieldPath('metadata', c.key);
+    const ex = await q.run(
+      `SELECT root_span_id FROM ${roots} AND ${path} = ${sqlString(c.value)} AND ${fieldPath('scores', primary!)} <= ${LOW} LIMIT 3`,
+    );
+    c.exampleTraceIds = ex.map((r) => str(r.root_span_id));
+  }
+
+  // Performance and cost: a bounded sample of root metrics; percentiles computed here.
+  progress?.('performance: latency and tokens');
+  const perfQuery = `SELECT root_span_id, metrics."start" AS s, metrics."end" AS e, metrics.tokens AS tokens FROM ${roots} LIMIT 5000`;
+  const perfRows = await q.run(perfQuery);
+  const performance = perfStats(perfRows, perfQuery);
+
+  // Change correlation: by day and by version-like metadata.
+  progress?.('change correlation');
+  const changes: ChangeCorrelation[] = [];
+  if (primary) {
+    const sc = fieldPath('scores', primary);
+    const dayQuery = `SELECT DATE_TRUNC('day', created) AS day, COUNT(*) AS n, AVG(${sc}) AS mean FROM ${roots} GROUP BY DATE_TRUNC('day', created) ORDER BY day LIMIT 400`;
+    const byDay = await q.run(dayQuery);
+    changes.push({ by: 'day', key: 'created', score: primary, groups: byDay.map((r) => ({ group: str(r.day).slice(0, 10), n: n(r.n), mean: nOrNull(r.mean) })), query: dayQuery });
+    for (const key of ctx.metadataKeys.filter((k) => /version|model|release|deploy/i.test(k)).slice(0, 3)) {
+      const path = fieldPath('metadata', key);
+      const vq = `SELECT ${path} AS version, COUNT(*) AS n, AVG(${sc}) AS mean FROM ${roots} GROUP BY ${path} ORDER BY n DESC LIMIT 20`;
+      const rows = await q.run(vq);
+      changes.push({ by: 'version', key: `metadata.${key}`, score: primary, groups: rows.map((r) => ({ group: str(r.version), n: n(r.n), mean: nOrNull(r.mean) })), query: vq });
+    }
+  }
+
+  // Instrumentation health: root spans missing input/output/scores; score columns that disappeared.
+  progress?.('instrumentation health');
+  const instQuery = `SELECT COUNT(*) AS roots, SUM(CASE WHEN input IS NULL THEN 1 ELSE 0 END) AS no_input, SUM(CASE WHEN output IS NULL THEN 1 ELSE 0 END) AS no_output, SUM(CASE WHEN scores IS NULL THEN 1 ELSE 0 END) AS no_scores FROM ${roots}`;
+  const [inst] = await q.run(instQuery);
+  const rootsN = n(inst?.roots);
+  const missingEx = await q.run(`SELECT root_span_id FROM ${roots} AND (input IS NULL OR output IS NULL) LIMIT 3`);
+  const stale = await staleScoreColumns(q, src, days);
+  const instrumentation: InstrumentationHealth = {
+    rootSpans: rootsN,
+    missingInput: n(inst?.no_input),
+    missingOutput: n(inst?.no_output),
+    missingScores: n(inst?.no_scores),
+    missingInputShare: rootsN ? n(inst?.no_input) / rootsN : 0,
+    missingOutputShare: rootsN ? n(inst?.no_output) / rootsN : 0,
+    missingScoresShare: rootsN ? n(inst?.no_scores) / rootsN : 0,
+    staleScoreColumns: stale,
+    exampleTraceIds: missingEx.map((r) => str(r.root_span_id)),
+    query: instQuery,
+  };
+
+  // Eval alignment: the baseline experiment vs production on the same scores.
+  progress?.('eval alignment');
+  let evalAlignment: EvalAlignment | null = null;
+  if (ctx.baseline) {
+    const names = ctx.scoreColumns;
+    const expScores = await experimentScoreNames(q, ctx.baseline.id);
+    const common = names.filter((s) => expScores.includes(s));
+    const alignQuery = common.length
+      ? `SELECT ${common.map((s, i) => `AVG(${fieldPath('scores', s)}) AS s${i}`).join(', ')} FROM ${experimentSource(ctx.baseline.id)} WHERE is_root = true`
+      : '';
+    const [row] = alignQuery ? await q.run(alignQuery) : [undefined];
+    evalAlignment = {
+      baselineExperimentId: ctx.baseline.id,
+      baselineExperimentName: ctx.baseline.name,
+      baselineChosenBy: ctx.baseline.chosenBy,
+      scores: common.map((s, i) => ({ name: s, baselineMean: nOrNull(row?.[`s${i}`]), productionMean: scores.find((x) => x.name === s)?.mean ?? null })),
+      query: alignQuery || `(no score column shared by production and experiment ${ctx.baseline.id})`,
+    };
+  }
+
+  // Dataset coverage of the flywheel's own dataset (split counts), when it exists.
+  const datasets: DatasetCoverage[] = [];
+  if (p.datasetId) {
+    const dq = `SELECT metadata.split AS split, COUNT(*) AS n, SUM(CASE WHEN expected IS NULL THEN 1 ELSE 0 END) AS unlabeled FROM dataset(${sqlString(p.datasetId)}) GROUP BY metadata.split`;
+    const rows = await q.run(dq);
+    const byKey = (k: string) => rows.filter((r) => str(r.split) === k).reduce((a, r) => a + n(r.n), 0);
+    datasets.push({
+      datasetId: p.datasetId,
+      name: ctx.datasetName,
+      rows: rows.reduce((a, r) => a + n(r.n), 0),
+      trainRows: byKey('train'),
+      validationRows: byKey('validation'),
+      unlabeledRows: rows.reduce((a, r) => a + n(r.unlabeled), 0),
+      cohorts: [...evalCounts.entries()].map(([k, rowsN]) => {
+        const m = /^(facet|metadata):(.*?)=(.*)$/.exec(k)!;
+        return { dimension: m[1] as 'facet' | 'metadata', key: m[2]!, value: m[3]!, rows: rowsN };
+      }),
+      query: dq,
+    });
+  }
+
+  // Drill into a few example traces (full span trees saved to the run directory).
+  progress?.('drilling into example traces');
+  const examples: ExampleTrace[] = [];
+  const pick = (traceId: string | undefined, reason: string, score?: number) => {
+    if (traceId && !examples.some((e) => e.traceId === traceId)) examples.push({ traceId, url: url(traceId), reason, ...(score !== undefined ? { score } : {}) });
+  };
+  for (const t of toolErrors.filter((x) => x.errors > 0).slice(0, 2)) pick(t.exampleTraceIds[0], `tool error: ${t.tool}`);
+  for (const c of worst.slice(0, 2)) pick(c.exampleTraceIds[0], `low ${primary} in ${c.dimension} ${c.key}=${c.value}`);
+  for (const s of scores.slice(0, 2)) pick(s.lowScoreExamples[0], `low ${s.name}`);
+  for (const e of examples.slice(0, 6)) {
+    const trace = await bt.viewTrace({ objectRef: `project_logs:${ctx.project.id}`, traceId: e.traceId, signal });
+    const spans = (trace as { items?: unknown[] }).items ?? [];
+    await writeJsonAtomic(join(p.dir, 'traces', `${e.traceId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`), trace);
+    e.note = `${spans.length} spans`;
+  }
+
+  const evidence: DiscoverEvidence = {
+    project: { id: ctx.project.id, name: ctx.project.name },
+    goal: p.goal,
+    primaryScore: primary,
+    window,
+    traffic: { traces, spans: n(t?.spans), lowTraffic: traces < LOW_TRAFFIC_TRACES, query: trafficQuery(days) },
+    scores,
+    reliability,
+    cohorts,
+    performance,
+    changes,
+    instrumentation,
+    evalAlignment,
+    datasets,
+    examples,
+  };
+  await writeJsonlAtomic(join(p.dir, 'queries.jsonl'), q.entries);
+  await writeJsonAtomic(join(p.dir, 'evidence.json'), evidence);
+  return evidence;
+}
+
+/** Statistics of one score from its value counts. */
+export function distributionStats(name: string, dist: { value: number; count: number }[]) {
+  const total = dist.reduce((a, d) => a + d.count, 0);
+  const mean = total ? dist.reduce((a, d) => a + d.value * d.count, 0) / total : null;
+  const variance = total && mean !== null ? dist.reduce((a, d) => a + d.count * (d.value - mean) ** 2, 0) / total : null;
+  const histogram = new Array<number>(10).fill(0);
+  for (const d of dist) histogram[Math.min(9, Math.max(0, Math.floor(d.value * 10)))]! += d.count;
+  return {
+    name,
+    n: total,
+    mean,
+    stddev: variance === null ? null : Math.sqrt(variance),
+    shareZero: total ? dist.filter((d) => d.value === 0).reduce((a, d) => a + d.count, 0) / total : 0,
+    shareOne: total ? dist.filter((d) => d.value === 1).reduce((a, d) => a + d.count, 0) / total : 0,
+    distinctValues: dist.length,
+    histogram,
+  };
+}
+
+function percentile(sorted: number[], p: number): number | null {
+  if (!sorted.length) return null;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * (sorted.length - 1)))]!;
+}
+
+function perfStats(rows: Row[], query: string): PerformanceStats | null {
+  const lat = rows
+    .map((r) => ({ id: str(r.root_span_id), ms: (n(r.e) - n(r.s)) * 1000 }))
+    .filter((x) => Number.isFinite(x.ms) && x.ms >= 0 && x.ms < 86_400_000)
+    .sort((a, b) => a.ms - b.ms);
+  const tok = rows.map((r) => nOrNull(r.tokens)).filter((x): x is number => x !== null).sort((a, b) => a - b);
+  if (!lat.length && !tok.length) return null;
+  return {
+    p50LatencyMs: percentile(lat.map((x) => x.ms), 0.5),
+    p95LatencyMs: percentile(lat.map((x) => x.ms), 0.95),
+    meanTokens: tok.length ? tok.reduce((a, b) => a + b, 0) / tok.length : null,
+    p95Tokens: percentile(tok, 0.95),
+    totalTokens: tok.length ? tok.reduce((a, b) => a + b, 0) : null,
+    exampleTraceIds: lat.slice(-3).reverse().map((x) => x.id),
+    query,
+  };
+}
+
+function keysOf(rows: Row[], column: string): Set<string> {
+  const keys = new Set<string>();
+  for (const r of rows) {
+    const v = r[column];
+    if (v && typeof v === 'object' && !Array.isArray(v)) for (const k of Object.keys(v)) keys.add(k);
+  }
+  return keys;
+}
+
+/** Score columns present in older data (days..30) but absent from the recent window: renamed or dropped. */
+async function staleScoreColumns(q: QueryLog, src: string, days: number): Promise<StaleScoreColumn[]> {
+  const recent = keysOf(await q.run(`SELECT scores FROM ${src} WHERE is_root = true AND ${windowClause(Math.min(days, 7))} LIMIT 300`), 'scores');
+  if (!recent.size) return [];
+  const olderRows = await q.run(`SELECT scores, created FROM ${src} WHERE is_root = true AND ${windowClause(Math.max(days, WIDE_WINDOW_DAYS), Math.min(days, 7))} LIMIT 300`);
+  const older = keysOf(olderRows, 'scores');
+  const gone = [...older].filter((k) => !recent.has(k)).sort();
+  const fresh = [...recent].filter((k) => !older.has(k));
+  return gone.map((name) => {
+    const lastSeen = olderRows.filter((r) => r.scores && typeof r.scores === 'object' && name in (r.scores as Row)).map((r) => str(r.created)).sort().pop() ?? null;
+    const similar = fresh.find((f) => normalize(f) === normalize(name)) ?? (fresh.length === 1 ? fresh[0]! : null);
+    return { name, lastSeen, likelyRenamedTo: similar };
+  });
+}
+
+const normalize = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/g, '');
+
+async function experimentScoreNames(q: QueryLog, experimentId: string): Promise<string[]> {
+  return [...keysOf(await q.run(`SELECT scores FROM ${experimentSource(experimentId)} WHERE is_root = true LIMIT 50`), 'scores')].sort();
+}

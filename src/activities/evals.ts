@@ -1,0 +1,151 @@
+/**
+ * Verify: run `bt eval --jsonl` (smoke with --first, full on a split), and load an experiment's rows into a
+ * per-row scores file for the comparison against the pinned baseline. Only means and file refs are returned.
+ */
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import type { BtClient } from '../bt/client.js';
+import { experimentSource } from '../bt/sql.js';
+import { experimentUrl } from '../handoff/urls.js';
+import { compareRows } from '../workflows/logic/decide.js';
+import type { EvalResult, EvalRunMode, EvalSplit, RowComparison, RowScores, ScoreDistribution } from '../workflows/logic/evidence.js';
+import type { OrientContext } from '../workflows/types.js';
+import { readJsonl, writeJsonAtomic, writeJsonlAtomic } from './files.js';
+import { distributionStats } from './discover.js';
+
+export const SMOKE_ROWS = 20;
+
+export interface RunEvalParams {
+  ctx: OrientContext;
+  /** Working tree to evaluate (the agent directory, possibly changed). */
+  cwd: string;
+  split: EvalSplit;
+  runMode: Exclude<EvalRunMode, 'baseline'> | 'baseline';
+  experimentName: string;
+  dir: string;
+  /** Include the curated dataset's rows of `split`. */
+  useDataset: boolean;
+}
+
+/** Stable join key of an eval row: the dataset record id when there is one, else a hash of the input. */
+export function rowKey(row: { id?: unknown; input?: unknown; metadata?: unknown; origin?: unknown }): string {
+  const origin = row.origin as { id?: unknown } | null | undefined;
+  if (origin && typeof origin.id === 'string') return origin.id;
+  const meta = row.metadata as Record<string, unknown> | null | undefined;
+  for (const k of ['record_id', 'case_id', 'dataset_record_id']) if (typeof meta?.[k] === 'string') return meta[k] as string;
+  return 'input:' + createHash('sha256').update(JSON.stringify(row.input ?? null)).digest('hex').slice(0, 24);
+}
+
+/** Pulls an experiment's root rows into a RowScores JSONL file; returns means and distributions. */
+export async function loadExperimentRows(
+  bt: BtClient,
+  experimentId: string,
+  path: string,
+  signal?: AbortSignal,
+): Promise<{ rows: RowScores[]; file: Awaited<ReturnType<typeof writeJsonlAtomic>>; errors: number }> {
+  const res = await bt.sql(
+    `SELECT id, root_span_id, input, metadata, origin, scores, error FROM ${experimentSource(experimentId)} WHERE is_root = true LIMIT 20000`,
+    { signal },
+  );
+  const data = res.data as Record<string, unknown>[];
+  const rows: RowScores[] = data.map((r) => ({
+    key: rowKey(r),
+    rowId: String(r.id),
+    ...(typeof r.root_span_id === 'string' ? { traceId: r.root_span_id } : {}),
+    scores: Object.fromEntries(
+      Object.entries((r.scores as Record<string, unknown> | null) ?? {}).map(([k, v]) => [k, typeof v === 'number' ? v : null]),
+    ),
+  }));
+  const file = await writeJsonlAtomic(path, rows);
+  return { rows, file, errors: data.filter((r) => r.error !== null && r.error !== undefined).length };
+}
+
+function summarize(rows: RowScores[]): { means: Record<string, number | null>; distributions: ScoreDistribution[] } {
+  const names = [...new Set(rows.flatMap((r) => Object.keys(r.scores)))].sort();
+  const means: Record<string, number | null> = {};
+  const distributions: ScoreDistribution[] = [];
+  for (const name of names) {
+    const counts = new Map<number, number>();
+    for (const r of rows) {
+      const v = r.scores[name];
+      if (typeof v === 'number') counts.set(v, (counts.get(v) ?? 0) + 1);
+    }
+    const d = distributionStats(name, [...counts].map(([value, count]) => ({ value, count })));
+    means[name] = d.mean;
+    distributions.push(d);
+  }
+  return { means, distributions };
+}
+
+export async function runEval(bt: BtClient, p: RunEvalParams, signal?: AbortSignal): Promise<EvalResult> {
+  if (!p.ctx.evalFiles.length) {
+    throw ApplicationFailure.nonRetryable('no eval files: add an eval_*.ts or eval_*.py file, or pass --eval-file', 'NoEvalFiles');
+  }
+  const res = await bt.eval(p.ctx.evalFiles, {
+    cwd: p.cwd,
+    project: p.ctx.project.name,
+    ...(p.runMode === 'smoke' ? { first: SMOKE_ROWS } : {}),
+    signal,
+  });
+  const summary = res.summaries[0];
+  if (!summary?.experimentId) {
+    throw ApplicationFailure.nonRetryable(
+      `bt eval printed no experiment summary for ${p.ctx.evalFiles.join(', ')}; stderr: ${res.stderrTail.slice(-600)}`,
+      'EvalNoSummary',
+    );
+  }
+  const loaded = await loadExperimentRows(bt, summary.experimentId, join(p.dir, `${p.runMode}-${p.split}-rows.jsonl`), signal);
+  const { means, distributions } = summarize(loaded.rows);
+  // Prefer the server's numbers (what the eval reported) where present.
+  for (const [name, s] of Object.entries(summary.scores)) if (typeof s.score === 'number') means[name] = s.score;
+  const result: EvalResult = {
+    experimentId: summary.experimentId,
+    experimentName: summary.experimentName,
+    url: experimentUrl(p.ctx.appUrl, p.ctx.org, p.ctx.project.name, summary.experimentId),
+    split: p.split,
+    runMode: p.runMode,
+    scores: means,
+    rowCount: loaded.rows.length,
+    errorCount: loaded.errors,
+    rowsFile: loaded.file,
+    distributions,
+  };
+  await writeJsonAtomic(join(p.dir, `${p.runMode}-${p.split}-summary.json`), { summary, userStdout: res.userStdout.slice(-50), result });
+  return result;
+}
+
+/** The pinned baseline experiment as an EvalResult (rows pulled into the run directory). */
+export async function loadBaseline(
+  bt: BtClient,
+  ctx: OrientContext,
+  dir: string,
+  signal?: AbortSignal,
+): Promise<EvalResult | null> {
+  if (!ctx.baseline) return null;
+  const loaded = await loadExperimentRows(bt, ctx.baseline.id, join(dir, 'baseline-rows.jsonl'), signal);
+  const { means, distributions } = summarize(loaded.rows);
+  return {
+    experimentId: ctx.baseline.id,
+    experimentName: ctx.baseline.name,
+    url: experimentUrl(ctx.appUrl, ctx.org, ctx.project.name, ctx.baseline.id),
+    split: 'all',
+    runMode: 'baseline',
+    scores: means,
+    rowCount: loaded.rows.length,
+    errorCount: loaded.errors,
+    rowsFile: loaded.file,
+    distributions,
+  };
+}
+
+/** Per-row comparison of two runs from their row files (rows never travel through history). */
+export async function compareRuns(baseline: EvalResult, next: EvalResult, tolerance: number, dir: string): Promise<RowComparison> {
+  if (!baseline.rowsFile || !next.rowsFile) throw ApplicationFailure.nonRetryable('both runs need a rows file to compare', 'NoRows');
+  const a = await readJsonl<RowScores>(baseline.rowsFile.path);
+  const b = await readJsonl<RowScores>(next.rowsFile.path);
+  const cmp = compareRows(a, b, tolerance);
+  await writeJsonAtomic(join(dir, `comparison-${baseline.experimentId}-${next.experimentId}.json`), cmp);
+  // History gets the counts and the worst regressions only.
+  return { ...cmp, regressions: cmp.regressions.slice(0, 25) };
+}

@@ -1,0 +1,65 @@
+/** File helpers for activities: atomic writes and content hashes, so a retried activity never leaves half a file. */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+export interface FileRef {
+  path: string;
+  sha256: string;
+  bytes: number;
+  /** Row count for JSON/JSONL payloads. */
+  rows?: number;
+}
+
+export function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Writes via a temp file in the same directory and renames it into place. */
+export async function writeFileAtomic(path: string, data: string | Buffer): Promise<FileRef> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = join(dirname(path), `.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  return { path, sha256: sha256(data), bytes: Buffer.byteLength(data) };
+}
+
+export async function writeJsonAtomic(path: string, value: unknown): Promise<FileRef> {
+  const ref = await writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n');
+  return Array.isArray(value) ? { ...ref, rows: value.length } : ref;
+}
+
+export async function writeJsonlAtomic(path: string, rows: readonly unknown[]): Promise<FileRef> {
+  const text = rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
+  return { ...(await writeFileAtomic(path, text)), rows: rows.length };
+}
+
+export async function readJson<T>(path: string): Promise<T> {
+  return JSON.parse(await readFile(path, 'utf8')) as T;
+}
+
+export async function readJsonl<T>(path: string): Promise<T[]> {
+  const text = await readFile(path, 'utf8');
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as T);
+}
+
+/** Directory of one phase of one iteration of a run; deterministic so retries overwrite, never add. */
+export function phaseDir(runsDir: string, workflowId: string, iteration: number, phase: string): string {
+  return join(runsDir, sanitize(workflowId), `iter-${iteration}`, phase);
+}
+
+export function runDir(runsDir: string, workflowId: string): string {
+  return join(runsDir, sanitize(workflowId));
+}
+
+function sanitize(s: string): string {
+  return s.replace(/[^A-Za-z0-9._-]/g, '_');
+}

@@ -1,0 +1,139 @@
+/**
+ * The activities factory: dependencies (how to reach bt and Braintrust) are injected here; the worker only
+ * wires. Every activity does its side effects, writes bulky data to the run directory and returns a small
+ * typed summary. bt failures become ApplicationFailures whose retryability was decided where they arose.
+ */
+import { join } from 'node:path';
+import { Context } from '@temporalio/activity';
+import { BtClient, btEnvFrom, toActivityFailure } from '../bt/index.js';
+import { buildSummary, renderNarrative, writeHandoff as writeHandoffFiles, type HandoffInput } from '../handoff/index.js';
+import { packageRoot } from '../paths.js';
+import type { FlywheelConfig } from '../../schemas/flywheel-input.js';
+import type { DiscoverEvidence, EvalResult, RowComparison } from '../workflows/logic/evidence.js';
+import type { ChangeAgentResult, CurateResult, HandoffPaths, OrientContext } from '../workflows/types.js';
+import { runChangeAgent as runChange, type BriefInput } from './change-agent.js';
+import { curateDataset as curate } from './curate.js';
+import { discover as runDiscover } from './discover.js';
+import { compareRuns as compare, loadBaseline as loadBase, runEval as runEvalCmd, type RunEvalParams } from './evals.js';
+import { phaseDir } from './files.js';
+import { orient as runOrient } from './orient.js';
+
+export interface ActivityDeps {
+  /** Environment for bt (BRAINTRUST_*, HOME, PATH…); default: picked from the worker's environment. */
+  btEnv?: Record<string, string>;
+  btPath?: string;
+  /** Base of Braintrust UI links; default BRAINTRUST_APP_URL or https://www.braintrust.dev. */
+  appUrl?: string;
+}
+
+function heartbeatFn(): (detail?: unknown) => void {
+  try {
+    const ctx = Context.current();
+    return (d?: unknown) => ctx.heartbeat(d);
+  } catch {
+    return () => {};
+  }
+}
+
+function signal(): AbortSignal | undefined {
+  try {
+    return Context.current().cancellationSignal;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Wraps an activity so a BtError becomes an ApplicationFailure with the right retryability. */
+async function guarded<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toActivityFailure(err);
+  }
+}
+
+export function createActivities(deps: ActivityDeps = {}) {
+  const baseEnv = deps.btEnv ?? btEnvFrom(process.env);
+  // bt eval finds its TypeScript runner (tsx) on PATH: make the project's own copy available.
+  const env: Record<string, string> = { ...baseEnv, PATH: [join(packageRoot, 'node_modules', '.bin'), baseEnv.PATH ?? process.env.PATH ?? ''].join(':') };
+  const appUrl = deps.appUrl ?? env.BRAINTRUST_APP_URL ?? 'https://www.braintrust.dev';
+  const bt = (extra: Record<string, string | undefined> = {}, cwd?: string) => {
+    const hb = heartbeatFn();
+    return new BtClient({ btPath: deps.btPath, env: { ...env, ...extra }, cwd, onHeartbeat: (d) => hb(d) });
+  };
+
+  return {
+    async orient(config: FlywheelConfig, workflowId: string): Promise<OrientContext> {
+      return guarded(() =>
+        runOrient(bt({}, config.agentDir), { config, workflowId, appUrl, orgFallback: env.BRAINTRUST_ORG_NAME ?? null }),
+      );
+    },
+
+    async discover(p: { ctx: OrientContext; goal: string; windowDays: number; iteration: number; datasetId?: string | null }): Promise<DiscoverEvidence> {
+      const hb = heartbeatFn();
+      return guarded(() =>
+        runDiscover(
+          bt({}, p.ctx.agentDir),
+          { ...p, dir: phaseDir(p.ctx.runDir, '', p.iteration, 'discover') },
+          signal(),
+          (what) => hb({ what }),
+        ),
+      );
+    },
+
+    async curateDataset(p: {
+      ctx: OrientContext;
+      routeId: string;
+      targets: { kind: 'score' | 'cohort' | 'tool' | 'error' | 'span_field' | 'score_column'; name: string }[];
+      windowDays: number;
+      iteration: number;
+      labeler?: string[];
+    }): Promise<CurateResult> {
+      const hb = heartbeatFn();
+      return guarded(() =>
+        curate(bt({}, p.ctx.agentDir), { ...p, dir: phaseDir(p.ctx.runDir, '', p.iteration, `improve-${safe(p.routeId)}`) }, signal(), () => hb({ what: 'labeling' })),
+      );
+    },
+
+    async runChangeAgent(p: { brief: BriefInput; command: string[]; timeoutMs: number }): Promise<ChangeAgentResult> {
+      return guarded(() =>
+        runChange(
+          bt({}, p.brief.ctx.agentDir),
+          { ...p, dir: phaseDir(p.brief.ctx.runDir, '', p.brief.iteration, `improve-${safe(p.brief.route.id)}`) },
+          signal(),
+          heartbeatFn(),
+        ),
+      );
+    },
+
+    async loadBaseline(ctx: OrientContext): Promise<EvalResult | null> {
+      return guarded(() => loadBase(bt({}, ctx.agentDir), ctx, join(ctx.runDir, 'baseline'), signal()));
+    },
+
+    async runEval(p: Omit<RunEvalParams, 'dir'> & { iteration: number }): Promise<EvalResult> {
+      const extra = {
+        FLYWHEEL_EVAL_SPLIT: p.split,
+        FLYWHEEL_EXPERIMENT_NAME: p.experimentName,
+        FLYWHEEL_EVAL_DATASET: p.useDataset ? p.ctx.datasetName : undefined,
+        BRAINTRUST_DEFAULT_PROJECT: p.ctx.project.name,
+      };
+      return guarded(() => runEvalCmd(bt(extra, p.cwd), { ...p, dir: phaseDir(p.ctx.runDir, '', p.iteration, 'verify') }, signal()));
+    },
+
+    async compareRuns(p: { baseline: EvalResult; next: EvalResult; tolerance: number; runDir: string; iteration: number }): Promise<RowComparison> {
+      return compare(p.baseline, p.next, p.tolerance, phaseDir(p.runDir, '', p.iteration, 'verify'));
+    },
+
+    /** Builds, validates and writes the handoff; validation failures are not retryable. */
+    async writeHandoff(p: { input: HandoffInput; outDir: string }): Promise<HandoffPaths> {
+      const summary = buildSummary(p.input);
+      const narrative = renderNarrative(summary);
+      const files = await writeHandoffFiles(p.outDir, summary, narrative);
+      return { summaryPath: files.summary.path, narrativePath: files.narrative.path };
+    },
+  };
+}
+
+const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_');
+
+export type FlywheelActivities = ReturnType<typeof createActivities>;

@@ -1,0 +1,221 @@
+/**
+ * Orient: resolve the project (never ask for an id), the baseline experiment, the schema (score, facet and
+ * metadata columns with the 1 → 7 → 30 day widening), the org for links, and where the eval files are.
+ */
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import type { BtClient } from '../bt/client.js';
+import { projectLogs } from '../bt/sql.js';
+import type { FlywheelConfig } from '../../schemas/flywheel-input.js';
+import type { OrientContext, ProjectSource } from '../workflows/types.js';
+import { runDir as runDirOf } from './files.js';
+import { copyTreeOnce } from './workspace.js';
+
+const INSTRUCTION_FILES = ['AGENTS.md', 'CLAUDE.md', '.cursor/rules', '.github/copilot-instructions.md'];
+const SCHEMA_WINDOWS = [1, 7, 30];
+/** Metadata keys that identify a request rather than a cohort. */
+const ID_LIKE = /(^|_|\b)(id|ids|uuid|trace|span|session|user|email|request|ts|timestamp|created)$/i;
+
+export interface OrientParams {
+  config: FlywheelConfig;
+  workflowId: string;
+  appUrl: string;
+  /** BRAINTRUST_ORG_NAME from the worker's environment, when `bt status` does not know the org. */
+  orgFallback: string | null;
+}
+
+export interface Instructions {
+  files: string[];
+  project?: string;
+  primaryScore?: string;
+  evalFiles: string[];
+}
+
+/** Reads project instruction files for the project name, primary score and eval files. */
+export async function readInstructions(dir: string): Promise<Instructions> {
+  const out: Instructions = { files: [], evalFiles: [] };
+  for (const name of INSTRUCTION_FILES) {
+    const path = join(dir, name);
+    if (!existsSync(path)) continue;
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch {
+      continue; // a directory (.cursor/rules) or unreadable: skip
+    }
+    out.files.push(name);
+    out.project ??= /braintrust project(?: name)?\s*[:=]\s*`?([^`\n]+?)`?\s*$/im.exec(text)?.[1]?.trim();
+    out.primaryScore ??= /primary score\s*[:=]\s*`?([^`\n]+?)`?\s*$/im.exec(text)?.[1]?.trim();
+    for (const m of text.matchAll(/`?((?:[\w.-]+\/)*eval_[\w.-]+\.(?:ts|py))`?/g)) {
+      if (m[1] && !out.evalFiles.includes(m[1])) out.evalFiles.push(m[1]);
+    }
+  }
+  return out;
+}
+
+/** `.bt/config.json` in the agent directory (bt setup writes it). */
+async function readBtConfig(dir: string): Promise<{ project?: string; project_id?: string } | null> {
+  const path = join(dir, '.bt', 'config.json');
+  if (!existsSync(path)) return null;
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as { project?: string; project_id?: string };
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable(`${path} is not valid JSON (${(err as Error).message}); fix or delete it`, 'InvalidConfig');
+  }
+}
+
+/** eval_*.ts / eval_*.py outside node_modules/.venv, then an evals/ folder. */
+export async function findEvalFiles(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  async function walk(d: string, depth: number): Promise<void> {
+    if (depth > 6) return;
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      if (e.isDirectory()) {
+        if (!['node_modules', '.venv', 'venv', '.git', 'dist', '.flywheel'].includes(e.name)) await walk(join(d, e.name), depth + 1);
+      } else if (/^eval_.*\.(ts|py)$/.test(e.name)) {
+        found.push(relative(dir, join(d, e.name)));
+      }
+    }
+  }
+  await walk(dir, 0);
+  if (!found.length && existsSync(join(dir, 'evals'))) found.push('evals');
+  return found.sort();
+}
+
+function keysOf(rows: Record<string, unknown>[], column: string, scalarOnly = false): string[] {
+  const keys = new Set<string>();
+  for (const r of rows) {
+    const v = r[column];
+    if (!v || typeof v !== 'object' || Array.isArray(v)) continue;
+    for (const [k, val] of Object.entries(v)) {
+      if (scalarOnly && (typeof val === 'object' || (typeof val === 'string' && val.length > 40) || ID_LIKE.test(k))) continue;
+      keys.add(k);
+    }
+  }
+  return [...keys].sort();
+}
+
+export async function orient(bt: BtClient, p: OrientParams): Promise<OrientContext> {
+  const { config } = p;
+  const notes: string[] = [];
+  if (!existsSync(config.agentDir)) {
+    throw ApplicationFailure.nonRetryable(`agent directory ${config.agentDir} does not exist; pass --agent-dir with the agent's repository`, 'InvalidConfig');
+  }
+  const instructions = await readInstructions(config.agentDir);
+
+  // Project, in the seed's order: invocation, .bt/config.json, instruction files, bt projects list.
+  const projects = await bt.projectsList();
+  const btConfig = await readBtConfig(config.agentDir);
+  let wanted: { name?: string; id?: string; source: ProjectSource; detail: string } | null = null;
+  if (config.project) wanted = { name: config.project, source: 'input', detail: 'given in the invocation' };
+  else if (btConfig?.project || btConfig?.project_id)
+    wanted = { name: btConfig.project, id: btConfig.project_id, source: 'bt-config', detail: '.bt/config.json' };
+  else if (instructions.project) wanted = { name: instructions.project, source: 'instructions', detail: instructions.files.join(', ') };
+  let project: OrientContext['project'];
+  if (wanted) {
+    const hit = projects.find((x) => (wanted!.id && x.id === wanted!.id) || x.name === wanted!.name || x.id === wanted!.name);
+    if (!hit) {
+      const names = projects.map((x) => x.name).slice(0, 10).join(', ') || '(none)';
+      throw ApplicationFailure.nonRetryable(
+        `Braintrust project '${wanted.name ?? wanted.id}' (from ${wanted.detail}) was not found; projects visible to this key: ${names}. Pass --project with one of them.`,
+        'ProjectNotFound',
+      );
+    }
+    project = { id: hit.id, name: hit.name, source: wanted.source, sourceDetail: wanted.detail };
+  } else if (projects.length === 1) {
+    project = { id: projects[0]!.id, name: projects[0]!.name, source: 'projects-list', sourceDetail: 'the only project visible to this key' };
+  } else {
+    throw ApplicationFailure.nonRetryable(
+      `cannot tell which Braintrust project to use: no --project, no .bt/config.json and no "Braintrust project:" line in AGENTS.md/CLAUDE.md, and ${projects.length} projects are visible (${projects.map((x) => x.name).slice(0, 10).join(', ')}). Run \`bt setup\` in the agent directory or pass --project.`,
+      'ProjectNotFound',
+    );
+  }
+  if (!btConfig) notes.push('No .bt/config.json in the agent directory: run `bt setup` there so every bt command targets the right project.');
+
+  // Org for links.
+  const status = await bt.status();
+  const org = status.org ?? p.orgFallback ?? 'local';
+
+  // Baseline: the invocation / FLYWHEEL_BASELINE_EXPERIMENT, else the newest experiment.
+  let baseline: OrientContext['baseline'] = null;
+  const experiments = await bt.experimentsList(project.name);
+  if (config.baselineExperiment) {
+    const hit = experiments.find((e) => e.id === config.baselineExperiment || e.name === config.baselineExperiment);
+    if (!hit) {
+      throw ApplicationFailure.nonRetryable(
+        `baseline experiment '${config.baselineExperiment}' not found in project ${project.name}; pass an experiment id or name from \`bt experiments list -p ${project.name}\``,
+        'BaselineNotFound',
+      );
+    }
+    baseline = { id: hit.id, name: hit.name, chosenBy: 'env' };
+  } else if (experiments.length) {
+    const newest = [...experiments].sort((a, b) => String(b.created ?? '').localeCompare(String(a.created ?? '')))[0]!;
+    baseline = { id: newest.id, name: newest.name, chosenBy: 'latest' };
+  } else {
+    notes.push('The project has no experiments yet: the flywheel runs a baseline eval of the unchanged agent first.');
+  }
+
+  // Schema discovery with progressive widening.
+  let sample: Record<string, unknown>[] = [];
+  let schemaWindowDays: number | null = null;
+  for (const days of SCHEMA_WINDOWS) {
+    const res = await bt.sql(`SELECT * FROM ${projectLogs(project.id)} WHERE is_root = true AND created >= NOW() - INTERVAL ${days} day LIMIT 50`);
+    if (res.data.length) {
+      sample = res.data as Record<string, unknown>[];
+      schemaWindowDays = days;
+      break;
+    }
+  }
+  if (!sample.length) notes.push('No root spans in the last 30 days: discovery falls back to generic queries.');
+  const scoreColumns = keysOf(sample, 'scores');
+  const facetColumns = keysOf(sample, 'facets', true);
+  const metadataKeys = keysOf(sample, 'metadata', true);
+  const primaryScore =
+    config.targetScore ??
+    (instructions.primaryScore && scoreColumns.includes(instructions.primaryScore) ? instructions.primaryScore : undefined) ??
+    scoreColumns.find((s) => config.goal.toLowerCase().includes(s.toLowerCase())) ??
+    scoreColumns[0] ??
+    null;
+
+  // The working tree: the repository itself, or a copy in the run directory.
+  const runDir = runDirOf(config.runsDir, p.workflowId);
+  let agentDir = config.agentDir;
+  if (config.workOnCopy) {
+    agentDir = join(runDir, 'workspace');
+    await copyTreeOnce(config.agentDir, agentDir);
+  }
+
+  let evalFiles = config.evalFiles;
+  let evalFilesSource = 'given in the invocation';
+  if (!evalFiles.length && instructions.evalFiles.length) {
+    evalFiles = instructions.evalFiles.filter((f) => existsSync(join(agentDir, f)));
+    evalFilesSource = instructions.files.join(', ');
+  }
+  if (!evalFiles.length) {
+    evalFiles = await findEvalFiles(agentDir);
+    evalFilesSource = 'found eval_*.ts / eval_*.py in the agent directory';
+  }
+  if (!evalFiles.length) notes.push('No eval files found (eval_*.ts, eval_*.py, evals/): Verify cannot run evals.');
+
+  return {
+    workflowId: p.workflowId,
+    runDir,
+    project,
+    org,
+    appUrl: p.appUrl,
+    baseline,
+    scoreColumns,
+    facetColumns,
+    metadataKeys,
+    schemaWindowDays,
+    primaryScore,
+    agentDir,
+    evalFiles,
+    evalFilesSource,
+    datasetName: config.datasetName ?? `flywheel-${project.name}`,
+    instructionFiles: instructions.files,
+    notes,
+  };
+}

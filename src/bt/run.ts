@@ -1,0 +1,216 @@
+/**
+ * The one place that spawns `bt`: argument array (no shell), explicit environment, stdin ignored
+ * unless input is given, a timeout, the caller's cancellation signal, heartbeats while it runs,
+ * and a process-group kill so `bt eval`'s runner children never outlive a timeout or cancel.
+ */
+import { execa, type ResultPromise } from 'execa';
+import { dirname } from 'node:path';
+import { BtError, firstErrorLine, stderrTail, stripAnsi, truncate } from './errors.js';
+
+export interface BtHeartbeat {
+  /** e.g. "bt eval" */
+  command: string;
+  elapsedMs: number;
+  /** Last non-empty stderr line (ANSI stripped, ≤200 chars): bt eval progress. */
+  lastStderrLine?: string;
+}
+
+export interface RunOptions {
+  signal?: AbortSignal | undefined;
+  timeoutMs: number;
+  cwd?: string | undefined;
+  /** Sent on stdin; otherwise stdin is ignored. */
+  input?: string | undefined;
+  /** How many leading argv entries name the command (for messages), e.g. 2 for `datasets view`. */
+  commandWords: number;
+}
+
+export interface RunContext {
+  btPath: string;
+  env: Record<string, string>;
+  heartbeatIntervalMs: number;
+  onHeartbeat?: ((detail: BtHeartbeat) => void) | undefined;
+  /** Grace between SIGTERM and SIGKILL to the process group. */
+  killGraceMs: number;
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+  /** Redacted argv for messages. */
+  command: readonly string[];
+  what: string;
+}
+
+const ARG_MAX_SHOWN = 200;
+
+/** argv for messages: bt path, then arguments with long ones truncated and secrets removed. */
+export function redactArgv(btPath: string, args: readonly string[]): string[] {
+  const out = [btPath];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--api-key') {
+      out.push(a, '<redacted>');
+      i++;
+    } else if (a.startsWith('--api-key=')) out.push('--api-key=<redacted>');
+    else out.push(truncate(a, ARG_MAX_SHOWN));
+  }
+  return out;
+}
+
+function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // ESRCH: the group is already gone.
+  }
+}
+
+/**
+ * Runs bt and resolves with its output whatever the exit code; throws `BtError` only for
+ * failures that are not bt's own exit: missing binary, timeout, cancellation, output too large.
+ */
+export async function runBt(ctx: RunContext, args: readonly string[], opts: RunOptions): Promise<RunResult> {
+  const command = redactArgv(ctx.btPath, args);
+  const what = ['bt', ...args.slice(0, opts.commandWords)].join(' ');
+  const fail = (kind: 'timeout' | 'cancelled' | 'missing_binary' | 'schema', cause: string, stderr = '', exitCode?: number, cause_?: unknown) =>
+    new BtError({ kind, what, cause, command, exitCode, stderrTail: stderrTail(stderr), cause_ });
+
+  if (opts.signal?.aborted) throw fail('cancelled', 'cancelled before it started');
+
+  const stop = new AbortController();
+  let stoppedBy: 'timeout' | 'cancelled' | undefined;
+  const onAbort = () => {
+    stoppedBy ??= 'cancelled';
+    stop.abort();
+  };
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const timer = setTimeout(() => {
+    stoppedBy ??= 'timeout';
+    stop.abort();
+  }, opts.timeoutMs);
+
+  const started = Date.now();
+  let lastStderrLine: string | undefined;
+  const beat = () => {
+    if (!ctx.onHeartbeat) return;
+    const detail: BtHeartbeat = { command: what, elapsedMs: Date.now() - started };
+    if (lastStderrLine !== undefined) detail.lastStderrLine = lastStderrLine;
+    try {
+      ctx.onHeartbeat(detail);
+    } catch {
+      // A heartbeat failure must not kill the command.
+    }
+  };
+  const heartbeat = ctx.onHeartbeat ? setInterval(beat, ctx.heartbeatIntervalMs) : undefined;
+
+  let subprocess: ResultPromise | undefined;
+  let graceTimer: NodeJS.Timeout | undefined;
+  stop.signal.addEventListener(
+    'abort',
+    () => {
+      // bt (and bt eval's tsx children) run in their own process group: end the whole group.
+      const pid = subprocess?.pid;
+      killGroup(pid, 'SIGTERM');
+      graceTimer = setTimeout(() => killGroup(pid, 'SIGKILL'), ctx.killGraceMs);
+    },
+    { once: true },
+  );
+
+  try {
+    subprocess = execa(ctx.btPath, args, {
+      env: ctx.env,
+      extendEnv: false,
+      cwd: opts.cwd,
+      detached: true,
+      reject: false,
+      cancelSignal: stop.signal,
+      forceKillAfterDelay: ctx.killGraceMs,
+      maxBuffer: 256 * 1024 * 1024,
+      stripFinalNewline: false,
+      ...(opts.input === undefined ? { stdin: 'ignore' as const } : { input: opts.input }),
+      stderr: [
+        function* (line: unknown) {
+          const text = stripAnsi(String(line)).trim();
+          if (text) lastStderrLine = truncate(text, 200);
+          yield line;
+        },
+      ],
+    });
+    const result = await subprocess;
+    const stdout = String(result.stdout ?? '');
+    const stderr = String(result.stderr ?? '');
+    if (stoppedBy === 'timeout')
+      throw fail('timeout', `no result within ${opts.timeoutMs} ms; the process group was killed`, stderr, result.exitCode);
+    if (stoppedBy === 'cancelled') throw fail('cancelled', 'cancelled; the process group was killed', stderr, result.exitCode);
+    if (result.isMaxBuffer) throw fail('schema', 'output exceeded 256 MiB', stderr, result.exitCode);
+    const code = (result as { code?: string }).code;
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'ENOTDIR')
+      throw fail('missing_binary', `cannot execute ${ctx.btPath} (${code})`, stderr, undefined, result);
+    if (result.exitCode === undefined) {
+      // Killed by a signal nobody here sent (OOM killer, operator): transient as far as we know.
+      const detail = firstErrorLine(stderr);
+      throw new BtError({
+        kind: 'unknown',
+        what,
+        cause: `bt was killed by ${result.signal ?? 'a signal'}${detail ? ': ' + detail : ''}`,
+        command,
+        stderrTail: stderrTail(stderr),
+      });
+    }
+    return { stdout, stderr, exitCode: result.exitCode, command, what };
+  } finally {
+    clearTimeout(timer);
+    if (heartbeat) clearInterval(heartbeat);
+    opts.signal?.removeEventListener('abort', onAbort);
+    if (stoppedBy !== undefined) {
+      // Whatever survived the grace period (a runner that ignored SIGTERM) goes now.
+      if (graceTimer) clearTimeout(graceTimer);
+      killGroup(subprocess?.pid, 'SIGKILL');
+    }
+  }
+}
+
+/** Builds the child environment: drops undefined values and empty BRAINTRUST_* values (never an empty key). */
+export function buildChildEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) continue;
+    if (k.startsWith('BRAINTRUST_') && v.trim() === '') continue;
+    out[k] = v;
+  }
+  // node_modules/.bin/bt is a `#!/usr/bin/env node` launcher: make sure node is found.
+  const nodeDir = dirname(process.execPath);
+  if (!out.PATH) out.PATH = [nodeDir, '/usr/local/bin', '/usr/bin', '/bin'].join(':');
+  else if (!out.PATH.split(':').includes(nodeDir)) out.PATH = `${out.PATH}:${nodeDir}`;
+  out.NO_COLOR ??= '1';
+  return out;
+}
+
+/** Variables worth forwarding from a process environment to bt (explicitly, never the whole env). */
+export const FORWARDED_ENV_KEYS = [
+  'BRAINTRUST_API_KEY',
+  'BRAINTRUST_APP_URL',
+  'BRAINTRUST_API_URL',
+  'BRAINTRUST_ORG_NAME',
+  'BRAINTRUST_CA_CERT',
+  'HOME',
+  'XDG_CONFIG_HOME',
+  'XDG_CACHE_HOME',
+  'PATH',
+  'TMPDIR',
+  'LANG',
+  'SSL_CERT_FILE',
+] as const;
+
+/** Picks `FORWARDED_ENV_KEYS` from `source` (default `process.env`). */
+export function btEnvFrom(source: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of FORWARDED_ENV_KEYS) {
+    const v = source[k];
+    if (v !== undefined && v !== '') out[k] = v;
+  }
+  return out;
+}

@@ -1,0 +1,166 @@
+/**
+ * renderNarrative: `bt-flywheel-narrative.md` from the summary, per the seed's templates —
+ * the PR body when something changed, else a concise no-change summary — with Mermaid
+ * charts (score distributions, baseline vs new) that GitHub renders in a PR body. Pure.
+ */
+import type { Summary } from '../../schemas/summary.js';
+
+const round = (x: number): number => Math.round(x * 1000) / 1000;
+const fmt = (x: number | null | undefined): string => (x == null ? '—' : String(round(x)));
+const signed = (x: number | null | undefined): string => (x == null ? '—' : `${x >= 0 ? '+' : ''}${round(x)}`);
+/** Mermaid strings are double-quoted; keep them free of quotes and newlines. */
+const q = (s: string): string => `"${s.replace(/["\n\r]/g, "'").slice(0, 60)}"`;
+/** Markdown table cells: no pipes or newlines. */
+const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
+const md = (label: string, url: string | null | undefined): string => (url ? `[${cell(label)}](${url})` : cell(label));
+
+function binLabels(bins: number): string[] {
+  return Array.from({ length: bins }, (_, i) => `${round(i / bins)}-${round((i + 1) / bins)}`);
+}
+
+/** A bar chart of one score's histogram. */
+export function mermaidHistogram(title: string, histogram: readonly number[]): string {
+  const max = Math.max(1, ...histogram);
+  return [
+    '```mermaid',
+    'xychart-beta',
+    `    title ${q(title)}`,
+    `    x-axis [${binLabels(histogram.length).map(q).join(', ')}]`,
+    `    y-axis "rows" 0 --> ${max}`,
+    `    bar [${histogram.join(', ')}]`,
+    '```',
+  ].join('\n');
+}
+
+/** Baseline (bars) vs new (line) mean per score. */
+export function mermaidDeltas(title: string, rows: ReadonlyArray<{ score: string; baseline: number | null; new: number | null }>): string {
+  const usable = rows.filter((r) => r.baseline != null || r.new != null);
+  const values = usable.flatMap((r) => [r.baseline ?? 0, r.new ?? 0]);
+  const lo = Math.min(0, ...values);
+  const hi = Math.max(1, ...values);
+  return [
+    '```mermaid',
+    'xychart-beta',
+    `    title ${q(title)}`,
+    `    x-axis [${usable.map((r) => q(r.score)).join(', ')}]`,
+    `    y-axis "mean score" ${round(lo)} --> ${round(hi)}`,
+    `    bar [${usable.map((r) => round(r.baseline ?? 0)).join(', ')}]`,
+    `    line [${usable.map((r) => round(r.new ?? 0)).join(', ')}]`,
+    '```',
+  ].join('\n');
+}
+
+function chartsSection(s: Summary): string[] {
+  const out: string[] = [];
+  const deltas = s.verification.deltas.filter((d) => d.baseline != null && d.new != null);
+  if (deltas.length) {
+    out.push('#### Baseline vs new', '', '_Bars: baseline mean · line: new mean._', '', mermaidDeltas('Baseline vs new (mean score)', deltas), '');
+  }
+  if (s.score_distributions.length) {
+    out.push('#### Score distributions', '');
+    for (const d of s.score_distributions) {
+      out.push(mermaidHistogram(`${d.score} (${d.source}, n=${d.n}, mean ${fmt(d.mean)})`, d.histogram), '');
+    }
+  }
+  return out;
+}
+
+function actionsSection(s: Summary): string[] {
+  const out = ['### Recommended Actions', ''];
+  for (const a of s.recommended_actions) {
+    out.push(
+      `- **${a.title}** — \`${a.type}\` (intent \`${a.intent}\`, target \`${a.target}\`), severity **${a.severity}**, ${a.blocking ? '**blocking**' : 'not blocking'}, ${a.requires_human_review ? 'needs human review' : 'no review needed'}`,
+      `  - Reason: ${cell(a.reason)}`,
+      `  - Idempotency key: \`${a.idempotency_key}\``,
+    );
+  }
+  return out;
+}
+
+function findingsSection(s: Summary, heading: string): string[] {
+  if (!s.findings_detail.length) return [];
+  const out = [heading, ''];
+  for (const f of s.findings_detail) {
+    const traces = f.example_traces.map((t) => md(t.trace_id, t.url)).join(', ');
+    out.push(`- **${f.title}** (${f.severity}) — ${f.detail}. Window ${f.window.from} → ${f.window.to} (${f.window.days} days).${traces ? ` Traces: ${traces}.` : ''}`);
+    if (f.query) out.push(`  - Query: \`${f.query.replace(/`/g, "'").replace(/\s+/g, ' ')}\``);
+  }
+  return out;
+}
+
+function planSection(s: Summary): string[] {
+  if (!s.diagnosis) return [];
+  const out = ['### Diagnosis', ''];
+  s.diagnosis.routes.forEach((r, i) => {
+    out.push(`${i + 1}. **${r.artifact}** — ${r.title} (confidence ${r.confidence})`);
+    for (const e of r.evidence) out.push(`   - ${e}`);
+    for (const c of r.counterevidence) out.push(`   - _Counterevidence:_ ${c}`);
+  });
+  for (const n of s.diagnosis.notes) out.push(`- _Note:_ ${n}`);
+  return out;
+}
+
+function header(s: Summary): string {
+  return `**Outcome:** \`${s.outcome}\` · severity **${s.severity}** · confidence **${s.confidence}** · ${s.blocking ? '**blocking**' : 'not blocking'} · project **${s.run.project.name}** · goal “${s.goal}” · ${s.run.iterations} iteration(s) · workflow \`${s.run.workflow_id}\``;
+}
+
+function scoreImpact(s: Summary): string[] {
+  const v = s.verification;
+  const newest = [...v.experiments].reverse().find((e) => e.run_mode === 'full') ?? v.experiments[v.experiments.length - 1] ?? null;
+  const out = ['### Score Impact', '', '| | Baseline | New |', '|---|---|---|'];
+  out.push(`| Experiment | ${v.baseline ? md(v.baseline.name || v.baseline.id, v.baseline.url) : '—'} | ${newest ? md(newest.name || newest.id, newest.url) : '—'} |`);
+  for (const d of v.deltas) out.push(`| ${cell(d.score)} avg | ${fmt(d.baseline)} | ${fmt(d.new)} (${signed(d.delta)}) |`);
+  const regs = v.regressions.slice(0, 10).map((r) => md(`${r.trace_id ?? r.row_id} (${r.score} ${fmt(r.baseline)}→${fmt(r.new)})`, r.url));
+  out.push(`| Regressions | — | ${v.regression_count === 0 ? 'none' : `${v.regression_count}: ${regs.join(', ')}${v.regression_count > regs.length ? ', …' : ''}`} |`);
+  if (v.train_delta != null || v.validation_delta != null) {
+    out.push('', `Train delta ${signed(v.train_delta)} · validation delta ${signed(v.validation_delta)}${v.overfitting ? ' — **overfitting: change not accepted**' : ''}.`);
+  }
+  const sick = v.scorer_health.filter((h) => !h.healthy);
+  out.push(`Scorer health: ${sick.length ? sick.map((h) => h.detail).join('; ') : 'all scorers discriminating'}.`);
+  return out;
+}
+
+function runSection(s: Summary): string[] {
+  const out = ['### Run', '', `- Workflow \`${s.run.workflow_id}\` run \`${s.run.run_id}\`, ${s.run.mode} mode, ${s.run.started_at} → ${s.run.finished_at}`];
+  if (s.run.window) out.push(`- Evidence window: ${s.run.window.from} → ${s.run.window.to} (${s.run.window.days} days)`);
+  for (const d of s.verification.decisions) out.push(`- Iteration ${d.iteration}: \`${d.rule}\` → ${d.next === 'route' ? `route ${d.route}` : `exit ${d.outcome}`} — ${d.reason}`);
+  for (const g of s.gates) out.push(`- Gate \`${g.id}\` (${g.kind}): ${g.decision} by ${g.by} at ${g.at}${g.note ? ` — ${g.note}` : ''}`);
+  if (s.run.error) out.push(`- Error in ${s.run.error.phase}: ${s.run.error.message}`);
+  return out;
+}
+
+export function renderNarrative(s: Summary): string {
+  const lines: string[] = [];
+  if (s.changes_detail.length > 0) {
+    lines.push('## Flywheel Optimization Run', '', '> Auto-generated by the bt-flywheel self-improvement cycle.', '', header(s), '', s.summary, '');
+    lines.push('### What Changed', '');
+    for (const c of s.changes_detail) {
+      const what = [
+        c.files.length ? `files ${c.files.map((f) => `\`${f}\``).join(', ')}` : null,
+        c.dataset_rows ? `${c.dataset_rows.upserted} rows into dataset \`${c.dataset_rows.dataset}\` (train ${c.dataset_rows.train}, validation ${c.dataset_rows.validation}${c.dataset_rows.needs_label ? `, ${c.dataset_rows.needs_label} need labels` : ''})` : null,
+        c.functions.length ? `functions ${c.functions.map((f) => `\`${f.slug}\` (${f.action})`).join(', ')}` : null,
+      ].filter(Boolean);
+      lines.push(`- **${c.artifact}** — ${c.description}${what.length ? ` — ${what.join('; ')}` : ''} _(motivated by ${c.finding_ids.map((f) => `\`${f}\``).join(', ')}; iteration ${c.iteration}; applied by ${c.applied_by})_`);
+    }
+    lines.push('', ...findingsSection(s, '### Why These Changes'), '');
+    lines.push(...scoreImpact(s), '', ...chartsSection(s));
+    lines.push(
+      '### Reviewer Checklist',
+      '',
+      '- [ ] Score improvements are genuine (not overfitting to the eval dataset)',
+      '- [ ] No regressions in non-targeted metrics',
+      '- [ ] Dataset additions reflect real production failure patterns',
+      '- [ ] Agent/prompt changes are intentional and appropriately scoped',
+      '',
+    );
+    lines.push(...actionsSection(s), '', ...runSection(s), '');
+  } else {
+    lines.push(`## Flywheel Run — ${s.outcome.replace('_', ' ')}`, '', header(s), '', s.summary, '');
+    lines.push(...findingsSection(s, '### Findings'), '');
+    lines.push(...planSection(s), '');
+    if (s.verification.experiments.length) lines.push(...scoreImpact(s), '');
+    lines.push(...chartsSection(s));
+    lines.push(...actionsSection(s), '', ...runSection(s), '');
+  }
+  return lines.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n';
+}

@@ -1,0 +1,650 @@
+/**
+ * Diagnose: DISCOVER FINDINGS in, a prioritized plan of artifact routes out.
+ * Pure — no clock, no randomness, no I/O — so the workflow can call it and a replay re-derives it.
+ *
+ * Priority: measurement → instrumentation → dataset → agent → none. A mis-measured score is a
+ * scorer problem and never yields an agent route; thin evidence never yields a confident route.
+ */
+import type { CohortStats, DiscoverEvidence, EvidencePlane, EvidenceWindow, ScoreStats } from './evidence.js';
+import { assessScorer, cmp, SCORER_HEALTH_THRESHOLDS, type ScorerHealth, type ScorerHealthThresholds } from './scorer-health.js';
+
+export type RouteArtifact = 'measurement' | 'instrumentation' | 'dataset' | 'agent' | 'none';
+export const ROUTE_PRIORITY: readonly RouteArtifact[] = ['measurement', 'instrumentation', 'dataset', 'agent', 'none'];
+
+export type Confidence = 'low' | 'medium' | 'high';
+export type Severity = 'info' | 'warning' | 'critical';
+
+export interface RouteTarget {
+  kind: 'score' | 'cohort' | 'tool' | 'error' | 'span_field' | 'score_column';
+  name: string;
+}
+
+/** One evidence-backed observation. Ids are derived from what was observed, so re-runs agree. */
+export interface Finding {
+  id: string;
+  plane: EvidencePlane;
+  severity: Severity;
+  title: string;
+  detail: string;
+  counts: Record<string, number>;
+  window: { from: string; to: string; days: number };
+  exampleTraceIds: string[];
+  query: string;
+  queryRef?: string;
+}
+
+export interface Route {
+  /** Stable id, e.g. `measurement:score:Factuality`; plan gates approve or skip routes by it. */
+  id: string;
+  artifact: RouteArtifact;
+  title: string;
+  rationale: string;
+  evidence: string[];
+  counterevidence: string[];
+  confidence: Confidence;
+  targets: RouteTarget[];
+  findingIds: string[];
+  exampleTraceIds: string[];
+}
+
+export interface Diagnosis {
+  /** Ordered plan; exactly one `none` route when nothing is actionable. */
+  routes: Route[];
+  findings: Finding[];
+  lowConfidence: boolean;
+  notes: string[];
+  primaryScore: string | null;
+  scorerHealth: ScorerHealth[];
+}
+
+export interface DiagnoseThresholds {
+  /** Fewer root traces than this: low confidence. */
+  minTraces: number;
+  /** Fewer scored traces (primary score) than this: low confidence. */
+  minScored: number;
+  /** Scores at or below this count as "low" (matches the Discover low-score query). */
+  lowScore: number;
+  /** Primary mean below this, with no better explanation: low quality overall. */
+  minHealthyMean: number;
+  cohortMinTraces: number;
+  cohortMinShare: number;
+  /** A cohort scoring this much below the overall mean (or this much more low-score share) is "worse". */
+  cohortScoreGap: number;
+  /** datasetShare < trafficShare × this: the cohort is underrepresented in the eval datasets. */
+  underrepresentedRatio: number;
+  toolErrorMin: number;
+  /** Tool errors per call (or per trace when calls are unknown). */
+  toolErrorRate: number;
+  errorMin: number;
+  errorRate: number;
+  missingIoShare: number;
+  missingScoresShare: number;
+  /** Baseline eval mean above production mean by this: evals do not reflect production. */
+  alignmentGap: number;
+  /** A day/version group below the best group by this is reported as a change-correlated drop. */
+  changeDrop: number;
+  /** p95 latency above this is reported (finding only). */
+  p95LatencyMs: number;
+  /** Counts at which a clear signal is called `high` confidence. */
+  highConfidenceN: number;
+  scorer: ScorerHealthThresholds;
+}
+
+export const DIAGNOSE_THRESHOLDS: DiagnoseThresholds = {
+  minTraces: 30,
+  minScored: 10,
+  lowScore: 0.5,
+  minHealthyMean: 0.7,
+  cohortMinTraces: 5,
+  cohortMinShare: 0.05,
+  cohortScoreGap: 0.15,
+  underrepresentedRatio: 0.5,
+  toolErrorMin: 3,
+  toolErrorRate: 0.05,
+  errorMin: 3,
+  errorRate: 0.05,
+  missingIoShare: 0.1,
+  missingScoresShare: 0.5,
+  alignmentGap: 0.15,
+  changeDrop: 0.15,
+  p95LatencyMs: 30_000,
+  highConfidenceN: 100,
+  scorer: SCORER_HEALTH_THRESHOLDS,
+};
+
+export interface DiagnoseOptions {
+  thresholds?: Partial<DiagnoseThresholds>;
+  /** Pass/fail scorers by design (a 0/1 split is expected; stuck is still a problem). */
+  binaryScores?: string[];
+  /** Overrides `evidence.primaryScore`. */
+  primaryScore?: string;
+}
+
+interface Candidate extends Route {
+  /** Strength within an artifact class; higher first. */
+  weight: number;
+}
+
+const MAX_EXAMPLES = 5;
+const CONF_ORDER: Confidence[] = ['low', 'medium', 'high'];
+
+const pct = (x: number): string => `${Math.round(x * 1000) / 10}%`;
+const num = (x: number | null | undefined): string => (x == null ? 'n/a' : String(Math.round(x * 1000) / 1000));
+const minConf = (a: Confidence, b: Confidence): Confidence => (CONF_ORDER.indexOf(a) <= CONF_ORDER.indexOf(b) ? a : b);
+const uniq = (xs: readonly string[]): string[] => [...new Set(xs)];
+const ex = (ids: readonly string[]): string[] => uniq(ids).slice(0, MAX_EXAMPLES);
+const cohortLabel = (c: Pick<CohortStats, 'dimension' | 'key' | 'value'>): string => `${c.dimension} ${c.key}=${c.value}`;
+const cohortId = (c: Pick<CohortStats, 'dimension' | 'key' | 'value'>): string => `${c.dimension}:${c.key}=${c.value}`;
+
+export function windowText(w: EvidenceWindow): string {
+  return `${w.days}-day window ${w.from} → ${w.to}`;
+}
+
+function traceText(ids: readonly string[]): string {
+  return ids.length ? `example traces: ${ex(ids).join(', ')}` : 'no example traces';
+}
+
+/** Picks the score the goal is about: explicit option, evidence, else the lowest-mean scored column. */
+export function resolvePrimaryScore(evidence: DiscoverEvidence, override?: string): string | null {
+  if (override) return override;
+  if (evidence.primaryScore) return evidence.primaryScore;
+  const scored = evidence.scores.filter((s) => s.mean != null && s.n > 0);
+  scored.sort((a, b) => (a.mean as number) - (b.mean as number) || cmp(a.name, b.name));
+  return scored[0]?.name ?? null;
+}
+
+export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = {}): Diagnosis {
+  const t: DiagnoseThresholds = { ...DIAGNOSE_THRESHOLDS, ...options.thresholds };
+  const binary = options.binaryScores ?? [];
+  const w = evidence.window;
+  const win = { from: w.from, to: w.to, days: w.days };
+  const wtext = windowText(w);
+  const traces = evidence.traffic.traces;
+  const primaryName = resolvePrimaryScore(evidence, options.primaryScore);
+  const primary: ScoreStats | undefined = evidence.scores.find((s) => s.name === primaryName);
+  const scores = [...evidence.scores].sort((a, b) => cmp(a.name, b.name));
+  const scorerHealth = scores.map((s) => assessScorer(s, binary.includes(s.name), t.scorer));
+  const misMeasured = new Set(scorerHealth.filter((h) => !h.healthy).map((h) => h.score));
+  const scored = primary?.n ?? Math.max(0, ...scores.map((s) => s.n));
+
+  const findings: Finding[] = [];
+  const candidates: Candidate[] = [];
+  const notes: string[] = [];
+
+  const addFinding = (f: Omit<Finding, 'window'>): Finding => {
+    const full = { ...f, window: win, exampleTraceIds: ex(f.exampleTraceIds) };
+    findings.push(full);
+    return full;
+  };
+
+  // ---- Confidence of the whole diagnosis
+  const lowReasons: string[] = [];
+  if (traces < t.minTraces) lowReasons.push(`only ${traces} root traces (< ${t.minTraces})`);
+  if (scored < t.minScored) lowReasons.push(`only ${scored} scored traces${primaryName ? ` for ${primaryName}` : ''} (< ${t.minScored})`);
+  const lowConfidence = lowReasons.length > 0;
+
+  if (w.widenedFrom != null && w.widenedFrom !== w.days) {
+    notes.push(
+      `window widened from ${w.widenedFrom} to ${w.days} days because ${w.widenedReason ?? `traffic was low`}; ${traces} traces in the widened window`,
+    );
+  }
+  if (evidence.traffic.lowTraffic) notes.push(`low traffic: ${traces} root traces and ${evidence.traffic.spans} spans in the ${wtext}`);
+  if (lowConfidence) notes.push(`low confidence: ${lowReasons.join('; ')} — no verdict here is confident; gather more traffic or labels`);
+
+  // ---- Measurement: scorers that cannot see failures
+  for (const h of scorerHealth) {
+    if (h.healthy) continue;
+    const s = scores.find((x) => x.name === h.score) as ScoreStats;
+    const f = addFinding({
+      id: `quality:${s.name}:${h.problem}`,
+      plane: 'quality',
+      severity: 'warning',
+      title: `Scorer ${s.name} is not discriminating (${h.problem})`,
+      detail: h.detail,
+      counts: { n: s.n, share_zero: s.shareZero, share_one: s.shareOne, distinct_values: s.distinctValues },
+      exampleTraceIds: s.lowScoreExamples,
+      query: s.query,
+      ...(s.queryRef ? { queryRef: s.queryRef } : {}),
+    });
+    candidates.push({
+      id: `measurement:score:${s.name}`,
+      artifact: 'measurement',
+      title: `Fix the ${s.name} scorer`,
+      rationale: `${h.detail}; a score that cannot vary cannot show whether the agent improves, so this is a scorer problem, not an agent problem.`,
+      evidence: [`${h.detail} in the ${wtext}`, `mean ${num(s.mean)}, stddev ${num(s.stddev)}, ${s.distinctValues} distinct values`, traceText(s.lowScoreExamples)],
+      counterevidence: binary.includes(s.name) ? [`${s.name} is declared pass/fail, so a 0/1 split alone would be expected`] : [],
+      confidence: s.n >= t.highConfidenceN ? 'high' : 'medium',
+      targets: [{ kind: 'score', name: s.name }],
+      findingIds: [f.id],
+      exampleTraceIds: ex(s.lowScoreExamples),
+      weight: s.n,
+    });
+  }
+  if (scores.length === 0 && traces > 0) {
+    const f = addFinding({
+      id: 'quality:unmeasured',
+      plane: 'quality',
+      severity: 'warning',
+      title: 'Production traffic is not scored',
+      detail: `${traces} root traces in the ${wtext} carry no score columns`,
+      counts: { traces },
+      exampleTraceIds: evidence.examples.map((e) => e.traceId),
+      query: evidence.traffic.query,
+    });
+    candidates.push({
+      id: 'measurement:unmeasured',
+      artifact: 'measurement',
+      title: 'Add a scorer for production traffic',
+      rationale: 'No score column exists, so failures cannot be measured; measure first.',
+      evidence: [f.detail],
+      counterevidence: [],
+      confidence: 'medium',
+      targets: [{ kind: 'score', name: evidence.goal }],
+      findingIds: [f.id],
+      exampleTraceIds: f.exampleTraceIds,
+      weight: traces,
+    });
+  }
+
+  // ---- Instrumentation: traces that cannot support diagnosis
+  const ins = evidence.instrumentation;
+  const insQuery = { query: ins.query, ...(ins.queryRef ? { queryRef: ins.queryRef } : {}) };
+  const io: Array<['input' | 'output', number, number]> = [
+    ['input', ins.missingInput, ins.missingInputShare],
+    ['output', ins.missingOutput, ins.missingOutputShare],
+  ];
+  const ioBad = io.filter(([, , share]) => share >= t.missingIoShare && ins.rootSpans > 0);
+  if (ioBad.length) {
+    const f = addFinding({
+      id: 'instrumentation:root_io',
+      plane: 'instrumentation',
+      severity: 'warning',
+      title: `Root spans missing ${ioBad.map(([k]) => k).join(' and ')}`,
+      detail: ioBad.map(([k, n, share]) => `${n} of ${ins.rootSpans} root spans (${pct(share)}) have no ${k}`).join('; '),
+      counts: { root_spans: ins.rootSpans, missing_input: ins.missingInput, missing_output: ins.missingOutput },
+      exampleTraceIds: ins.exampleTraceIds,
+      ...insQuery,
+    });
+    const maxShare = Math.max(...ioBad.map(([, , s]) => s));
+    candidates.push({
+      id: 'instrumentation:root_io',
+      artifact: 'instrumentation',
+      title: `Restore root ${ioBad.map(([k]) => k).join('/')} logging`,
+      rationale: 'Without the root input and output, failing traces cannot be inspected, curated into datasets or verified.',
+      evidence: [`${f.detail} in the ${wtext}`, traceText(ins.exampleTraceIds)],
+      counterevidence: [],
+      confidence: ins.rootSpans >= t.highConfidenceN && maxShare >= 2 * t.missingIoShare ? 'high' : 'medium',
+      targets: ioBad.map(([k]) => ({ kind: 'span_field' as const, name: k })),
+      findingIds: [f.id],
+      exampleTraceIds: ex(ins.exampleTraceIds),
+      weight: maxShare,
+    });
+  }
+  if (scores.length > 0 && ins.rootSpans > 0 && ins.missingScoresShare >= t.missingScoresShare) {
+    const f = addFinding({
+      id: 'instrumentation:missing_scores',
+      plane: 'instrumentation',
+      severity: 'warning',
+      title: 'Most root spans carry no scores',
+      detail: `${ins.missingScores} of ${ins.rootSpans} root spans (${pct(ins.missingScoresShare)}) have no scores`,
+      counts: { root_spans: ins.rootSpans, missing_scores: ins.missingScores },
+      exampleTraceIds: ins.exampleTraceIds,
+      ...insQuery,
+    });
+    candidates.push({
+      id: 'instrumentation:missing_scores',
+      artifact: 'instrumentation',
+      title: 'Attach scores to root spans',
+      rationale: 'Quality statistics rest on a minority of traces; scores must reach the root spans they judge.',
+      evidence: [`${f.detail} in the ${wtext}`],
+      counterevidence: [],
+      confidence: 'medium',
+      targets: [{ kind: 'span_field', name: 'scores' }],
+      findingIds: [f.id],
+      exampleTraceIds: ex(ins.exampleTraceIds),
+      weight: ins.missingScoresShare,
+    });
+  }
+  if (ins.staleScoreColumns.length) {
+    const cols = [...ins.staleScoreColumns].sort((a, b) => cmp(a.name, b.name));
+    const desc = cols.map((c) => `${c.name}${c.likelyRenamedTo ? ` → ${c.likelyRenamedTo}` : ''} (last seen ${c.lastSeen ?? 'unknown'})`);
+    const f = addFinding({
+      id: 'instrumentation:renamed_scores',
+      plane: 'instrumentation',
+      severity: 'warning',
+      title: 'Score columns disappeared from recent data',
+      detail: `present in older data but missing in the ${wtext}: ${desc.join(', ')}`,
+      counts: { columns: cols.length },
+      exampleTraceIds: ins.exampleTraceIds,
+      ...insQuery,
+    });
+    candidates.push({
+      id: 'instrumentation:renamed_scores',
+      artifact: 'instrumentation',
+      title: 'Normalize renamed score columns',
+      rationale: 'Renamed score columns split history, so trends and baselines compare different things.',
+      evidence: [f.detail],
+      counterevidence: cols.some((c) => !c.likelyRenamedTo) ? ['some columns have no recent look-alike; the scorer may have been removed on purpose'] : [],
+      confidence: 'medium',
+      targets: cols.map((c) => ({ kind: 'score_column' as const, name: c.name })),
+      findingIds: [f.id],
+      exampleTraceIds: ex(ins.exampleTraceIds),
+      weight: cols.length,
+    });
+  }
+
+  // ---- Coverage: cohorts vs eval datasets
+  const overallMean = primary?.mean ?? null;
+  const primaryMisMeasured = primaryName != null && misMeasured.has(primaryName);
+  const cohortRouted = new Set<string>();
+  const cohorts = [...evidence.cohorts].sort((a, b) => cmp(cohortId(a), cohortId(b)));
+  const overallLowShare = overallLowFromCohorts(cohorts);
+  for (const c of cohorts) {
+    if (c.traffic < t.cohortMinTraces || c.trafficShare < t.cohortMinShare) continue;
+    const meanGap = c.meanScore != null && overallMean != null ? overallMean - c.meanScore : null;
+    const lowGap = c.lowScoreShare != null && overallLowShare != null ? c.lowScoreShare - overallLowShare : null;
+    const worse = (meanGap != null && meanGap >= t.cohortScoreGap) || (lowGap != null && lowGap >= t.cohortScoreGap);
+    const under = c.datasetShare < c.trafficShare * t.underrepresentedRatio;
+    const cq = { query: c.query, ...(c.queryRef ? { queryRef: c.queryRef } : {}) };
+    const scoreText = `${c.score ?? primaryName ?? 'score'} mean ${num(c.meanScore)} vs ${num(overallMean)} overall, ${c.lowScoreShare == null ? 'n/a' : pct(c.lowScoreShare)} low-scoring`;
+    const covText = `${c.datasetRows} eval-dataset rows (${pct(c.datasetShare)} of dataset rows) vs ${pct(c.trafficShare)} of traffic (${c.traffic} traces)`;
+    if (!worse) {
+      if (under) {
+        addFinding({
+          id: `coverage:${cohortId(c)}`,
+          plane: 'coverage',
+          severity: 'info',
+          title: `${cohortLabel(c)} is underrepresented in eval datasets but scores normally`,
+          detail: `${covText}; ${scoreText}`,
+          counts: { traffic: c.traffic, dataset_rows: c.datasetRows },
+          exampleTraceIds: c.exampleTraceIds,
+          ...cq,
+        });
+      }
+      continue;
+    }
+    const f = addFinding({
+      id: `coverage:${cohortId(c)}`,
+      plane: 'coverage',
+      severity: 'warning',
+      title: `${cohortLabel(c)} scores worse${under ? ' and is underrepresented in eval datasets' : ''}`,
+      detail: `${scoreText}; ${covText}`,
+      counts: {
+        traffic: c.traffic,
+        dataset_rows: c.datasetRows,
+        ...(c.meanScore != null ? { mean_score: c.meanScore } : {}),
+        ...(c.errorCount != null ? { errors: c.errorCount } : {}),
+      },
+      exampleTraceIds: c.exampleTraceIds,
+      ...cq,
+    });
+    const base = {
+      evidence: [`${scoreText} in the ${wtext}`, covText, traceText(c.exampleTraceIds)],
+      targets: [{ kind: 'cohort' as const, name: cohortId(c) }],
+      findingIds: [f.id],
+      exampleTraceIds: ex(c.exampleTraceIds),
+      weight: c.traffic * Math.max(meanGap ?? 0, lowGap ?? 0),
+    };
+    if (under) {
+      const strong = c.traffic >= t.highConfidenceN / 2 && c.datasetRows === 0 && (meanGap ?? lowGap ?? 0) >= 2 * t.cohortScoreGap;
+      cohortRouted.add(cohortId(c));
+      candidates.push({
+        ...base,
+        id: `dataset:cohort:${cohortId(c)}`,
+        artifact: 'dataset',
+        title: `Add ${cohortLabel(c)} cases to the eval datasets`,
+        rationale: 'Production traffic in this cohort scores worse and the evals barely cover it, so no eval can show a fix; curate balanced rows first.',
+        counterevidence: primaryMisMeasured ? [`${primaryName} is mis-measured, so the score gap itself is uncertain`] : [],
+        confidence: primaryMisMeasured ? 'low' : strong ? 'high' : 'medium',
+      });
+    } else if (!primaryMisMeasured) {
+      cohortRouted.add(cohortId(c));
+      candidates.push({
+        ...base,
+        id: `agent:cohort:${cohortId(c)}`,
+        artifact: 'agent',
+        title: `Fix agent behaviour for ${cohortLabel(c)}`,
+        rationale: 'Failures concentrate in one cohort that the eval datasets already cover, so the agent owns the behaviour.',
+        counterevidence: [`cohort traffic is ${c.traffic} traces; inspect the example traces before editing`],
+        confidence: c.traffic >= t.highConfidenceN / 2 ? 'high' : 'medium',
+      });
+    } else {
+      notes.push(`${cohortLabel(c)} scores worse on ${primaryName}, but ${primaryName} is mis-measured; no agent route until the scorer is fixed`);
+    }
+  }
+
+  // ---- Eval alignment: evals that overestimate production
+  const al = evidence.evalAlignment;
+  if (al?.baselineExperimentId) {
+    for (const s of [...al.scores].sort((a, b) => cmp(a.name, b.name))) {
+      if (s.baselineMean == null || s.productionMean == null) continue;
+      const gap = s.baselineMean - s.productionMean;
+      if (gap < t.alignmentGap || misMeasured.has(s.name)) continue;
+      const f = addFinding({
+        id: `alignment:${s.name}`,
+        plane: 'alignment',
+        severity: 'warning',
+        title: `Evals overestimate production on ${s.name}`,
+        detail: `baseline ${al.baselineExperimentName ?? al.baselineExperimentId} mean ${num(s.baselineMean)} vs production ${num(s.productionMean)} (gap ${num(gap)})`,
+        counts: { baseline_mean: s.baselineMean, production_mean: s.productionMean },
+        exampleTraceIds: scores.find((x) => x.name === s.name)?.lowScoreExamples ?? [],
+        query: al.query,
+        ...(al.queryRef ? { queryRef: al.queryRef } : {}),
+      });
+      candidates.push({
+        id: `dataset:alignment:${s.name}`,
+        artifact: 'dataset',
+        title: `Bring production failures on ${s.name} into the eval datasets`,
+        rationale: 'The eval baseline scores well above production, so the datasets miss the inputs that fail in production.',
+        evidence: [`${f.detail}; production over the ${wtext}`],
+        counterevidence: cohortRouted.size ? ['cohort routes above may already explain part of the gap'] : [],
+        confidence: 'medium',
+        targets: [{ kind: 'score', name: s.name }],
+        findingIds: [f.id],
+        exampleTraceIds: f.exampleTraceIds,
+        weight: gap,
+      });
+    }
+  }
+
+  // ---- Agent: reliability owned by the agent
+  const rel = evidence.reliability;
+  const relQuery = { query: rel.query, ...(rel.queryRef ? { queryRef: rel.queryRef } : {}) };
+  let toolRoutes = 0;
+  for (const tool of [...rel.toolErrors].sort((a, b) => cmp(a.tool, b.tool))) {
+    const denom = tool.calls ?? traces;
+    const rate = denom > 0 ? tool.errors / denom : 0;
+    if (tool.errors < t.toolErrorMin || rate < t.toolErrorRate) continue;
+    toolRoutes++;
+    const f = addFinding({
+      id: `reliability:tool:${tool.tool}`,
+      plane: 'reliability',
+      severity: rate >= 4 * t.toolErrorRate ? 'critical' : 'warning',
+      title: `Tool ${tool.tool} fails`,
+      detail: `${tool.errors} errors in ${denom} ${tool.calls != null ? 'calls' : 'traces'} (${pct(rate)})`,
+      counts: { errors: tool.errors, ...(tool.calls != null ? { calls: tool.calls } : {}) },
+      exampleTraceIds: tool.exampleTraceIds,
+      ...relQuery,
+    });
+    candidates.push({
+      id: `agent:tool:${tool.tool}`,
+      artifact: 'agent',
+      title: `Fix how the agent calls ${tool.tool}`,
+      rationale: 'Tool errors concentrate on one tool; the arguments, schema or retry behaviour the agent owns are the first suspects.',
+      evidence: [`${f.detail} in the ${wtext}`, traceText(tool.exampleTraceIds)],
+      counterevidence: ['the tool backend itself may be failing; confirm in the span tree that the agent sent bad arguments'],
+      confidence: tool.errors >= t.highConfidenceN / 5 ? 'high' : 'medium',
+      targets: [{ kind: 'tool', name: tool.tool }],
+      findingIds: [f.id],
+      exampleTraceIds: ex(tool.exampleTraceIds),
+      weight: tool.errors,
+    });
+  }
+  if (toolRoutes === 0 && rel.errorCount >= t.errorMin && rel.errorRate >= t.errorRate) {
+    const groups = [...rel.groups].sort((a, b) => b.count - a.count || cmp(a.message, b.message)).slice(0, 3);
+    const f = addFinding({
+      id: 'reliability:errors',
+      plane: 'reliability',
+      severity: rel.errorRate >= 4 * t.errorRate ? 'critical' : 'warning',
+      title: 'Root traces end in errors',
+      detail: `${rel.errorCount} of ${traces} root traces (${pct(rel.errorRate)}) errored; top: ${groups.map((g) => `"${g.message}" ×${g.count}`).join(', ') || 'ungrouped'}`,
+      counts: { errors: rel.errorCount, traces },
+      exampleTraceIds: groups.flatMap((g) => g.exampleTraceIds),
+      ...relQuery,
+    });
+    candidates.push({
+      id: 'agent:errors',
+      artifact: 'agent',
+      title: 'Handle the recurring errors',
+      rationale: 'A recurring error is behaviour the agent can catch, retry or avoid.',
+      evidence: [`${f.detail} in the ${wtext}`, traceText(f.exampleTraceIds)],
+      counterevidence: ['errors may come from dependencies rather than the agent; check the span tree'],
+      confidence: 'medium',
+      targets: groups.map((g) => ({ kind: 'error' as const, name: g.message })),
+      findingIds: [f.id],
+      exampleTraceIds: f.exampleTraceIds,
+      weight: rel.errorCount,
+    });
+  }
+
+  // ---- Agent: low quality overall, with no better explanation
+  if (
+    primary &&
+    primary.mean != null &&
+    primary.mean < t.minHealthyMean &&
+    !primaryMisMeasured &&
+    cohortRouted.size === 0 &&
+    !candidates.some((c) => c.id.startsWith('dataset:alignment:'))
+  ) {
+    const f = addFinding({
+      id: `quality:${primary.name}:low`,
+      plane: 'quality',
+      severity: 'warning',
+      title: `${primary.name} is low across production`,
+      detail: `${primary.name} mean ${num(primary.mean)} over ${primary.n} scored traces (below ${t.minHealthyMean})`,
+      counts: { n: primary.n, mean: primary.mean },
+      exampleTraceIds: primary.lowScoreExamples,
+      query: primary.query,
+      ...(primary.queryRef ? { queryRef: primary.queryRef } : {}),
+    });
+    candidates.push({
+      id: `agent:quality:${primary.name}`,
+      artifact: 'agent',
+      title: `Improve ${primary.name} across the board`,
+      rationale: 'Quality is low without a cohort or coverage explanation and the scorer looks healthy.',
+      evidence: [`${f.detail} in the ${wtext}`, traceText(primary.lowScoreExamples)],
+      counterevidence: ['no single cohort explains the failures; datasets may still miss them'],
+      confidence: 'low',
+      targets: [{ kind: 'score', name: primary.name }],
+      findingIds: [f.id],
+      exampleTraceIds: ex(primary.lowScoreExamples),
+      weight: 1 - primary.mean,
+    });
+  }
+
+  // ---- Findings without routes: performance and change correlation
+  const perf = evidence.performance;
+  if (perf?.p95LatencyMs != null && perf.p95LatencyMs > t.p95LatencyMs) {
+    addFinding({
+      id: 'performance:latency',
+      plane: 'performance',
+      severity: 'info',
+      title: 'Slow tail latency',
+      detail: `p95 latency ${Math.round(perf.p95LatencyMs)} ms (p50 ${perf.p50LatencyMs == null ? 'n/a' : Math.round(perf.p50LatencyMs)} ms)`,
+      counts: { p95_latency_ms: perf.p95LatencyMs, ...(perf.p50LatencyMs != null ? { p50_latency_ms: perf.p50LatencyMs } : {}) },
+      exampleTraceIds: perf.exampleTraceIds,
+      query: perf.query,
+      ...(perf.queryRef ? { queryRef: perf.queryRef } : {}),
+    });
+  }
+  for (const ch of [...evidence.changes].sort((a, b) => cmp(`${a.by}:${a.key}:${a.score}`, `${b.by}:${b.key}:${b.score}`))) {
+    const groups = ch.groups.filter((g): g is { group: string; n: number; mean: number } => g.mean != null && g.n > 0);
+    if (groups.length < 2) continue;
+    const best = groups.reduce((a, b) => (b.mean > a.mean ? b : a));
+    const worst = groups.reduce((a, b) => (b.mean < a.mean ? b : a));
+    if (best.mean - worst.mean < t.changeDrop) continue;
+    const f = addFinding({
+      id: `change:${ch.by}:${ch.key}:${ch.score}`,
+      plane: 'change',
+      severity: 'info',
+      title: `${ch.score} varies by ${ch.by === 'day' ? 'day' : ch.key}`,
+      detail: `${ch.score} mean ${num(worst.mean)} for ${worst.group} (n=${worst.n}) vs ${num(best.mean)} for ${best.group} (n=${best.n})`,
+      counts: { best_mean: best.mean, worst_mean: worst.mean },
+      exampleTraceIds: [],
+      query: ch.query,
+      ...(ch.queryRef ? { queryRef: ch.queryRef } : {}),
+    });
+    notes.push(`change correlation: ${f.detail}`);
+  }
+
+  // ---- Order, cap confidence, or exit healthy
+  let routes: Route[] = candidates
+    .sort(
+      (a, b) =>
+        ROUTE_PRIORITY.indexOf(a.artifact) - ROUTE_PRIORITY.indexOf(b.artifact) || b.weight - a.weight || cmp(a.id, b.id),
+    )
+    .map(({ weight: _weight, ...r }) => r);
+
+  if (routes.length === 0) {
+    routes = [healthyRoute(evidence, scores, findings, lowConfidence, lowReasons, wtext, t)];
+  }
+  if (lowConfidence) routes = routes.map((r) => ({ ...r, confidence: minConf(r.confidence, 'low') }));
+  routes = routes.map((r) => ({ ...r, evidence: r.evidence.filter(Boolean), counterevidence: lowConfidence ? [...r.counterevidence, `thin evidence: ${lowReasons.join('; ')}`] : r.counterevidence }));
+
+  return { routes, findings, lowConfidence, notes, primaryScore: primaryName, scorerHealth };
+}
+
+/** Overall low-score share of the primary score, estimated from cohort stats of one dimension/key. */
+function overallLowFromCohorts(cohorts: readonly CohortStats[]): number | null {
+  const byKey = new Map<string, CohortStats[]>();
+  for (const c of cohorts) {
+    if (c.lowScoreShare == null) continue;
+    const k = `${c.dimension}:${c.key}`;
+    byKey.set(k, [...(byKey.get(k) ?? []), c]);
+  }
+  const first = [...byKey.keys()].sort(cmp)[0];
+  if (first === undefined) return null;
+  const group = byKey.get(first) as CohortStats[];
+  const total = group.reduce((s, c) => s + c.traffic, 0);
+  if (total === 0) return null;
+  return group.reduce((s, c) => s + (c.lowScoreShare as number) * c.traffic, 0) / total;
+}
+
+function healthyRoute(
+  evidence: DiscoverEvidence,
+  scores: readonly ScoreStats[],
+  findings: readonly Finding[],
+  lowConfidence: boolean,
+  lowReasons: readonly string[],
+  wtext: string,
+  t: DiagnoseThresholds,
+): Route {
+  const traces = evidence.traffic.traces;
+  const scoredN = Math.max(0, ...scores.map((s) => s.n));
+  const evidenceLines = [
+    `${traces} root traces in the ${wtext}`,
+    ...scores.map((s) => `${s.name}: mean ${num(s.mean)} over ${s.n} traces, ${pct(s.shareZero)} at 0, ${s.distinctValues} distinct values`),
+    `error rate ${pct(evidence.reliability.errorRate)} (${evidence.reliability.errorCount} errored traces)`,
+  ];
+  const counter = findings.filter((f) => f.severity !== 'info' || f.plane === 'coverage').map((f) => `${f.title}: ${f.detail}`);
+  if (lowConfidence) counter.push(`too little evidence to call production healthy: ${lowReasons.join('; ')}`);
+  return {
+    id: 'none:healthy',
+    artifact: 'none',
+    title: lowConfidence ? 'Nothing actionable found (thin evidence)' : 'Production is healthy; no changes',
+    rationale: lowConfidence
+      ? 'No problem was detected, but the evidence is too thin to rule one out; re-run later with more traffic.'
+      : 'Scores are good and discriminating, errors are rare and no cohort is both worse and uncovered.',
+    evidence: evidenceLines,
+    counterevidence: counter,
+    confidence: lowConfidence ? 'low' : traces >= 2 * t.highConfidenceN && scoredN >= t.highConfidenceN ? 'high' : 'medium',
+    targets: [],
+    findingIds: findings.map((f) => f.id),
+    exampleTraceIds: ex(evidence.examples.map((e) => e.traceId)),
+  };
+}
+
+/** True when the plan says "nothing to change". */
+export function isHealthy(d: Pick<Diagnosis, 'routes'>): boolean {
+  return d.routes.length === 1 && d.routes[0]?.artifact === 'none';
+}

@@ -1,0 +1,315 @@
+/**
+ * Typed evidence produced by the Discover, Improve and Verify activities.
+ *
+ * Everything here travels through Temporal history, so it holds statistics, ids and file
+ * references only — never rows. Every section carries the query text that produced it (or a
+ * ref id into the run directory) and example trace ids, so each finding can cite its evidence.
+ * Types only: safe to import from workflow code.
+ */
+
+/** A file written to the run directory; structurally the same as the activities' `FileRef`. */
+export interface FileRef {
+  path: string;
+  sha256: string;
+  bytes: number;
+  rows?: number;
+}
+
+/** The query (SQL or `bt` command line) behind a statistic, or a ref id of a query stored in the run directory. */
+export interface QuerySource {
+  query: string;
+  queryRef?: string;
+}
+
+export type EvidencePlane =
+  | 'traffic'
+  | 'reliability'
+  | 'quality'
+  | 'coverage'
+  | 'performance'
+  | 'change'
+  | 'alignment'
+  | 'instrumentation';
+
+export interface EvidenceWindow {
+  /** Days covered by the queries (after any widening). */
+  days: number;
+  from: string;
+  to: string;
+  /** Days of the window first tried, when it was widened for low traffic. */
+  widenedFrom?: number;
+  /** Why it was widened, e.g. "only 4 root traces in 7 days". */
+  widenedReason?: string;
+}
+
+export interface TrafficStats extends QuerySource {
+  traces: number;
+  spans: number;
+  lowTraffic: boolean;
+}
+
+/** Shape of one score column's values; used for production and for experiments. */
+export interface ScoreDistribution {
+  name: string;
+  /** Non-null values. */
+  n: number;
+  mean: number | null;
+  stddev: number | null;
+  /** Share (0..1) of values exactly 0. */
+  shareZero: number;
+  /** Share (0..1) of values exactly 1. */
+  shareOne: number;
+  distinctValues: number;
+  /** Counts in equal-width bins over [0, 1] (last bin closed); for charts. */
+  histogram?: number[];
+}
+
+export interface ScoreStats extends ScoreDistribution, QuerySource {
+  /** Trace ids of low-scoring root spans (≤ 0.5), a handful. */
+  lowScoreExamples: string[];
+}
+
+export interface ErrorGroup {
+  message: string;
+  count: number;
+  exampleTraceIds: string[];
+}
+
+export interface ToolErrorStat {
+  tool: string;
+  errors: number;
+  /** Total calls of the tool in the window, when known. */
+  calls?: number;
+  exampleTraceIds: string[];
+}
+
+export interface ReliabilityStats extends QuerySource {
+  /** Root traces with an error. */
+  errorCount: number;
+  /** errorCount / traces. */
+  errorRate: number;
+  groups: ErrorGroup[];
+  toolErrors: ToolErrorStat[];
+}
+
+export type CohortDimension = 'facet' | 'metadata' | 'tag' | 'topic';
+
+export interface CohortStats extends QuerySource {
+  dimension: CohortDimension;
+  key: string;
+  value: string;
+  traffic: number;
+  /** traffic / all traces (0..1). */
+  trafficShare: number;
+  /** Score the mean refers to (the goal / primary score). */
+  score: string | null;
+  meanScore: number | null;
+  /** Share of scored traces in the cohort at ≤ 0.5. */
+  lowScoreShare: number | null;
+  /** Root traces of the cohort with an error, when known. */
+  errorCount?: number;
+  /** Eval-dataset rows covering the cohort, and their share of all dataset rows. */
+  datasetRows: number;
+  datasetShare: number;
+  exampleTraceIds: string[];
+}
+
+export interface PerformanceStats extends QuerySource {
+  p50LatencyMs: number | null;
+  p95LatencyMs: number | null;
+  meanTokens: number | null;
+  p95Tokens: number | null;
+  totalTokens: number | null;
+  /** Slowest traces. */
+  exampleTraceIds: string[];
+}
+
+export interface CorrelationGroup {
+  group: string;
+  n: number;
+  mean: number | null;
+}
+
+export interface ChangeCorrelation extends QuerySource {
+  by: 'day' | 'version';
+  /** Metadata key grouped on for `version` (e.g. "metadata.model"); "created" for `day`. */
+  key: string;
+  score: string;
+  groups: CorrelationGroup[];
+}
+
+export interface StaleScoreColumn {
+  /** Present in older data but not in the recent window. */
+  name: string;
+  lastSeen: string | null;
+  /** A recent-only column with a similar name, if any. */
+  likelyRenamedTo: string | null;
+}
+
+export interface InstrumentationHealth extends QuerySource {
+  rootSpans: number;
+  missingInput: number;
+  missingOutput: number;
+  missingScores: number;
+  missingInputShare: number;
+  missingOutputShare: number;
+  missingScoresShare: number;
+  staleScoreColumns: StaleScoreColumn[];
+  exampleTraceIds: string[];
+}
+
+export interface AlignmentScore {
+  name: string;
+  baselineMean: number | null;
+  productionMean: number | null;
+}
+
+export interface EvalAlignment extends QuerySource {
+  baselineExperimentId: string | null;
+  baselineExperimentName: string | null;
+  /** How the baseline was chosen (Orient records it). */
+  baselineChosenBy: 'env' | 'session' | 'latest' | 'none';
+  scores: AlignmentScore[];
+}
+
+export interface ExampleTrace {
+  traceId: string;
+  url: string;
+  /** Why it was drilled into ("low Factuality", "tool error: search"). */
+  reason: string;
+  score?: number;
+  note?: string;
+}
+
+export interface DatasetCohortCoverage {
+  dimension: CohortDimension;
+  key: string;
+  value: string;
+  rows: number;
+}
+
+export interface DatasetCoverage extends QuerySource {
+  datasetId: string;
+  name: string;
+  rows: number;
+  trainRows: number;
+  validationRows: number;
+  /** Rows still waiting for a human label. */
+  unlabeledRows: number;
+  cohorts: DatasetCohortCoverage[];
+}
+
+/** The DISCOVER FINDINGS record: everything Diagnose needs, in history-sized form. */
+export interface DiscoverEvidence {
+  project: { id: string; name: string };
+  goal: string;
+  /** The goal / primary score column, if one was resolved. */
+  primaryScore: string | null;
+  window: EvidenceWindow;
+  traffic: TrafficStats;
+  scores: ScoreStats[];
+  reliability: ReliabilityStats;
+  cohorts: CohortStats[];
+  performance: PerformanceStats | null;
+  changes: ChangeCorrelation[];
+  instrumentation: InstrumentationHealth;
+  evalAlignment: EvalAlignment | null;
+  datasets: DatasetCoverage[];
+  examples: ExampleTrace[];
+}
+
+export type EvalSplit = 'train' | 'validation' | 'all';
+export type EvalRunMode = 'smoke' | 'full' | 'baseline';
+
+/** One `bt eval` (or the pinned baseline experiment): means only; per-row scores live in `rowsFile`. */
+export interface EvalResult {
+  experimentId: string;
+  experimentName: string;
+  url: string;
+  split: EvalSplit;
+  runMode: EvalRunMode;
+  /** Mean per score (null: the score produced no values). */
+  scores: Record<string, number | null>;
+  rowCount: number;
+  /** Rows whose task or scorer raised. */
+  errorCount: number;
+  /** JSONL of `RowScores`, for the per-row comparison. */
+  rowsFile: FileRef | null;
+  distributions?: ScoreDistribution[];
+}
+
+/** One eval row's scores, keyed for the join between baseline and new run. */
+export interface RowScores {
+  /** Stable join key: the dataset record id, else a hash of the input. */
+  key: string;
+  rowId: string;
+  traceId?: string;
+  scores: Record<string, number | null>;
+}
+
+export interface RowRegression {
+  key: string;
+  rowId: string;
+  traceId?: string;
+  score: string;
+  baseline: number;
+  new: number;
+  delta: number;
+}
+
+export interface ScoreRowCounts {
+  improved: number;
+  regressed: number;
+  unchanged: number;
+}
+
+/** Per-row join of a baseline and a new run. A regression drops by more than `tolerance`. */
+export interface RowComparison {
+  tolerance: number;
+  /** Keys present in both runs. */
+  joined: number;
+  onlyBaseline: number;
+  onlyNew: number;
+  /** Row-level: regressed if any score dropped > tolerance; improved if none dropped and one rose > tolerance. */
+  improved: number;
+  regressed: number;
+  unchanged: number;
+  perScore: Record<string, ScoreRowCounts>;
+  /** Every (row, score) drop, largest drop first. */
+  regressions: RowRegression[];
+}
+
+export type ChangeArtifact = 'measurement' | 'instrumentation' | 'dataset' | 'agent';
+
+export interface DatasetRowsWritten {
+  dataset: string;
+  datasetId?: string;
+  upserted: number;
+  train: number;
+  validation: number;
+  /** Failing rows written without a label (a `label_data` next step follows). */
+  needsLabel: number;
+  rowsFile: FileRef | null;
+}
+
+export interface FunctionPushed {
+  slug: string;
+  action: 'created' | 'updated' | 'pushed';
+}
+
+/** What one Improve step changed; recorded by the activities. */
+export interface ChangeRecord {
+  id: string;
+  iteration: number;
+  /** The Diagnose route that asked for it, and the findings behind that route. */
+  routeId: string;
+  findingIds: string[];
+  artifact: ChangeArtifact;
+  description: string;
+  files: string[];
+  diffStat?: { files: number; insertions: number; deletions: number };
+  datasetRows?: DatasetRowsWritten;
+  functions?: FunctionPushed[];
+  /** Who applied it: the change-agent command, a person (by signal), or the flywheel itself. */
+  appliedBy: string;
+}

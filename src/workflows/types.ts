@@ -1,0 +1,68 @@
+/**
+ * Contracts between the workflow and its activities: small, typed summaries and file references.
+ * Types only (no runtime code), so the workflow bundle stays free of activity code.
+ */
+import type { FileRef } from './logic/evidence.js';
+
+export type ProjectSource = 'input' | 'bt-config' | 'instructions' | 'projects-list';
+export type BaselineSource = 'env' | 'session' | 'latest' | 'none';
+
+/** What Orient established; every later phase works from it. */
+export interface OrientContext {
+  workflowId: string;
+  runDir: string;
+  project: { id: string; name: string; source: ProjectSource; sourceDetail: string };
+  org: string;
+  /** Base of Braintrust UI links (https://www.braintrust.dev, or the local server). */
+  appUrl: string;
+  baseline: { id: string; name: string; chosenBy: BaselineSource } | null;
+  /** Column names from schema discovery (root spans), and the window in which they were found. */
+  scoreColumns: string[];
+  facetColumns: string[];
+  metadataKeys: string[];
+  schemaWindowDays: number | null;
+  primaryScore: string | null;
+  /** Where the agent's code is worked on (the repository, or its copy in the run directory). */
+  agentDir: string;
+  evalFiles: string[];
+  evalFilesSource: string;
+  datasetName: string;
+  /** Files read for project instructions (AGENTS.md, CLAUDE.md…). */
+  instructionFiles: string[];
+  notes: string[];
+}
+
+export interface CurateResult {
+  dataset: string;
+  datasetId: string | null;
+  created: boolean;
+  upserted: number;
+  failing: number;
+  passing: number;
+  duplicatesDropped: number;
+  train: number;
+  validation: number;
+  needsLabel: number;
+  labeled: number;
+  rowsFile: FileRef | null;
+  /** Cohort keys the curated rows cover (for the coverage comparison). */
+  cohorts: string[];
+  sampleRows: { id: string; input: string; expected: string | null; bucket: string }[];
+}
+
+export interface ChangeAgentResult {
+  exitCode: number;
+  files: string[];
+  insertions: number;
+  deletions: number;
+  stdoutTail: string;
+  briefFile: FileRef;
+  durationMs: number;
+  /** Scorer files the change touched and that were pushed with `bt functions push`. */
+  pushedScorers: string[];
+}
+
+export interface HandoffPaths {
+  summaryPath: string;
+  narrativePath: string;
+}

@@ -1,0 +1,31 @@
+import { startLocalServer } from '../../src/local-server/index.js';
+import { execa } from 'execa';
+import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+const tmp = mkdtempSync(join(tmpdir(), 'lsx-'));
+const h = await startLocalServer({ dataFile: join(tmp, 'db.duckdb'), apiKey: 'k1' });
+const env = { PATH: '/work/main/node_modules/.bin:' + process.env.PATH!, HOME: tmp, XDG_CONFIG_HOME: join(tmp, 'cfg'), ...h.btEnv() };
+const bt = async (...args: string[]) => {
+  const r = await execa('/work/main/node_modules/.bin/bt', args, { env, extendEnv: false, stdin: 'ignore', reject: false, cwd: tmp });
+  console.log('$ bt', args.join(' '), '=> exit', r.exitCode, '\n', r.stdout.slice(0, 1200), '\n', r.stderr.slice(0, 1200));
+  return r;
+};
+const auth = { authorization: 'Bearer k1', 'content-type': 'application/json' };
+const p = await (await fetch(h.apiUrl + '/v1/project', { method: 'POST', headers: auth, body: JSON.stringify({ name: 'proj' }) })).json() as any;
+await bt('datasets', 'create', 'ds1', '-p', 'proj', '--json', '--rows', JSON.stringify([{ id: 'a', input: { q: 1 }, expected: 'x', metadata: { k: 1 } }, { id: 'b', input: { q: 2 }, expected: 'y' }]));
+await bt('datasets', 'update', 'ds1', '-p', 'proj', '--json', '--rows', JSON.stringify([{ id: 'a', input: { q: 1 }, expected: 'x2' }, { id: 'c', input: { q: 3 } }]));
+await bt('datasets', 'update', 'ds1', '-p', 'proj', '--json', '--rows', JSON.stringify([{ id: 'a', input: { q: 1 }, expected: 'x2' }, { id: 'c', input: { q: 3 } }]));
+await bt('datasets', 'list', '-p', 'proj', '--json');
+await bt('datasets', 'view', 'ds1', '-p', 'proj', '--json');
+writeFileSync(join(tmp, 'scorer.ts'), `import braintrust from "braintrust";
+const project = braintrust.projects.create({ name: "proj" });
+project.scorers.create({ name: "Len check", slug: "len-check", description: "len", handler: ({ output }: { output: string }) => (String(output).length > 3 ? 1 : 0) });
+`);
+try { (await import('node:fs')).symlinkSync('/work/main/node_modules', join(tmp, 'node_modules')); } catch {}
+await bt('functions', 'push', '--json', '--file', join(tmp, 'scorer.ts'));
+await bt('functions', 'list', '-p', 'proj', '--json');
+await bt('functions', 'view', 'len-check', '-p', 'proj', '--json');
+await bt('functions', 'invoke', 'len-check', '-p', 'proj', '--json', '--input', '{"output":"abcd"}');
+await bt('sync', 'pull', 'project_logs:proj', '--json', '--window', '36500d', '--root', join(tmp, 'sync'));
+await h.close();

@@ -1,0 +1,242 @@
+import { describe, expect, it } from 'vitest';
+import { diagnose, isHealthy, type Diagnosis, type DiagnoseOptions } from '../src/workflows/logic/diagnose.js';
+import type { CohortStats, DiscoverEvidence, ScoreStats } from '../src/workflows/logic/evidence.js';
+import { assessScorer } from '../src/workflows/logic/scorer-health.js';
+
+const Q = "SELECT ... FROM project_logs('p1') WHERE created >= NOW() - INTERVAL 7 day";
+
+function score(name: string, over: Partial<ScoreStats> = {}): ScoreStats {
+  return {
+    name,
+    n: 480,
+    mean: 0.86,
+    stddev: 0.12,
+    shareZero: 0.02,
+    shareOne: 0.3,
+    distinctValues: 25,
+    histogram: [2, 1, 3, 4, 6, 10, 30, 80, 150, 194],
+    lowScoreExamples: ['t-low-1', 't-low-2'],
+    query: Q,
+    ...over,
+  };
+}
+
+function cohort(value: string, over: Partial<CohortStats> = {}): CohortStats {
+  return {
+    dimension: 'facet',
+    key: 'category',
+    value,
+    traffic: 200,
+    trafficShare: 0.4,
+    score: 'Factuality',
+    meanScore: 0.86,
+    lowScoreShare: 0.05,
+    datasetRows: 40,
+    datasetShare: 0.4,
+    exampleTraceIds: [`t-${value}-1`],
+    query: Q,
+    ...over,
+  };
+}
+
+/** Healthy production: 500 traces, a discriminating scorer, few errors, cohorts covered. */
+function healthy(): DiscoverEvidence {
+  return {
+    project: { id: 'p1', name: 'Support Bot' },
+    goal: 'general health check',
+    primaryScore: 'Factuality',
+    window: { days: 7, from: '2025-01-01T00:00:00Z', to: '2025-01-08T00:00:00Z' },
+    traffic: { traces: 500, spans: 2400, lowTraffic: false, query: Q },
+    scores: [score('Factuality')],
+    reliability: { errorCount: 3, errorRate: 0.006, groups: [{ message: 'timeout', count: 3, exampleTraceIds: ['t-err-1'] }], toolErrors: [{ tool: 'search', errors: 1, calls: 400, exampleTraceIds: ['t-tool-1'] }], query: Q },
+    cohorts: [cohort('billing'), cohort('shipping', { traffic: 300, trafficShare: 0.6, datasetRows: 60, datasetShare: 0.6 })],
+    performance: { p50LatencyMs: 900, p95LatencyMs: 4000, meanTokens: 800, p95Tokens: 2000, totalTokens: 400000, exampleTraceIds: ['t-slow-1'], query: Q },
+    changes: [{ by: 'day', key: 'created', score: 'Factuality', groups: [{ group: '2025-01-01', n: 70, mean: 0.85 }, { group: '2025-01-02', n: 70, mean: 0.87 }], query: Q }],
+    instrumentation: {
+      rootSpans: 500,
+      missingInput: 0,
+      missingOutput: 0,
+      missingScores: 20,
+      missingInputShare: 0,
+      missingOutputShare: 0,
+      missingScoresShare: 0.04,
+      staleScoreColumns: [],
+      exampleTraceIds: [],
+      query: Q,
+    },
+    evalAlignment: { baselineExperimentId: 'exp-base', baselineExperimentName: 'baseline', baselineChosenBy: 'latest', scores: [{ name: 'Factuality', baselineMean: 0.88, productionMean: 0.86 }], query: Q },
+    datasets: [{ datasetId: 'ds1', name: 'support-golden', rows: 100, trainRows: 80, validationRows: 20, unlabeledRows: 0, cohorts: [], query: Q }],
+    examples: [{ traceId: 't-ex-1', url: 'https://www.braintrust.dev/app/acme/p/Support%20Bot/r/t-ex-1', reason: 'sample' }],
+  };
+}
+
+type Mutator = (e: DiscoverEvidence) => void;
+
+const bimodal: Mutator = (e) => {
+  e.scores = [score('Factuality', { mean: 0.48, stddev: 0.5, shareZero: 0.52, shareOne: 0.48, distinctValues: 2, histogram: [250, 0, 0, 0, 0, 0, 0, 0, 0, 230] })];
+};
+const stuckZero: Mutator = (e) => {
+  e.scores = [score('Factuality', { mean: 0, stddev: 0, shareZero: 1, shareOne: 0, distinctValues: 1 })];
+};
+const datasetGap: Mutator = (e) => {
+  e.cohorts.push(cohort('refunds', { traffic: 60, trafficShare: 0.12, meanScore: 0.5, lowScoreShare: 0.45, datasetRows: 1, datasetShare: 0.01, exampleTraceIds: ['t-ref-1', 't-ref-2'] }));
+};
+const coveredFailingCohort: Mutator = (e) => {
+  e.cohorts.push(cohort('refunds', { traffic: 60, trafficShare: 0.12, meanScore: 0.5, lowScoreShare: 0.45, datasetRows: 20, datasetShare: 0.17, exampleTraceIds: ['t-ref-1'] }));
+};
+const toolErrors: Mutator = (e) => {
+  e.reliability.toolErrors = [{ tool: 'search', errors: 40, calls: 400, exampleTraceIds: ['t-tool-1', 't-tool-2'] }];
+};
+const missingIo: Mutator = (e) => {
+  Object.assign(e.instrumentation, { missingInput: 150, missingInputShare: 0.3, exampleTraceIds: ['t-noinput-1'] });
+};
+const renamed: Mutator = (e) => {
+  e.instrumentation.staleScoreColumns = [{ name: 'Accuracy', lastSeen: '2024-12-20T00:00:00Z', likelyRenamedTo: 'Factuality' }];
+};
+const missingScores: Mutator = (e) => {
+  Object.assign(e.instrumentation, { missingScores: 350, missingScoresShare: 0.7 });
+};
+const lowTraffic: Mutator = (e) => {
+  e.window = { days: 30, from: '2024-12-09T00:00:00Z', to: '2025-01-08T00:00:00Z', widenedFrom: 7, widenedReason: 'only 4 root traces in 7 days' };
+  e.traffic = { traces: 12, spans: 40, lowTraffic: true, query: Q };
+  e.scores = [score('Factuality', { n: 8 })];
+  e.instrumentation.rootSpans = 12;
+  for (const c of e.cohorts) c.traffic = 6;
+};
+
+function run(mutators: Mutator[], options?: DiagnoseOptions): Diagnosis {
+  const e = healthy();
+  for (const m of mutators) m(e);
+  return diagnose(e, options);
+}
+
+const artifacts = (d: Diagnosis): string[] => d.routes.map((r) => r.artifact);
+const ids = (d: Diagnosis): string[] => d.routes.map((r) => r.id);
+
+describe('diagnose: routing table', () => {
+  const rows: Array<{ name: string; mutators: Mutator[]; options?: DiagnoseOptions; artifacts: string[]; ids?: string[]; lowConfidence?: boolean }> = [
+    { name: 'healthy production → a single none route', mutators: [], artifacts: ['none'], ids: ['none:healthy'], lowConfidence: false },
+    { name: 'score stuck at 0 → measurement', mutators: [stuckZero], artifacts: ['measurement'], ids: ['measurement:score:Factuality'] },
+    { name: 'score split between exactly 0 and 1 → measurement, never agent', mutators: [bimodal], artifacts: ['measurement'] },
+    { name: 'declared pass/fail scorer with a 0/1 split → healthy', mutators: [bimodal], options: { binaryScores: ['Factuality'] }, artifacts: ['agent'] },
+    { name: 'worse cohort underrepresented in datasets → dataset gap', mutators: [datasetGap], artifacts: ['dataset'], ids: ['dataset:cohort:facet:category=refunds'] },
+    { name: 'worse cohort the datasets cover → agent', mutators: [coveredFailingCohort], artifacts: ['agent'], ids: ['agent:cohort:facet:category=refunds'] },
+    { name: 'tool errors concentrated on one tool → agent', mutators: [toolErrors], artifacts: ['agent'], ids: ['agent:tool:search'] },
+    { name: 'root spans missing input → instrumentation', mutators: [missingIo], artifacts: ['instrumentation'], ids: ['instrumentation:root_io'] },
+    { name: 'renamed score columns → instrumentation', mutators: [renamed], artifacts: ['instrumentation'], ids: ['instrumentation:renamed_scores'] },
+    { name: 'root spans missing scores → instrumentation', mutators: [missingScores], artifacts: ['instrumentation'], ids: ['instrumentation:missing_scores'] },
+    { name: 'bimodal scorer + dataset gap → both, measurement first', mutators: [datasetGap, bimodal], artifacts: ['measurement', 'dataset'] },
+    { name: 'instrumentation + tool errors → instrumentation before agent', mutators: [toolErrors, missingIo], artifacts: ['instrumentation', 'agent'] },
+    {
+      name: 'all four problems → measurement → instrumentation → dataset → agent',
+      mutators: [toolErrors, datasetGap, renamed, stuckZero],
+      artifacts: ['measurement', 'instrumentation', 'dataset', 'agent'],
+    },
+    { name: 'low traffic, nothing found → none with low confidence', mutators: [lowTraffic], artifacts: ['none'], lowConfidence: true },
+  ];
+  it.each(rows)('$name', ({ mutators, options, artifacts: want, ids: wantIds, lowConfidence }) => {
+    const d = run(mutators, options);
+    expect(artifacts(d)).toEqual(want);
+    if (wantIds) expect(ids(d)).toEqual(wantIds);
+    if (lowConfidence !== undefined) expect(d.lowConfidence).toBe(lowConfidence);
+  });
+});
+
+describe('diagnose: counter-cases and evidence', () => {
+  it('a bimodal scorer never produces an agent route, even with a low mean and a covered failing cohort', () => {
+    const d = run([bimodal, coveredFailingCohort]);
+    expect(d.routes.some((r) => r.artifact === 'agent')).toBe(false);
+    expect(d.routes[0]?.id).toBe('measurement:score:Factuality');
+    expect(d.notes.join('\n')).toMatch(/mis-measured/);
+  });
+
+  it('a declared pass/fail scorer stuck at one value is still a scorer problem', () => {
+    const d = run([stuckZero], { binaryScores: ['Factuality'] });
+    expect(artifacts(d)).toEqual(['measurement']);
+  });
+
+  it('no score columns at all → measurement (unmeasured)', () => {
+    const d = run([(e) => void (e.scores = [])]);
+    expect(ids(d)[0]).toBe('measurement:unmeasured');
+  });
+
+  it('eval baseline well above production → dataset (alignment)', () => {
+    const d = run([(e) => void (e.evalAlignment!.scores = [{ name: 'Factuality', baselineMean: 0.95, productionMean: 0.72 }])]);
+    expect(ids(d)).toEqual(['dataset:alignment:Factuality']);
+  });
+
+  it('low quality with no better explanation → agent (low confidence)', () => {
+    const d = run([(e) => void (e.scores = [score('Factuality', { mean: 0.55 })]), (e) => void (e.evalAlignment = null)]);
+    expect(ids(d)).toEqual(['agent:quality:Factuality']);
+    expect(d.routes[0]?.confidence).toBe('low');
+  });
+
+  it('a high root error rate with no tool to blame → agent:errors', () => {
+    const d = run([(e) => Object.assign(e.reliability, { errorCount: 60, errorRate: 0.12, groups: [{ message: 'JSON parse error', count: 55, exampleTraceIds: ['t-json-1'] }] })]);
+    expect(ids(d)).toEqual(['agent:errors']);
+    expect(d.routes[0]?.evidence.join(' ')).toContain('JSON parse error');
+  });
+
+  it('low traffic: notes the widened window, flags low confidence, no high-confidence route', () => {
+    const d = run([lowTraffic, stuckZero, datasetGap]);
+    expect(d.lowConfidence).toBe(true);
+    expect(d.notes.join('\n')).toMatch(/window widened from 7 to 30 days because only 4 root traces in 7 days/);
+    expect(d.routes.every((r) => r.confidence !== 'high')).toBe(true);
+    expect(d.routes.every((r) => r.counterevidence.some((c) => c.startsWith('thin evidence')))).toBe(true);
+  });
+
+  it('too few scored traces → low confidence even with plenty of traffic', () => {
+    const d = run([(e) => void (e.scores = [score('Factuality', { n: 6 })])]);
+    expect(d.lowConfidence).toBe(true);
+    expect(d.routes[0]).toMatchObject({ artifact: 'none', confidence: 'low' });
+  });
+
+  it('healthy production with plenty of evidence is a confident none', () => {
+    const d = run([]);
+    expect(isHealthy(d)).toBe(true);
+    expect(d.routes[0]?.confidence).toBe('high');
+    expect(d.routes[0]?.evidence[0]).toContain('500 root traces');
+  });
+
+  it('every route cites evidence and every finding its query, window and traces', () => {
+    const d = run([toolErrors, datasetGap, renamed, bimodal, missingIo]);
+    for (const r of d.routes) {
+      expect(r.evidence.length).toBeGreaterThan(0);
+      expect(r.findingIds.length).toBeGreaterThan(0);
+      for (const f of r.findingIds) expect(d.findings.map((x) => x.id)).toContain(f);
+    }
+    for (const f of d.findings) {
+      expect(f.query).toBeTruthy();
+      expect(f.window).toEqual({ from: '2025-01-01T00:00:00Z', to: '2025-01-08T00:00:00Z', days: 7 });
+    }
+    const gap = d.routes.find((r) => r.artifact === 'dataset')!;
+    expect(gap.evidence.join(' ')).toMatch(/t-ref-1/);
+    expect(gap.evidence.join(' ')).toMatch(/7-day window/);
+  });
+
+  it('is deterministic and independent of input order', () => {
+    const a = run([toolErrors, datasetGap, renamed]);
+    const b = run([toolErrors, datasetGap, renamed, (e) => e.cohorts.reverse()]);
+    expect(b).toEqual(a);
+    expect(run([toolErrors, datasetGap, renamed])).toEqual(a);
+  });
+
+  it('thresholds are options', () => {
+    const d = run([toolErrors], { thresholds: { toolErrorRate: 0.5 } });
+    expect(artifacts(d)).toEqual(['none']);
+  });
+});
+
+describe('assessScorer', () => {
+  const base = { name: 's', n: 100, mean: 0.5, stddev: 0.2, shareZero: 0.1, shareOne: 0.1, distinctValues: 20 };
+  it.each([
+    { name: 'healthy spread', d: base, problem: null },
+    { name: 'stuck at 1', d: { ...base, shareOne: 0.99, shareZero: 0, distinctValues: 2 }, problem: 'stuck_one' },
+    { name: 'constant 0.5', d: { ...base, shareZero: 0, shareOne: 0, distinctValues: 1 }, problem: 'stuck_constant' },
+    { name: 'bimodal', d: { ...base, shareZero: 0.6, shareOne: 0.38, distinctValues: 3 }, problem: 'bimodal' },
+    { name: 'no values', d: { ...base, n: 0 }, problem: 'no_values' },
+    { name: 'too few to judge', d: { ...base, n: 3, shareZero: 1, distinctValues: 1 }, problem: null },
+  ])('$name', ({ d, problem }) => {
+    expect(assessScorer(d).problem).toBe(problem);
+  });
+});
