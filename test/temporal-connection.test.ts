@@ -6,13 +6,12 @@ import { connectClient, describeTarget, resolveRemoteTarget, resolveTemporalTarg
 import { describeTemporal, temporalAddress } from './support/temporal-harness.js';
 
 const SECRET = 'sk-cloud-secret-do-not-print';
-let dir: string;
-let configFile: string;
 const missingFile = '/nonexistent/temporal.toml';
+// Created at load time: the it.each tables below are built during collection.
+const dir = mkdtempSync(join(tmpdir(), 'flywheel-envconfig-'));
+const configFile = join(dir, 'temporal.toml');
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'flywheel-envconfig-'));
-  configFile = join(dir, 'temporal.toml');
   writeFileSync(
     configFile,
     [

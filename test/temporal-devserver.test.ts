@@ -83,7 +83,10 @@ describe.skipIf(!cli)('embedded dev server (real Temporal CLI, SQLite state)', (
   beforeAll(async () => {
     home = tempHome();
     // A non-Temporal process on the preferred port: the server must move to a free one.
-    busy = createServer((socket) => socket.end('not temporal\n'));
+    busy = createServer((socket) => {
+      socket.on('error', () => undefined); // probes hang up abruptly
+      socket.end('not temporal\n');
+    });
     await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
     busyPort = (busy.address() as { port: number }).port;
   });

@@ -10,12 +10,12 @@ import { buildSummary, renderNarrative, writeHandoff as writeHandoffFiles, type 
 import { packageRoot } from '../paths.js';
 import type { FlywheelConfig } from '../../schemas/flywheel-input.js';
 import type { DiscoverEvidence, EvalResult, RowComparison } from '../workflows/logic/evidence.js';
-import type { ChangeAgentResult, CurateResult, HandoffPaths, OrientContext } from '../workflows/types.js';
-import { runChangeAgent as runChange, type BriefInput } from './change-agent.js';
+import type { BriefRef, ChangeAgentResult, CurateResult, HandoffPaths, OrientContext } from '../workflows/types.js';
+import { renderBrief, runChangeAgent as runChange, type BriefInput } from './change-agent.js';
 import { curateDataset as curate } from './curate.js';
 import { discover as runDiscover } from './discover.js';
 import { compareRuns as compare, loadBaseline as loadBase, runEval as runEvalCmd, type RunEvalParams } from './evals.js';
-import { phaseDir } from './files.js';
+import { phaseDir, writeFileAtomic } from './files.js';
 import { orient as runOrient } from './orient.js';
 
 export interface ActivityDeps {
@@ -106,6 +106,13 @@ export function createActivities(deps: ActivityDeps = {}) {
       );
     },
 
+    /** Writes a change brief for a person or a later change agent (no change agent configured). */
+    async writeBrief(brief: BriefInput): Promise<BriefRef> {
+      const body = renderBrief(brief);
+      const ref = await writeFileAtomic(join(phaseDir(brief.ctx.runDir, '', brief.iteration, `improve-${safe(brief.route.id)}`), 'brief.md'), body);
+      return { path: ref.path, body };
+    },
+
     async loadBaseline(ctx: OrientContext): Promise<EvalResult | null> {
       return guarded(() => loadBase(bt({}, ctx.agentDir), ctx, join(ctx.runDir, 'baseline'), signal()));
     },
@@ -129,7 +136,7 @@ export function createActivities(deps: ActivityDeps = {}) {
       const summary = buildSummary(p.input);
       const narrative = renderNarrative(summary);
       const files = await writeHandoffFiles(p.outDir, summary, narrative);
-      return { summaryPath: files.summary.path, narrativePath: files.narrative.path };
+      return { summaryPath: files.summary.path, narrativePath: files.narrative.path, outcome: summary.outcome };
     },
   };
 }

@@ -68,6 +68,22 @@ function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
   }
 }
 
+const GROUP_EXIT_WAIT_MS = 3_000;
+
+/** Polls until no process is left in the group (or `maxMs` passes: zombies nobody reaps count as members). */
+async function waitForGroupExit(pid: number | undefined, maxMs: number): Promise<void> {
+  if (pid === undefined) return;
+  const deadline = Date.now() + maxMs;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(-pid, 0);
+    } catch {
+      return; // ESRCH: the group is empty.
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 /**
  * Runs bt and resolves with its output whatever the exit code; throws `BtError` only for
  * failures that are not bt's own exit: missing binary, timeout, cancellation, output too large.
@@ -166,9 +182,11 @@ export async function runBt(ctx: RunContext, args: readonly string[], opts: RunO
     if (heartbeat) clearInterval(heartbeat);
     opts.signal?.removeEventListener('abort', onAbort);
     if (stoppedBy !== undefined) {
-      // Whatever survived the grace period (a runner that ignored SIGTERM) goes now.
+      // Whatever survived the grace period (a runner that ignored SIGTERM) goes now, and we
+      // return only once the group is gone, so a cancelled activity leaves nothing behind.
       if (graceTimer) clearTimeout(graceTimer);
       killGroup(subprocess?.pid, 'SIGKILL');
+      await waitForGroupExit(subprocess?.pid, GROUP_EXIT_WAIT_MS);
     }
   }
 }

@@ -69,6 +69,8 @@ export interface HandoffInput {
   temporalUrl?: string | null;
   /** Extra links (docs, queries). */
   links?: SummaryLink[];
+  /** Change briefs written for routes nobody applied (no change agent): each becomes a next step. */
+  briefs?: { routeId: string; artifact: string; title: string; body: string; path: string }[];
 }
 
 const V1_MAP: Record<NextStepIntent, Pick<RecommendedAction, 'type' | 'intent' | 'target'>> = {
@@ -532,6 +534,17 @@ function buildNextSteps(ctx: NextStepContext): NextStep[] {
       ].join('\n'));
       break;
     }
+  }
+  for (const b of input.briefs ?? []) {
+    add('review_change', 'high', 'code_review', `Apply the ${b.artifact} change: ${b.title}`, [`A change brief is ready at \`${b.path}\`; give it to a coding agent or apply it by hand, then re-run the flywheel to verify.`, '', b.body].join('\n'), {
+      subject: ['brief', b.routeId],
+    });
+  }
+  const timedOut = input.gates.filter((g) => g.decision === 'timed_out');
+  if (timedOut.length) {
+    add('notify', 'high', 'chat', `Flywheel for ${input.project.name} is waiting for an approval`, [`The ${timedOut.map((g) => g.kind).join(', ')} gate timed out with nobody answering; nothing was written after it.`, '', `Approve with \`flywheel approve ${input.workflowId}\` on a new run, or run with --mode autonomous.`].join('\n'), {
+      subject: ['gate-timeout', ...timedOut.map((g) => g.id)],
+    });
   }
   const needsLabel = input.changes.reduce((n, c) => n + (c.datasetRows?.needsLabel ?? 0), 0) + (input.evidence?.datasets ?? []).reduce((n, d) => n + d.unlabeledRows, 0);
   if (needsLabel > 0) {

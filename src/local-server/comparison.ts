@@ -48,33 +48,39 @@ export function canonicalJson(v: unknown): string {
 }
 
 async function traceStats(store: Store, experimentId: string): Promise<TraceStats[]> {
+  // Scores of a trace are those of all its spans (the SDK logs each scorer as a child "score" span),
+  // averaged per name; token metrics are summed over spans; duration is the root span's.
   const rows = await store.readJson(
-    `SELECT r.root_span_id, r.input, r.scores, r.metrics, t.prompt_tokens, t.completion_tokens, t.tokens
-     FROM rows r LEFT JOIN (
-       SELECT root_span_id,
-         sum(TRY_CAST(json_extract(metrics, '$.prompt_tokens') AS DOUBLE)) AS prompt_tokens,
-         sum(TRY_CAST(json_extract(metrics, '$.completion_tokens') AS DOUBLE)) AS completion_tokens,
-         sum(TRY_CAST(json_extract(metrics, '$.tokens') AS DOUBLE)) AS tokens
-       FROM rows WHERE object_type = 'experiment' AND object_id = ${sqlStr(experimentId)} GROUP BY root_span_id
-     ) t ON t.root_span_id = r.root_span_id
-     WHERE r.object_type = 'experiment' AND r.object_id = ${sqlStr(experimentId)} AND r.is_root
-     ORDER BY r._pk`,
+    `SELECT root_span_id, is_root, input, scores, metrics FROM rows
+     WHERE object_type = 'experiment' AND object_id = ${sqlStr(experimentId)} ORDER BY _pk`,
   );
-  return rows.map((r) => {
-    const scores: Record<string, number> = {};
-    const rs = r.scores;
-    if (rs && typeof rs === 'object') {
-      for (const [k, v] of Object.entries(rs as Record<string, unknown>)) if (typeof v === 'number' && Number.isFinite(v)) scores[k] = v;
-    }
-    const metrics: Record<string, number> = {};
+  const traces = new Map<string, { key: string; hasRoot: boolean; scoreLists: Map<string, number[]>; metrics: Record<string, number> }>();
+  for (const r of rows) {
+    const rid = String(r.root_span_id);
+    let t = traces.get(rid);
+    if (!t) traces.set(rid, (t = { key: '', hasRoot: false, scoreLists: new Map(), metrics: {} }));
     const m = (r.metrics ?? {}) as Record<string, unknown>;
-    if (typeof m.start === 'number' && typeof m.end === 'number') metrics.duration = m.end - m.start;
-    for (const [col, name] of TOKEN_METRICS) {
-      const v = r[col];
-      if (typeof v === 'number' && Number.isFinite(v)) metrics[name] = v;
+    if (r.is_root === true) {
+      t.hasRoot = true;
+      t.key = canonicalJson(r.input ?? null);
+      if (typeof m.start === 'number' && typeof m.end === 'number') t.metrics.duration = m.end - m.start;
     }
-    return { key: canonicalJson(r.input ?? null), scores, metrics };
-  });
+    for (const [col, name] of TOKEN_METRICS) {
+      const v = m[col];
+      if (typeof v === 'number' && Number.isFinite(v)) t.metrics[name] = (t.metrics[name] ?? 0) + v;
+    }
+    if (r.scores && typeof r.scores === 'object') {
+      for (const [k, v] of Object.entries(r.scores as Record<string, unknown>)) {
+        if (typeof v !== 'number' || !Number.isFinite(v)) continue;
+        const list = t.scoreLists.get(k);
+        if (list) list.push(v);
+        else t.scoreLists.set(k, [v]);
+      }
+    }
+  }
+  return [...traces.values()]
+    .filter((t) => t.hasRoot)
+    .map((t) => ({ key: t.key, metrics: t.metrics, scores: Object.fromEntries([...t.scoreLists].map(([k, vs]) => [k, mean(vs)])) }));
 }
 
 function mean(xs: number[]): number {

@@ -134,7 +134,14 @@ export function describeTarget(target: TemporalTarget): string {
 
 /** A client for the target, bound to its namespace (the client otherwise silently uses "default"). */
 export async function connectClient(target: TemporalTarget): Promise<Client> {
-  const connection = await Connection.connect({ ...target.connectionOptions });
+  // lazy + ensureConnected so a failed connect can still be closed (grpc would keep redialing).
+  const connection = Connection.lazy({ ...target.connectionOptions });
+  try {
+    await connection.ensureConnected();
+  } catch (err) {
+    await connection.close().catch(() => undefined);
+    throw err;
+  }
   return new Client({ connection, namespace: target.namespace });
 }
 

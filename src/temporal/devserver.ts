@@ -148,16 +148,37 @@ export function spawnDevServer(opts: SpawnDevServerOptions): ChildProcess {
 
 /** True when a Temporal frontend answers a gRPC health check on `address` within `timeoutMs`. */
 export async function isTemporalServing(address: string, timeoutMs = 1_000): Promise<boolean> {
-  let connection: Connection | undefined;
+  // A plain TCP probe first: refused ports answer at once, and grpc never dials a non-listener.
+  if (!(await isAccepting(address, timeoutMs))) return false;
+  // lazy + ensureConnected (not connect): a failed connect must still be closed, or grpc keeps redialing.
+  const connection = Connection.lazy({ address, connectTimeout: timeoutMs });
   try {
-    connection = await Connection.connect({ address, connectTimeout: timeoutMs });
-    const res = await connection.withDeadline(Date.now() + timeoutMs, () => connection!.healthService.check({}));
+    await connection.ensureConnected();
+    const res = await connection.withDeadline(Date.now() + timeoutMs, () => connection.healthService.check({}));
     return res.status === 1; // SERVING
   } catch {
     return false;
   } finally {
-    await connection?.close().catch(() => undefined);
+    await connection.close().catch(() => undefined);
   }
+}
+
+/** True when something accepts TCP connections on `host:port`. */
+export async function isAccepting(address: string, timeoutMs = 500): Promise<boolean> {
+  const i = address.lastIndexOf(':');
+  const host = address.slice(0, i).replace(/^\[|\]$/g, '');
+  const port = Number(address.slice(i + 1));
+  return new Promise<boolean>((resolve) => {
+    const socket = createConnection({ host, port });
+    const done = (result: boolean) => {
+      socket.destroy();
+      resolve(result);
+    };
+    socket.setTimeout(timeoutMs);
+    socket.once('connect', () => done(true));
+    socket.once('timeout', () => done(false));
+    socket.once('error', () => done(false));
+  });
 }
 
 export interface WaitForTemporalOptions {
@@ -207,8 +228,9 @@ async function namespaceReady(address: string, namespace: string): Promise<boole
 }
 
 async function withConnection<T>(address: string, fn: (c: Connection) => Promise<T>): Promise<T> {
-  const connection = await Connection.connect({ address, connectTimeout: 2_000 });
+  const connection = Connection.lazy({ address, connectTimeout: 2_000 });
   try {
+    await connection.ensureConnected();
     return await fn(connection);
   } finally {
     await connection.close();
@@ -453,20 +475,7 @@ function looksLikeDevServer(pid: number): boolean {
 
 /** True when nothing listens on 127.0.0.1:`port` and we could bind it. */
 export async function isPortFree(port: number): Promise<boolean> {
-  const accepting = await new Promise<boolean>((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    socket.setTimeout(500);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', () => resolve(false));
-  });
-  if (accepting) return false;
+  if (await isAccepting(`127.0.0.1:${port}`)) return false;
   return new Promise<boolean>((resolve) => {
     const server = createServer();
     server.once('error', () => resolve(false));

@@ -1,4 +1,2 @@
-/** Placeholder workflow barrel until the flywheel workflow lands (the lead overwrites this file). */
-export async function flywheelWorkflow(): Promise<string> {
-  return 'placeholder';
-}
+/** Workflow barrel: the worker's workflowsPath points here. */
+export { flywheelWorkflow } from './flywheel.js';

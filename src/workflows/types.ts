@@ -65,4 +65,11 @@ export interface ChangeAgentResult {
 export interface HandoffPaths {
   summaryPath: string;
   narrativePath: string;
+  /** The outcome the summary settled on (the builder resolves it). */
+  outcome: 'healthy' | 'improved' | 'needs_work' | 'blocked' | 'no_convergence';
+}
+
+export interface BriefRef {
+  path: string;
+  body: string;
 }

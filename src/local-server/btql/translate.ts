@@ -159,6 +159,9 @@ export function decodeCursor(c: string): bigint {
   return BigInt(m[1]!);
 }
 
+/** JSON path for the key bound to `u.k` (quoted so that keys with dots, spaces or `$` stay one key). */
+const KEY_PATH_SQL = `'$."' || replace(replace(u.k, '\\', '\\\\'), '"', '\\"') || '"'`;
+
 const AGGS = new Set(['count', 'sum', 'avg', 'min', 'max', 'median', 'percentile', 'count_distinct']);
 
 interface Ctx {
@@ -797,7 +800,13 @@ export function translate(q: Query, src: ResolvedSource, now: Date): Translation
     }
   } else if (shape === 'summary' && !isFunctions) {
     ctes.push(`m AS (SELECT DISTINCT root_span_id AS r FROM base${where ? ` WHERE ${tr.toBool(where)}` : ''})`);
-    ctes.push('src AS (SELECT * FROM base WHERE is_root AND root_span_id IN (SELECT r FROM m))');
+    // Trace-level scores: every span's scores (the eval root and its scorer spans), averaged per name.
+    ctes.push(
+      `sc AS (SELECT r, json_group_object(k, v) AS scores FROM (SELECT b.root_span_id AS r, u.k AS k, avg(TRY_CAST(json_extract(b.scores, ${KEY_PATH_SQL}) AS DOUBLE)) AS v FROM base b, unnest(json_keys(b.scores)) AS u(k) WHERE b.scores IS NOT NULL AND b.root_span_id IN (SELECT r FROM m) GROUP BY ALL) WHERE v IS NOT NULL GROUP BY r)`,
+    );
+    ctes.push(
+      'src AS (SELECT base.* REPLACE (coalesce(sc.scores, base.scores) AS scores) FROM base LEFT JOIN sc ON sc.r = base.root_span_id WHERE base.is_root AND base.root_span_id IN (SELECT r FROM m))',
+    );
     if (!isAgg && cursorK !== undefined) mainWhere.push(`_pk ${cmp} ${cursorK}`);
   } else {
     ctes.push('src AS (SELECT * FROM base)');

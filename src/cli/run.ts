@@ -1,0 +1,328 @@
+/**
+ * `flywheel run`: start a flywheel (or join today's run for the project), by default with an in-process
+ * worker on the embedded defaults, showing live progress until the handoff is written.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import { WorkflowIdConflictPolicy, type Client, type WorkflowHandle } from '@temporalio/client';
+import { Command, Option } from 'commander';
+import { createActivities } from '../activities/index.js';
+import { packageRoot } from '../paths.js';
+import { TASK_QUEUE } from '../shared.js';
+import { connectWorkerConnection } from '../temporal/connection.js';
+import { createWorker } from '../worker.js';
+import { approveSignal, rejectSignal, statusQuery, stopSignal, type FlywheelStatus } from '../workflows/definitions.js';
+import type { FlywheelResult } from '../workflows/flywheel.js';
+import { flywheelInputSchema, type FlywheelInput } from '../../schemas/flywheel-input.js';
+import {
+  actorName,
+  braintrustEnv,
+  CliError,
+  EXIT_CODES,
+  globalsOf,
+  homeOf,
+  loadConfigFile,
+  output,
+  temporalTarget,
+  type GlobalOptions,
+} from './common.js';
+
+export interface RunOptions {
+  project?: string;
+  goal?: string;
+  mode?: 'autonomous' | 'interactive';
+  baseline?: string;
+  window?: string;
+  evalFile?: string[];
+  agentDir?: string;
+  changeCommand?: string;
+  /** commander sets this to false for --no-change-agent. */
+  changeAgent?: boolean;
+  labeler?: string;
+  gateTimeout?: string;
+  out?: string;
+  workflowId?: string;
+  dataset?: string;
+  maxIterations?: string;
+  example?: boolean;
+  snapshot?: string;
+  detach?: boolean;
+  worker?: boolean;
+}
+
+export const EXAMPLE_PROJECT = 'support-agent';
+export const EXAMPLE_DIR = join(packageRoot, 'examples', 'support-agent');
+
+/** Splits a command line into argv (whitespace, with '…' and "…" quoting); no shell is ever involved. */
+export function splitCommand(text: string): string[] {
+  const out: string[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g;
+  for (const m of text.matchAll(re)) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : (m[2] ?? m[3]!));
+  if (!out.length) throw new CliError(`empty command: '${text}'`, EXIT_CODES.usage);
+  return out;
+}
+
+/** Autonomous when asked, or when CI=true / FLYWHEEL_AUTONOMOUS=true (the seed's signals); else interactive. */
+export function resolveMode(flag: string | undefined, config: string | undefined, env: NodeJS.ProcessEnv): { mode: 'autonomous' | 'interactive'; reason: string } {
+  const truthy = (v?: string) => v !== undefined && /^(1|true|yes|on)$/i.test(v.trim());
+  if (flag) return { mode: flag as 'autonomous' | 'interactive', reason: `--mode ${flag}` };
+  if (config) return { mode: config as 'autonomous' | 'interactive', reason: `mode: ${config} in the config file` };
+  if (truthy(env.CI)) return { mode: 'autonomous', reason: 'CI=true' };
+  if (truthy(env.FLYWHEEL_AUTONOMOUS)) return { mode: 'autonomous', reason: 'FLYWHEEL_AUTONOMOUS=true' };
+  return { mode: 'interactive', reason: 'no autonomous signal present' };
+}
+
+export function defaultWorkflowId(projectOrDir: string, now = new Date()): string {
+  return `flywheel-${projectOrDir.replace(/[^A-Za-z0-9._-]+/g, '-')}-${now.toISOString().slice(0, 10)}`;
+}
+
+/** The run's workflow id and validated input, from flags > env > config file > defaults. */
+export async function buildRunRequest(opts: RunOptions, globals: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Promise<{ workflowId: string; input: FlywheelInput }> {
+  const cfg = loadConfigFile(globals, env);
+  const home = homeOf(globals, env);
+  const example = opts.example === true;
+  const { mode, reason } = resolveMode(opts.mode ?? (example && !opts.mode ? 'autonomous' : undefined), cfg.mode, env);
+  const agentDir = resolve(opts.agentDir ?? (example ? EXAMPLE_DIR : (cfg.agentDir ?? process.cwd())));
+  if (!existsSync(agentDir)) throw new CliError(`--agent-dir ${agentDir} does not exist`, EXIT_CODES.usage);
+  const project = opts.project ?? (example ? EXAMPLE_PROJECT : cfg.project);
+  let changeCommand: string[] | undefined = opts.changeCommand ? splitCommand(opts.changeCommand) : cfg.changeCommand;
+  if (example && !opts.changeCommand) changeCommand = [process.execPath, join(EXAMPLE_DIR, 'change-agent.mjs')];
+  if (opts.changeAgent === false) changeCommand = undefined;
+  let labeler: string[] | undefined = opts.labeler ? splitCommand(opts.labeler) : cfg.labeler;
+  if (example && !opts.labeler) labeler = [join(packageRoot, 'node_modules', '.bin', 'tsx'), join(EXAMPLE_DIR, 'labeler.ts')];
+  const windowDays = opts.window !== undefined ? Number(opts.window) : cfg.windowDays;
+  if (windowDays !== undefined && (!Number.isInteger(windowDays) || windowDays < 1)) {
+    throw new CliError(`--window must be a whole number of days (got '${opts.window}')`, EXIT_CODES.usage);
+  }
+  const maxIterations = opts.maxIterations !== undefined ? Number(opts.maxIterations) : undefined;
+  const workflowId = opts.workflowId ?? defaultWorkflowId(project ?? basename(agentDir));
+  const outDir = resolve(opts.out ?? cfg.outDir ?? (example ? join(home, 'example-out') : process.cwd()));
+  const input: FlywheelInput = {
+    ...(project ? { project } : {}),
+    goal: opts.goal ?? env.FLYWHEEL_GOAL ?? cfg.goal ?? 'general health check',
+    mode,
+    modeReason: reason,
+    ...((opts.baseline ?? env.FLYWHEEL_BASELINE_EXPERIMENT ?? cfg.baseline) ? { baselineExperiment: opts.baseline ?? env.FLYWHEEL_BASELINE_EXPERIMENT ?? cfg.baseline } : {}),
+    ...(windowDays !== undefined ? { windowDays } : {}),
+    evalFiles: opts.evalFile?.length ? opts.evalFile : (cfg.evalFiles ?? []),
+    agentDir,
+    workOnCopy: example,
+    ...(changeCommand ? { changeCommand } : {}),
+    ...(labeler ? { labeler } : {}),
+    ...((opts.gateTimeout ?? cfg.gateTimeout) ? { gateTimeout: opts.gateTimeout ?? cfg.gateTimeout } : {}),
+    outDir,
+    runsDir: join(home, 'runs'),
+    ...((opts.dataset ?? cfg.datasetName) ? { datasetName: opts.dataset ?? cfg.datasetName } : {}),
+    ...(maxIterations !== undefined ? { maxIterations } : {}),
+  };
+  const parsed = flywheelInputSchema.safeParse(input);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0]!;
+    throw new CliError(`invalid option ${i.path.join('.')}: ${i.message}`, EXIT_CODES.usage);
+  }
+  return { workflowId, input };
+}
+
+/** Seeds the embedded Braintrust server with the example project's generated production traces (once). */
+async function prepareExample(home: string, server: { appUrl: string; apiKey: string }, log: (m: string) => void): Promise<void> {
+  const { seedLocalServer } = await import('../local-server/daemon.js');
+  const marker = join(home, 'example-seeded.json');
+  if (existsSync(marker)) return;
+  log("generating the example project's production traces (30 days, seeded)…");
+  // The generator runs the example agent (TypeScript) itself, so it runs under tsx as a subprocess.
+  const { execa } = await import('execa');
+  const gen = await execa(join(packageRoot, 'node_modules', '.bin', 'tsx'), [join(EXAMPLE_DIR, 'generate-traces.ts'), '--out', join(home, 'example-sync'), '--project-name', EXAMPLE_PROJECT], { stdin: 'ignore', reject: false });
+  if (gen.exitCode !== 0) throw new CliError(`generating the example traces failed: ${String(gen.stderr).slice(-500)}`);
+  const res = JSON.parse(String(gen.stdout).trim().split('\n').pop() ?? '{}') as { dir: string; spans: number; traces: number };
+  log(`seeding the local Braintrust server with ${res.traces} traces / ${res.spans} spans…`);
+  await seedLocalServer(server, res.dir, { projectName: EXAMPLE_PROJECT });
+  const { writeJsonAtomic } = await import('../activities/files.js');
+  await writeJsonAtomic(marker, { seededAt: new Date().toISOString(), ...res });
+}
+
+async function prepareSnapshot(server: { appUrl: string; apiKey: string }, dir: string, project: string | undefined, log: (m: string) => void): Promise<string | undefined> {
+  const { seedLocalServer } = await import('../local-server/daemon.js');
+  if (!existsSync(dir)) throw new CliError(`--snapshot ${dir} does not exist; pass a \`bt sync pull\` output directory`, EXIT_CODES.usage);
+  log(`seeding the local Braintrust server from ${dir}…`);
+  const res = await seedLocalServer(server, resolve(dir), project ? { projectName: project } : {});
+  log(`seeded ${JSON.stringify(res)}`);
+  return project ?? guessSnapshotProject(dir);
+}
+
+/** The project name recorded in a bt sync spec (object_name), if any. */
+function guessSnapshotProject(dir: string): string | undefined {
+  const stack = [resolve(dir)];
+  while (stack.length) {
+    const d = stack.pop()!;
+    const spec = join(d, 'spec.json');
+    if (existsSync(spec)) {
+      try {
+        const s = JSON.parse(readFileSync(spec, 'utf8')) as { object_type?: string; object_name?: string };
+        if (s.object_type === 'project_logs' && s.object_name) return s.object_name;
+      } catch {
+        /* not a spec */
+      }
+    }
+    for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory() && e.name !== 'data') stack.push(join(d, e.name));
+  }
+  return undefined;
+}
+
+function describeStatus(s: FlywheelStatus): string {
+  const gate = s.pendingGate ? ` — waiting at ${s.pendingGate.kind} gate '${s.pendingGate.id}'` : '';
+  return `[${s.phase}${s.iteration ? ` · iteration ${s.iteration}` : ''}] ${s.activity}${gate}`;
+}
+
+/** Polls the status query and prints changes; answers gates on a TTY in interactive mode. */
+async function follow(handle: WorkflowHandle, globals: GlobalOptions, interactive: boolean, resultPromise: Promise<FlywheelResult>): Promise<void> {
+  let done = false;
+  void resultPromise.finally(() => (done = true)).catch(() => undefined);
+  let last = '';
+  let announcedGate = '';
+  const tty = process.stderr.isTTY && !globals.json;
+  while (!done) {
+    let s: FlywheelStatus | null = null;
+    try {
+      s = await handle.query(statusQuery);
+    } catch {
+      /* not queryable yet (first workflow task) */
+    }
+    if (s) {
+      const line = describeStatus(s);
+      if (line !== last) {
+        if (!globals.json) process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
+        last = line;
+      }
+      if (s.pendingGate && s.pendingGate.id !== announcedGate) {
+        announcedGate = s.pendingGate.id;
+        if (tty) process.stderr.write('\n');
+        await onGate(handle, s, interactive && process.stdin.isTTY === true && !globals.json);
+      }
+    }
+    await Promise.race([resultPromise.catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
+  }
+  if (tty) process.stderr.write('\n');
+}
+
+async function onGate(handle: WorkflowHandle, s: FlywheelStatus, ask: boolean): Promise<void> {
+  const g = s.pendingGate!;
+  process.stderr.write(`\n${g.title}\n${g.detail}\n\n`);
+  if (!ask) {
+    process.stderr.write(
+      `Answer from anywhere before ${g.timeoutAt}:\n  flywheel approve ${handle.workflowId} --gate ${g.id}\n  flywheel reject ${handle.workflowId} --gate ${g.id}\n` +
+        (g.options.length ? `  flywheel skip ${handle.workflowId} --step <${g.options.join('|')}>\n  flywheel override ${handle.workflowId} --route <artifact>\n` : '') +
+        `  flywheel stop ${handle.workflowId}\n`,
+    );
+    return;
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = (await rl.question('Approve? [y]es / [n]o (reject) / [s]top: ')).trim().toLowerCase();
+    const by = actorName();
+    if (answer === '' || answer.startsWith('y')) await handle.signal(approveSignal, { by, gateId: g.id });
+    else if (answer.startsWith('s')) await handle.signal(stopSignal, { by, gateId: g.id });
+    else await handle.signal(rejectSignal, { by, gateId: g.id });
+  } finally {
+    rl.close();
+  }
+}
+
+export function exitCodeFor(outcome: string | undefined): number {
+  return outcome && outcome in EXIT_CODES ? EXIT_CODES[outcome as keyof typeof EXIT_CODES] : EXIT_CODES.error;
+}
+
+export async function runCommand(opts: RunOptions, globals: GlobalOptions): Promise<number> {
+  const log = (m: string) => {
+    if (!globals.json) process.stderr.write(`${m}\n`);
+  };
+  const home = homeOf(globals);
+  // Braintrust first: the example and --snapshot need the local server seeded before the run starts.
+  const bt = await braintrustEnv(globals);
+  if (bt.embedded) log(`Braintrust: local server at ${bt.appUrl} (data under ${home})`);
+  if (opts.example) {
+    if (!bt.embedded) throw new CliError('--example runs on the local Braintrust server; unset BRAINTRUST_API_KEY to use it', EXIT_CODES.usage);
+    await prepareExample(home, { appUrl: bt.appUrl, apiKey: bt.btEnv.BRAINTRUST_API_KEY! }, log);
+  }
+  if (opts.snapshot) {
+    if (!bt.embedded) throw new CliError('--snapshot analyses a pulled snapshot on the local server; unset BRAINTRUST_API_KEY to use it', EXIT_CODES.usage);
+    opts.project = await prepareSnapshot({ appUrl: bt.appUrl, apiKey: bt.btEnv.BRAINTRUST_API_KEY! }, opts.snapshot, opts.project, log);
+  }
+  const { workflowId, input } = await buildRunRequest(opts, globals);
+  const target = await temporalTarget(globals, log);
+  if (target.embedded && target.uiUrl) log(`Temporal: dev server at ${target.address} — Web UI ${target.uiUrl}/namespaces/${target.namespace}/workflows/${workflowId}`);
+  const { connectClient } = await import('../temporal/connection.js');
+  const client: Client = await connectClient(target);
+  try {
+    const handle = await client.workflow.start('flywheelWorkflow', {
+      taskQueue: TASK_QUEUE,
+      workflowId,
+      args: [input],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    });
+    log(`flywheel run ${workflowId} (${input.mode}, ${input.modeReason}) started — goal: ${input.goal}`);
+    if (opts.detach) {
+      output(globals, { workflowId, runId: handle.firstExecutionRunId }, workflowId);
+      return 0;
+    }
+    const result = handle.result() as Promise<FlywheelResult>;
+    let final: FlywheelResult;
+    if (opts.worker === false) {
+      await follow(handle, globals, input.mode === 'interactive', result);
+      final = await result;
+    } else {
+      const connection = await connectWorkerConnection(target);
+      try {
+        const worker = await createWorker({ connection, namespace: target.namespace, activities: createActivities({ btEnv: bt.btEnv, appUrl: bt.appUrl }) });
+        final = await worker.runUntil(async () => {
+          await follow(handle, globals, input.mode === 'interactive', result);
+          return result;
+        });
+      } finally {
+        await connection.close();
+      }
+    }
+    output(globals, { workflowId, runId: handle.firstExecutionRunId, ...final }, () =>
+      [
+        `outcome: ${final.outcome} after ${final.iterations} iteration(s)${final.error ? ` — ${final.error}` : ''}`,
+        `summary:   ${final.summaryPath}`,
+        `narrative: ${final.narrativePath}`,
+      ].join('\n'),
+    );
+    return exitCodeFor(final.outcome);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+export function registerRunCommand(program: Command): Command {
+  return program
+    .command('run')
+    .description(
+      'Start a flywheel run and follow it until the handoff is written.\n' +
+        'Runs a worker in-process on the embedded defaults unless --no-worker. Exit codes: healthy 0, improved 10,\n' +
+        'needs_work 11, blocked 12, no_convergence 13, error 1, usage 2.',
+    )
+    .option('--project <name>', 'Braintrust project name (else .bt/config.json, AGENTS.md, or the only project)')
+    .option('--goal <text>', 'what to improve (env FLYWHEEL_GOAL; default "general health check")')
+    .addOption(new Option('--mode <mode>', 'autonomous suppresses gates (default: autonomous when CI=true or FLYWHEEL_AUTONOMOUS=true)').choices(['autonomous', 'interactive']))
+    .option('--baseline <experiment>', 'baseline experiment id or name (env FLYWHEEL_BASELINE_EXPERIMENT; default the newest)')
+    .option('--window <days>', 'discover window in days (default 7; widened to 30 for low traffic)')
+    .option('--eval-file <path...>', 'eval files relative to the agent directory (default: found automatically)')
+    .option('--agent-dir <dir>', "the agent's repository (default: the current directory)")
+    .option('--change-command <cmd>', 'change agent: a command run in the agent directory with the brief on stdin')
+    .option('--no-change-agent', 'do not run a change agent (code routes end as briefs in the handoff)')
+    .option('--labeler <cmd>', 'labeler: reads rows as JSON on stdin, prints [{id, expected}]')
+    .option('--gate-timeout <duration>', 'how long an interactive gate waits (default 24h)')
+    .option('--out <dir>', 'where bt-flywheel-summary.json and bt-flywheel-narrative.md go (default: the current directory)')
+    .option('--workflow-id <id>', 'default flywheel-<project>-<date>: a second trigger the same day joins the running one')
+    .option('--dataset <name>', 'dataset the flywheel curates into (default flywheel-<project>)')
+    .option('--max-iterations <n>', 'loop limit (default 3)')
+    .option('--example', 'run on the bundled example project (seeded local data, scripted change agent)')
+    .option('--snapshot <dir>', 'analyse a `bt sync pull` output directory on the local server (no credentials needed)')
+    .option('--detach', 'start the run and print its workflow id without waiting')
+    .option('--no-worker', 'do not run a worker in this process (use `flywheel worker` elsewhere)')
+    .action(async (opts: RunOptions, cmd: Command) => {
+      process.exitCode = await runCommand(opts, globalsOf(cmd));
+    });
+}

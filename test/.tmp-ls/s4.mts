@@ -1,0 +1,11 @@
+import { startLocalServer } from '../../src/local-server/index.js';
+import { makeBtRunner, apiClient } from '../support/local-server-bt.js';
+import { fixtureRows } from '../support/local-server-fixture.js';
+const s = await startLocalServer({ dataFile: ':memory:', apiKey: 'k' });
+const api = apiClient(s.apiUrl, 'k');
+const p = await api<any>('POST', '/v1/project', { name: 'p' });
+await api('POST', '/logs3', { rows: fixtureRows({ projectId: p.id }) });
+const bt = makeBtRunner(s.btEnv());
+const r = await bt.run(['view', 'logs', '-p', 'p', '--json', '--window', '30d', '--search', 'number 7']);
+console.log(r.stdout.slice(0, 300), r.stderr);
+await s.close(); bt.cleanup();

@@ -1,0 +1,218 @@
+/** BTQL (SQL, pipe and structured syntax) → DuckDB, and /logs3 upsert semantics, against an in-memory store. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QueryError } from '../src/local-server/btql/ast.js';
+import { LintError, runBtql } from '../src/local-server/btql/run.js';
+import { parseQuery } from '../src/local-server/btql/parser.js';
+import { ingestRows } from '../src/local-server/ingest.js';
+import { Store } from '../src/local-server/store.js';
+import { fixtureRows } from './support/local-server-fixture.js';
+
+let store: Store;
+let P: string;
+const NOW = Date.now();
+const W = `created >= NOW() - INTERVAL 30 day`;
+
+async function q(query: string | Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  return runBtql(store, { query, ...extra });
+}
+async function rows(query: string | Record<string, unknown>) {
+  return (await q(query)).data;
+}
+
+beforeAll(async () => {
+  store = await Store.open(':memory:');
+  P = (await store.ensureProject('btql')).id;
+  await ingestRows(store, fixtureRows({ projectId: P, now: NOW }));
+});
+
+afterAll(async () => {
+  await store?.close();
+});
+
+describe('BTQL SQL syntax', () => {
+  it('filters with comparison, boolean, IN, LIKE/ILIKE, IS NULL, BETWEEN and nested paths', async () => {
+    const ids = async (where: string) =>
+      (await rows(`SELECT id FROM project_logs('${P}') WHERE is_root AND ${W} AND (${where}) ORDER BY id`)).map((r) => r.id);
+    expect(await ids(`metadata.model = 'gpt-small' AND scores.helpful = 1`)).toEqual(['trace-1', 'trace-11', 'trace-3', 'trace-5', 'trace-7', 'trace-9']);
+    expect(await ids(`metadata.version IN ('v2') AND NOT (scores."Response Quality" > 0.25)`)).toEqual(['trace-1', 'trace-11', 'trace-5']);
+    expect(await ids(`facets.Topic NOT IN ['billing', 'auth']`)).toEqual(['trace-11', 'trace-2', 'trace-5', 'trace-8']);
+    expect(await ids(`input.question ILIKE '%NUMBER 1_?'`)).toEqual(['trace-10', 'trace-11']);
+    expect(await ids(`input.question LIKE '%number 1_?'`)).toEqual(['trace-10', 'trace-11']);
+    expect(await ids(`output IS NULL`)).toEqual(['trace-11', 'trace-3', 'trace-7']);
+    expect(await ids(`error IS NOT NULL OR metrics.duration_ms BETWEEN 1000 AND 2500`)).toEqual(['trace-0', 'trace-1', 'trace-11', 'trace-3', 'trace-7']);
+    expect(await ids(`tags INCLUDES 'web' AND input.user = 'u0'`)).toEqual(['trace-0', 'trace-6']);
+    expect(await ids(`span_attributes.type = 'task' AND metrics.tokens >= 110`)).toEqual(['trace-10', 'trace-11']);
+    expect(await ids(`created >= NOW() - INTERVAL 13 hour`)).toEqual(['trace-0', 'trace-1', 'trace-2']);
+    expect(await ids(`created < NOW() - INTERVAL 3600 minute`)).toEqual(['trace-10', 'trace-11']);
+    expect(await ids(`input MATCH 'PROBLEM number 4'`)).toEqual(['trace-4']);
+    expect(await ids(`search('timeout') AND metadata.model != 'gpt-large'`)).toEqual(['trace-11', 'trace-3', 'trace-7']);
+  });
+
+  it('returns numbers as numbers, nested values as JSON, created as ISO and _xact_id as a string', async () => {
+    const [r] = await rows(`SELECT id, created, _xact_id, _pagination_key, metadata, metadata.model, scores."Response Quality" AS rq, input.question, is_root, span_parents FROM project_logs('${P}') WHERE id = 'trace-4'`);
+    expect(r).toEqual({
+      id: 'trace-4',
+      created: new Date(NOW - 4 * 6 * 3600_000).toISOString(),
+      _xact_id: expect.stringMatching(/^\d{19}$/),
+      _pagination_key: expect.stringMatching(/^p\d{19}$/),
+      metadata: { model: 'gpt-large', version: 'v1' },
+      model: 'gpt-large',
+      rq: 1,
+      question: 'How do I fix problem number 4?',
+      is_root: true,
+      span_parents: null,
+    });
+    const res = await q(`SELECT id, scores.helpful FROM project_logs('${P}') WHERE id = 'trace-4'`);
+    expect(res.schema).toEqual({ type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, helpful: { type: 'number' } } } });
+  });
+
+  it('aggregates with GROUP BY, HAVING, aliases, CASE, scalar functions and COUNT(DISTINCT)', async () => {
+    expect(
+      await rows(
+        `SELECT metadata.model AS model, COUNT(*) AS n, ROUND(AVG(scores."Response Quality"), 3) AS avg_q, SUM(metrics.tokens) AS tokens, MIN(metrics.duration_ms) AS min_ms, MAX(created) AS last
+         FROM project_logs('${P}') WHERE is_root AND ${W} GROUP BY model HAVING n > 1 ORDER BY avg_q DESC`,
+      ),
+    ).toEqual([
+      { model: 'gpt-large', n: 6, avg_q: 0.5, tokens: 630, min_ms: 1000, last: new Date(NOW).toISOString() },
+      { model: 'gpt-small', n: 6, avg_q: 0.417, tokens: 636, min_ms: 2500, last: new Date(NOW - 6 * 3600_000).toISOString() },
+    ]);
+    expect(
+      await rows(
+        `SELECT CASE WHEN scores."Response Quality" >= 0.75 THEN 'good' WHEN scores."Response Quality" >= 0.5 THEN 'ok' ELSE 'bad' END AS bucket, COUNT(*) AS n
+         FROM project_logs('${P}') WHERE is_root AND ${W} GROUP BY 1 ORDER BY 2 DESC, 1`,
+      ),
+    ).toEqual([
+      { bucket: 'bad', n: 6 },
+      { bucket: 'good', n: 4 },
+      { bucket: 'ok', n: 2 },
+    ]);
+    expect(
+      await rows(`SELECT COUNT(DISTINCT metadata.model) AS models, COUNT(error) AS errors, COUNT(DISTINCT root_span_id) AS traces, LOWER(COALESCE(NULL, 'X')) AS x FROM project_logs('${P}') WHERE ${W}`),
+    ).toEqual([{ models: 2, errors: 3, traces: 12, x: 'x' }]);
+    const byDay = await rows(`SELECT DATE_TRUNC('day', created) AS day, COUNT(*) AS n FROM project_logs('${P}') WHERE is_root AND ${W} GROUP BY day ORDER BY day`);
+    expect(byDay.reduce((s, r) => s + Number(r.n), 0)).toBe(12);
+    expect(String(byDay[0]!.day)).toMatch(/T00:00:00\.000Z$/);
+    const random = await rows(`SELECT id FROM project_logs('${P}') WHERE is_root AND ${W} ORDER BY RANDOM() LIMIT 3`);
+    expect(random).toHaveLength(3);
+    const bad = await q(`SELECT id, COUNT(*) FROM project_logs('${P}') WHERE ${W}`).catch((e: Error) => e);
+    expect(bad).toBeInstanceOf(QueryError);
+  });
+
+  it('orders JSON values numerically and keeps string literals safe', async () => {
+    const r = await rows(`SELECT metrics.duration_ms AS d FROM project_logs('${P}') WHERE is_root AND ${W} ORDER BY metrics.duration_ms DESC LIMIT 3`);
+    expect(r.map((x) => x.d)).toEqual([17500, 16000, 14500]);
+    expect(await rows(`SELECT id FROM project_logs('${P}') WHERE ${W} AND input.question = 'it''s ''); DROP TABLE rows; --'`)).toEqual([]);
+    expect(await rows(`SELECT metadata."we""ird'key" AS v FROM project_logs('${P}') WHERE id = 'trace-0'`)).toEqual([{ v: null }]);
+    expect((await rows(`SELECT COUNT(*) AS n FROM project_logs('${P}') WHERE ${W}`))[0]!.n).toBe(36);
+  });
+});
+
+describe('shapes and paging', () => {
+  it('traces shape returns every span of matching traces and LIMIT counts traces', async () => {
+    const r = await rows(`SELECT id, root_span_id FROM project_logs('${P}', shape => 'traces') WHERE ${W} AND scores."Response Quality" = 1 LIMIT 1`);
+    expect(r.map((x) => x.id)).toEqual(['trace-4', 'trace-4-llm', 'trace-4-tool']);
+    const all = await rows(`SELECT root_span_id FROM project_logs('${P}', shape => 'traces') WHERE ${W} AND scores."Response Quality" = 1`);
+    expect(new Set(all.map((x) => x.root_span_id))).toEqual(new Set(['trace-4', 'trace-9']));
+    expect(all).toHaveLength(6);
+  });
+
+  it('summary shape returns one root row per trace', async () => {
+    const r = await rows(`SELECT id, scores FROM project_logs('${P}', shape => 'summary') WHERE ${W} AND span_attributes.type = 'llm' LIMIT 2`);
+    expect(r).toEqual([
+      { id: 'trace-0', scores: { 'Response Quality': 0, helpful: 0 } },
+      { id: 'trace-1', scores: { 'Response Quality': 0.25, helpful: 1 } },
+    ]);
+  });
+
+  it('pages with a cursor (pipe syntax, as bt view/sync send it)', async () => {
+    const seen: string[] = [];
+    let cursor: string | null | undefined;
+    for (let i = 0; i < 10; i++) {
+      const res = await q(`select: id | from: project_logs('${P}') spans | filter: ${W} | sort: _pagination_key DESC | limit: 10${cursor ? ` | cursor: "${cursor}"` : ''}`);
+      seen.push(...res.data.map((x) => String(x.id)));
+      cursor = res.cursor;
+      if (!cursor) break;
+    }
+    expect(seen).toHaveLength(36);
+    expect(new Set(seen).size).toBe(36);
+    const summary = await q(`select: * | from: project_logs('${P}') summary | filter: (${W}) AND (is_root) | preview_length: 10 | sort: _pagination_key DESC | limit: 2`);
+    expect(summary.data.map((x) => x.id)).toEqual(['trace-0', 'trace-1']);
+    expect(summary.data[0]!.output).toBe('Answer 0: …');
+    expect(summary.cursor).toBeTruthy();
+  });
+
+  it('accepts the structured query form (datasets view, SDK object fetcher)', async () => {
+    const res = await q({
+      select: [{ alias: 'id', expr: { op: 'ident', name: ['id'] } }, { alias: 'm', expr: { op: 'ident', name: ['metadata', 'model'] } }],
+      from: { op: 'function', name: { op: 'ident', name: ['project_logs'] }, args: [{ op: 'literal', value: P }] },
+      filter: {
+        op: 'and',
+        children: [
+          { op: 'ge', left: { op: 'ident', name: ['created'] }, right: { op: 'literal', value: '1970-01-01T00:00:00Z' } },
+          { op: 'eq', left: { op: 'ident', name: ['is_root'] }, right: { op: 'literal', value: true } },
+          { op: 'btql', expr: "metadata.version = 'v2'" },
+        ],
+      },
+      sort: [{ expr: { op: 'ident', name: ['created'] }, dir: 'desc' }],
+      limit: 2,
+    });
+    expect(res.data).toEqual([
+      { id: 'trace-1', m: 'gpt-small' },
+      { id: 'trace-3', m: 'gpt-small' },
+    ]);
+  });
+});
+
+describe('lint and unsupported SQL', () => {
+  it('applies the strict segment-elimination rule to project_logs only', async () => {
+    const strict = { lint_mode: 'strict', strict_lint_mode: true };
+    await expect(q(`SELECT id FROM project_logs('${P}') WHERE is_root`, strict)).rejects.toBeInstanceOf(LintError);
+    await expect(q(`SELECT id FROM project_logs('${P}') WHERE is_root OR created > '2020-01-01'`, strict)).rejects.toThrow(/Query blocked by strict lint mode due to 1 lint:\n.*No filters available for segment elimination/);
+    await expect(q(`SELECT id FROM project_logs('${P}') WHERE _xact_id > '0' LIMIT 1`, strict)).resolves.toBeTruthy();
+    await expect(q(`SELECT id FROM project_logs('${P}') WHERE id IN ('trace-1')`, strict)).resolves.toBeTruthy();
+    await expect(q(`SELECT id FROM project_logs('${P}') WHERE is_root LIMIT 1`)).resolves.toBeTruthy();
+  });
+
+  it('rejects what it cannot answer exactly, naming the construct', () => {
+    const bad: Array<[string, RegExp]> = [
+      [`WITH x AS (SELECT 1) SELECT * FROM x`, /WITH/],
+      [`SELECT id FROM project_logs('p') WHERE created > now() - interval 1 day UNION ALL SELECT id FROM experiment('e')`, /UNION/],
+      [`SELECT id FROM project_logs('p'), experiment('e')`, /joins/],
+      [`SELECT (SELECT 1) FROM experiment('e')`, /subqueries/],
+      [`SELECT sum(x) FILTER (WHERE y) FROM experiment('e')`, /FILTER/],
+      [`SELECT id FROM experiment('e') WHERE`, /expected an expression/],
+      [`select: * | from: project_logs('p') spans | pivot: x`, /pivot/],
+      [`SELECT id FROM project_logs('p', shape => 'threads')`, /shape/],
+    ];
+    for (const [text, re] of bad) expect(() => parseQuery(text), text).toThrow(re);
+  });
+
+  it('rejects unknown functions and unknown sources at translation', async () => {
+    await expect(q(`SELECT regexp_replace(id, 'a', 'b') FROM project_logs('${P}') WHERE ${W}`)).rejects.toThrow(/unsupported: unknown function REGEXP_REPLACE/);
+    await expect(q(`SELECT id FROM experiment('does-not-exist')`)).rejects.toThrow(/experiment 'does-not-exist' not found/);
+  });
+});
+
+describe('/logs3 upserts', () => {
+  it('replaces by id, merges with _is_merge (deep), deletes with _object_delete, and never duplicates', async () => {
+    const d = await store.ensureDataset({ project_id: P, name: 'upserts' });
+    const count = async () => (await rows(`SELECT COUNT(*) AS n FROM dataset('${d.id}')`))[0]!.n;
+    await ingestRows(store, [
+      { id: 'a', dataset_id: d.id, input: { x: 1 }, expected: 1, metadata: { k: { a: 1, b: 2 }, keep: true } },
+      { id: 'b', dataset_id: d.id, input: { x: 2 } },
+    ]);
+    await ingestRows(store, [{ id: 'a', dataset_id: d.id, _is_merge: true, metadata: { k: { b: 3 } }, expected: 2 }]);
+    await ingestRows(store, [{ id: 'a', dataset_id: d.id, _is_merge: true, metadata: { k: { b: 3 } }, expected: 2 }]);
+    const [a] = await rows(`SELECT id, expected, metadata, input FROM dataset('${d.id}') WHERE id = 'a'`);
+    expect(a).toEqual({ id: 'a', expected: 2, metadata: { k: { a: 1, b: 3 }, keep: true }, input: { x: 1 } });
+    await ingestRows(store, [{ id: 'a', dataset_id: d.id, _is_merge: true, _merge_paths: [['metadata', 'k']], metadata: { k: { c: 1 } } }]);
+    expect((await rows(`SELECT metadata FROM dataset('${d.id}') WHERE id = 'a'`))[0]!.metadata).toEqual({ k: { c: 1 }, keep: true });
+    await ingestRows(store, [{ id: 'b', dataset_id: d.id, input: { x: 3 } }]);
+    expect(await count()).toBe(2);
+    expect((await rows(`SELECT input FROM dataset('${d.id}') WHERE id = 'b'`))[0]!.input).toEqual({ x: 3 });
+    await ingestRows(store, [{ id: 'b', dataset_id: d.id, _object_delete: true }]);
+    expect(await count()).toBe(1);
+    const x = await rows(`SELECT _xact_id FROM dataset('${d.id}')`);
+    expect(BigInt(String(x[0]!._xact_id))).toBeGreaterThan(1_000_000_000_000_000_000n);
+  });
+});
