@@ -41,19 +41,28 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
 }
 
 /**
- * Runs `worker` until it stops; SIGINT / SIGTERM start a graceful shutdown (stop polling, let
- * in-flight tasks finish within the grace time). The handlers are removed afterwards.
+ * Runs `worker` until it stops. The first SIGINT / SIGTERM starts a graceful shutdown (stop polling,
+ * let in-flight tasks finish within the grace time); a second one is re-raised with the default
+ * handling, i.e. the process exits at once. The handlers are removed afterwards.
  */
 export async function runWorker(worker: Worker, signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM']): Promise<void> {
-  const onSignal = () => {
-    // The SDK runtime listens for the same signals; whoever comes first starts the shutdown.
-    if (worker.getState() === 'RUNNING') worker.shutdown();
+  const onSignal = (signal: NodeJS.Signals) => {
+    // The SDK runtime listens for the same signals on the first one; whoever comes first shuts down.
+    if (worker.getState() === 'RUNNING') {
+      worker.shutdown();
+      return;
+    }
+    removeHandlers();
+    process.kill(process.pid, signal);
+  };
+  const removeHandlers = () => {
+    for (const s of signals) process.off(s, onSignal);
   };
   for (const s of signals) process.on(s, onSignal);
   try {
     await worker.run();
   } finally {
-    for (const s of signals) process.off(s, onSignal);
+    removeHandlers();
   }
 }
 

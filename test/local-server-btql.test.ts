@@ -73,8 +73,8 @@ describe('BTQL SQL syntax', () => {
          FROM project_logs('${P}') WHERE is_root AND ${W} GROUP BY model HAVING n > 1 ORDER BY avg_q DESC`,
       ),
     ).toEqual([
-      { model: 'gpt-large', n: 6, avg_q: 0.5, tokens: 630, min_ms: 1000, last: new Date(NOW).toISOString() },
-      { model: 'gpt-small', n: 6, avg_q: 0.417, tokens: 636, min_ms: 2500, last: new Date(NOW - 6 * 3600_000).toISOString() },
+      { model: 'gpt-small', n: 6, avg_q: 0.458, tokens: 636, min_ms: 2500, last: new Date(NOW - 6 * 3600_000).toISOString() },
+      { model: 'gpt-large', n: 6, avg_q: 0.417, tokens: 630, min_ms: 1000, last: new Date(NOW).toISOString() },
     ]);
     expect(
       await rows(
@@ -214,5 +214,17 @@ describe('/logs3 upserts', () => {
     expect(await count()).toBe(1);
     const x = await rows(`SELECT _xact_id FROM dataset('${d.id}')`);
     expect(BigInt(String(x[0]!._xact_id))).toBeGreaterThan(1_000_000_000_000_000_000n);
+  });
+
+  it('serializes concurrent writers: no lost merges, no duplicate projects', async () => {
+    const d = await store.ensureDataset({ project_id: P, name: 'concurrent' });
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => ingestRows(store, [{ id: 'same', dataset_id: d.id, _is_merge: true, metadata: { [`k${i}`]: i } }])),
+    );
+    const [r] = await rows(`SELECT metadata FROM dataset('${d.id}')`);
+    expect(Object.keys(r!.metadata as object)).toHaveLength(20);
+    const ps = await Promise.all(Array.from({ length: 5 }, () => store.ensureProject('racy')));
+    expect(new Set(ps.map((p) => p.id)).size).toBe(1);
+    expect(await store.listProjects({ name: 'racy' })).toHaveLength(1);
   });
 });

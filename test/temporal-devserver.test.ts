@@ -1,5 +1,5 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -79,11 +79,13 @@ describe.skipIf(!cli)('embedded dev server (real Temporal CLI, SQLite state)', (
   let home: string;
   let busy: Server;
   let busyPort: number;
+  const busySockets = new Set<Socket>();
 
   beforeAll(async () => {
     home = tempHome();
     // A non-Temporal process on the preferred port: the server must move to a free one.
     busy = createServer((socket) => {
+      busySockets.add(socket);
       socket.on('error', () => undefined); // probes hang up abruptly
       socket.end('not temporal\n');
     });
@@ -93,6 +95,7 @@ describe.skipIf(!cli)('embedded dev server (real Temporal CLI, SQLite state)', (
 
   afterAll(async () => {
     await stopDevServer(home);
+    for (const socket of busySockets) socket.destroy();
     await new Promise<void>((resolve) => busy.close(() => resolve()));
     rmSync(home, { recursive: true, force: true });
   });

@@ -258,7 +258,7 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
     const expScores = await experimentScoreNames(q, ctx.baseline.id);
     const common = names.filter((s) => expScores.includes(s));
     const alignQuery = common.length
-      ? `SELECT ${common.map((s, i) => `AVG(${fieldPath('scores', s)}) AS s${i}`).join(', ')} FROM ${experimentSource(ctx.baseline.id)} WHERE is_root = true`
+      ? `SELECT ${common.map((s, i) => `AVG(${fieldPath('scores', s)}) AS s${i}`).join(', ')} FROM ${experimentSource(ctx.baseline.id)} WHERE scores IS NOT NULL`
       : '';
     const [row] = alignQuery ? await q.run(alignQuery) : [undefined];
     evalAlignment = {
@@ -397,5 +397,6 @@ async function staleScoreColumns(q: QueryLog, src: string, days: number): Promis
 const normalize = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/g, '');
 
 async function experimentScoreNames(q: QueryLog, experimentId: string): Promise<string[]> {
-  return [...keysOf(await q.run(`SELECT scores FROM ${experimentSource(experimentId)} WHERE is_root = true LIMIT 50`), 'scores')].sort();
+  // Eval scores live on child `score` spans, not on the root.
+  return [...keysOf(await q.run(`SELECT scores FROM ${experimentSource(experimentId)} WHERE scores IS NOT NULL LIMIT 200`), 'scores')].sort();
 }

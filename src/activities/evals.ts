@@ -44,21 +44,26 @@ export async function loadExperimentRows(
   path: string,
   signal?: AbortSignal,
 ): Promise<{ rows: RowScores[]; file: Awaited<ReturnType<typeof writeJsonlAtomic>>; errors: number }> {
+  // Scores live on the eval's child `score` spans; input, metadata and origin on the root span. Merge per trace.
   const res = await bt.sql(
-    `SELECT id, root_span_id, input, metadata, origin, scores, error FROM ${experimentSource(experimentId)} WHERE is_root = true LIMIT 20000`,
+    `SELECT id, root_span_id, is_root, input, metadata, origin, scores, error FROM ${experimentSource(experimentId)} WHERE is_root = true OR scores IS NOT NULL OR error IS NOT NULL LIMIT 100000`,
     { signal },
   );
   const data = res.data as Record<string, unknown>[];
-  const rows: RowScores[] = data.map((r) => ({
-    key: rowKey(r),
-    rowId: String(r.id),
-    ...(typeof r.root_span_id === 'string' ? { traceId: r.root_span_id } : {}),
-    scores: Object.fromEntries(
-      Object.entries((r.scores as Record<string, unknown> | null) ?? {}).map(([k, v]) => [k, typeof v === 'number' ? v : null]),
-    ),
-  }));
+  const traces = new Map<string, { root?: Record<string, unknown>; scores: Record<string, number | null>; error: boolean }>();
+  for (const r of data) {
+    const id = String(r.root_span_id ?? r.id);
+    const t = traces.get(id) ?? { scores: {}, error: false };
+    if (r.is_root === true) t.root = r;
+    for (const [k, v] of Object.entries((r.scores as Record<string, unknown> | null) ?? {})) t.scores[k] = typeof v === 'number' ? v : (t.scores[k] ?? null);
+    if (r.error !== null && r.error !== undefined) t.error = true;
+    traces.set(id, t);
+  }
+  const rows: RowScores[] = [...traces.entries()]
+    .filter(([, t]) => t.root)
+    .map(([traceId, t]) => ({ key: rowKey(t.root!), rowId: String(t.root!.id), traceId, scores: t.scores }));
   const file = await writeJsonlAtomic(path, rows);
-  return { rows, file, errors: data.filter((r) => r.error !== null && r.error !== undefined).length };
+  return { rows, file, errors: [...traces.values()].filter((t) => t.root && t.error).length };
 }
 
 function summarize(rows: RowScores[]): { means: Record<string, number | null>; distributions: ScoreDistribution[] } {

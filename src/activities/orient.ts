@@ -30,12 +30,14 @@ export interface Instructions {
   files: string[];
   project?: string;
   primaryScore?: string;
+  /** Pass/fail scorers by design (a 0/1 split is expected for them). */
+  binaryScores: string[];
   evalFiles: string[];
 }
 
 /** Reads project instruction files for the project name, primary score and eval files. */
 export async function readInstructions(dir: string): Promise<Instructions> {
-  const out: Instructions = { files: [], evalFiles: [] };
+  const out: Instructions = { files: [], evalFiles: [], binaryScores: [] };
   for (const name of INSTRUCTION_FILES) {
     const path = join(dir, name);
     if (!existsSync(path)) continue;
@@ -48,6 +50,8 @@ export async function readInstructions(dir: string): Promise<Instructions> {
     out.files.push(name);
     out.project ??= /braintrust project(?: name)?\s*[:=]\s*`?([^`\n]+?)`?\s*$/im.exec(text)?.[1]?.trim();
     out.primaryScore ??= /primary score\s*[:=]\s*`?([^`\n]+?)`?\s*$/im.exec(text)?.[1]?.trim();
+    const binary = /binary scores?[^:\n]*:\s*(.+)$/im.exec(text)?.[1];
+    if (binary) for (const b of binary.split(/[,\s]+/).map((x) => x.replace(/[`'".]/g, '').trim()).filter(Boolean)) out.binaryScores.push(b);
     for (const m of text.matchAll(/`?((?:[\w.-]+\/)*eval_[\w.-]+\.(?:ts|py))`?/g)) {
       if (m[1] && !out.evalFiles.includes(m[1])) out.evalFiles.push(m[1]);
     }
@@ -211,6 +215,7 @@ export async function orient(bt: BtClient, p: OrientParams): Promise<OrientConte
     metadataKeys,
     schemaWindowDays,
     primaryScore,
+    binaryScores: instructions.binaryScores.filter((b) => scoreColumns.includes(b)),
     agentDir,
     evalFiles,
     evalFilesSource,

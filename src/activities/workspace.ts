@@ -1,6 +1,7 @@
 /** Snapshots of the agent's repository, so the flywheel can say which files a change touched without using git. */
-import { cp, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
 import { sha256 } from './files.js';
 
 const SKIP_DIRS = new Set(['node_modules', '.git', '.venv', 'venv', '__pycache__', '.flywheel', 'dist', 'bt-sync', '.tools']);
@@ -77,6 +78,20 @@ export async function copyTreeOnce(src: string, dest: string): Promise<boolean> 
     force: true,
     filter: (source) => !source.split(/[\\/]/).some((part) => SKIP_DIRS.has(part)),
   });
+  // Dependencies are not copied: link the nearest node_modules above the source so evals resolve them.
+  const modules = nearestNodeModules(src);
+  if (modules && !existsSync(join(dest, 'node_modules'))) await symlink(modules, join(dest, 'node_modules'), 'dir');
   await writeFile(join(dest, COPY_MARKER), new Date().toISOString());
   return true;
+}
+
+function nearestNodeModules(start: string): string | undefined {
+  let dir = start;
+  for (;;) {
+    const candidate = join(dir, 'node_modules');
+    if (existsSync(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
 }

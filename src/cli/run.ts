@@ -12,6 +12,7 @@ import { packageRoot } from '../paths.js';
 import { TASK_QUEUE } from '../shared.js';
 import { connectWorkerConnection } from '../temporal/connection.js';
 import { createWorker } from '../worker.js';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { approveSignal, rejectSignal, statusQuery, stopSignal, type FlywheelStatus } from '../workflows/definitions.js';
 import type { FlywheelResult } from '../workflows/flywheel.js';
 import { flywheelInputSchema, type FlywheelInput } from '../../schemas/flywheel-input.js';
@@ -228,6 +229,15 @@ async function onGate(handle: WorkflowHandle, s: FlywheelStatus, ask: boolean): 
   }
 }
 
+/** The worker's own INFO logs (webpack, state changes) would drown the progress display: warnings only. */
+function quietRuntime(globals: GlobalOptions): void {
+  try {
+    Runtime.install({ logger: new DefaultLogger(globals.verbose ? 'INFO' : 'WARN') });
+  } catch {
+    /* already installed (a second run in the same process) */
+  }
+}
+
 export function exitCodeFor(outcome: string | undefined): number {
   return outcome && outcome in EXIT_CODES ? EXIT_CODES[outcome as keyof typeof EXIT_CODES] : EXIT_CODES.error;
 }
@@ -271,6 +281,7 @@ export async function runCommand(opts: RunOptions, globals: GlobalOptions): Prom
       await follow(handle, globals, input.mode === 'interactive', result);
       final = await result;
     } else {
+      quietRuntime(globals);
       const connection = await connectWorkerConnection(target);
       try {
         const worker = await createWorker({ connection, namespace: target.namespace, activities: createActivities({ btEnv: bt.btEnv, appUrl: bt.appUrl }) });

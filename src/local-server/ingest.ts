@@ -82,12 +82,12 @@ export async function ingestRows(store: Store, rows: Rec[]): Promise<{ written: 
   }
   if (groups.size === 0) return { written: 0, skipped };
 
-  // Existing rows are needed for merges and to keep a row's pagination key stable across updates.
-  const existing = new Map<string, Map<string, { pk: bigint; rec: Rec }>>();
-  for (const [gk, g] of groups) existing.set(gk, await store.fetchRows(g.key, [...g.ops.keys()]));
-
   let written = 0;
   await store.write(async (conn) => {
+    // Existing rows are needed for merges and to keep a row's pagination key stable across updates;
+    // they are read under the write lock so concurrent batches touching one id cannot lose updates.
+    const existing = new Map<string, Map<string, { pk: bigint; rec: Rec }>>();
+    for (const [gk, g] of groups) existing.set(gk, await store.fetchRows(g.key, [...g.ops.keys()], conn));
     const xact = store.allocXact();
     const now = new Date();
     for (const [gk, g] of groups) {

@@ -214,8 +214,14 @@ export class Store {
   }
 
   /** Runs a statement whose single column `j` is JSON text, and parses it. */
-  async readJson(sql: string): Promise<Array<Record<string, unknown>>> {
-    const rows = await this.read(`SELECT to_json(q)::VARCHAR AS j FROM (${sql}) q`);
+  async readJson(sql: string): Promise<Array<Record<string, unknown>>>;
+  /** Same, on a given connection (e.g. the writer, inside a write transaction). */
+  async readJson(conn: DuckDBConnection | undefined, sql: string): Promise<Array<Record<string, unknown>>>;
+  async readJson(a: string | DuckDBConnection | undefined, b?: string): Promise<Array<Record<string, unknown>>> {
+    const sql = typeof a === 'string' ? a : b!;
+    const conn = typeof a === 'string' ? undefined : a;
+    const wrapped = `SELECT to_json(q)::VARCHAR AS j FROM (${sql}) q`;
+    const rows = conn ? ((await conn.runAndReadAll(wrapped)).getRowObjectsJson() as Array<Record<string, unknown>>) : await this.read(wrapped);
     return rows.map((r) => JSON.parse(String(r.j)) as Record<string, unknown>);
   }
 
@@ -269,19 +275,23 @@ export class Store {
 
   /** Returns the project with this name, creating it (optionally with a given id) when missing. */
   async ensureProject(name: string, opts: { id?: string; description?: string | null } = {}): Promise<ProjectRec> {
-    const existing = opts.id ? await this.getProject(opts.id) : (await this.listProjects({ name }))[0];
-    if (existing) return existing;
-    const byName = (await this.listProjects({ name }))[0];
-    if (byName && !opts.id) return byName;
-    const id = opts.id ?? randomUUID();
-    let finalName = name;
-    if (byName) finalName = `${name}-${id.slice(0, 8)}`;
-    await this.write(async (c) => {
+    // Check and insert under the write lock so concurrent callers never create two projects of one name.
+    const id = await this.write(async (c) => {
+      const first = async (sql: string) => ((await c.runAndReadAll(sql)).getRowsJson()[0]?.[0] as string | undefined) ?? undefined;
+      if (opts.id) {
+        const byId = await first(`SELECT id FROM projects WHERE id = ${sqlStr(opts.id)}`);
+        if (byId) return byId;
+      }
+      const byName = await first(`SELECT id FROM projects WHERE name = ${sqlStr(name)}`);
+      if (byName && !opts.id) return byName;
+      const newId = opts.id ?? randomUUID();
+      const finalName = byName ? `${name}-${newId.slice(0, 8)}` : name;
       await c.run(
-        `INSERT INTO projects VALUES (${sqlStr(id)}, ${sqlStr(finalName)}, ${sqlStr(this.orgId)}, ${strSql(opts.description ?? null)}, ${tsSql(undefined, new Date())}, NULL) ON CONFLICT DO NOTHING`,
+        `INSERT INTO projects VALUES (${sqlStr(newId)}, ${sqlStr(finalName)}, ${sqlStr(this.orgId)}, ${strSql(opts.description ?? null)}, ${tsSql(undefined, new Date())}, NULL)`,
       );
+      return newId;
     });
-    return (await this.getProject(id))!;
+    return (await this.listProjects({ ids: [id] }))[0]!;
   }
 
   // ---------------------------------------------------------------- experiments
@@ -302,9 +312,16 @@ export class Store {
     return (await this.listExperiments({ ids: [id] }))[0];
   }
 
+  /** Creates an experiment; its name gets a `-N` suffix when the project already has one of that name. */
   async createExperiment(e: Partial<ExperimentRec> & { project_id: string; name: string }): Promise<ExperimentRec> {
     const id = e.id ?? randomUUID();
     await this.write(async (c) => {
+      const taken = new Set(
+        (await c.runAndReadAll(`SELECT name FROM experiments WHERE project_id = ${sqlStr(e.project_id)}`)).getRowsJson().map((r) => String(r[0])),
+      );
+      let name = e.name;
+      for (let i = 1; taken.has(name); i++) name = `${e.name}-${i}`;
+      e = { ...e, name };
       await c.run(
         `INSERT INTO experiments VALUES (${sqlStr(id)}, ${sqlStr(e.project_id)}, ${sqlStr(e.name)}, ${strSql(e.description ?? null)},
           ${tsSql(e.created, new Date())}, ${strSql(e.dataset_id ?? null)}, ${strSql(e.dataset_version ?? null)},
@@ -341,18 +358,20 @@ export class Store {
 
   /** Returns the dataset with this name in the project, creating it when missing. */
   async ensureDataset(d: { project_id: string; name: string; id?: string; description?: string | null; metadata?: unknown }): Promise<DatasetRec> {
-    if (d.id) {
-      const byId = await this.getDataset(d.id);
-      if (byId) return byId;
-    }
-    const existing = (await this.listDatasets({ projectId: d.project_id, name: d.name }))[0];
-    if (existing) return existing;
-    const id = d.id ?? randomUUID();
-    await this.write(async (c) => {
+    const id = await this.write(async (c) => {
+      const first = async (sql: string) => ((await c.runAndReadAll(sql)).getRowsJson()[0]?.[0] as string | undefined) ?? undefined;
+      if (d.id) {
+        const byId = await first(`SELECT id FROM datasets WHERE id = ${sqlStr(d.id)}`);
+        if (byId) return byId;
+      }
+      const existing = await first(`SELECT id FROM datasets WHERE project_id = ${sqlStr(d.project_id)} AND name = ${sqlStr(d.name)}`);
+      if (existing) return existing;
+      const newId = d.id ?? randomUUID();
       await c.run(
-        `INSERT INTO datasets VALUES (${sqlStr(id)}, ${sqlStr(d.project_id)}, ${sqlStr(d.name)}, ${strSql(d.description ?? null)},
-          ${tsSql(undefined, new Date())}, ${jsonSql(d.metadata ?? null)}, NULL) ON CONFLICT DO NOTHING`,
+        `INSERT INTO datasets VALUES (${sqlStr(newId)}, ${sqlStr(d.project_id)}, ${sqlStr(d.name)}, ${strSql(d.description ?? null)},
+          ${tsSql(undefined, new Date())}, ${jsonSql(d.metadata ?? null)}, NULL)`,
       );
+      return newId;
     });
     return (await this.getDataset(id))!;
   }
@@ -425,11 +444,12 @@ export class Store {
 
   // ---------------------------------------------------------------- rows
   /** Reads stored rows by id as client-facing records (plus their `_pk`). */
-  async fetchRows(key: ObjectKey, ids: string[]): Promise<Map<string, { pk: bigint; rec: Rec }>> {
+  async fetchRows(key: ObjectKey, ids: string[], conn?: DuckDBConnection): Promise<Map<string, { pk: bigint; rec: Rec }>> {
     const out = new Map<string, { pk: bigint; rec: Rec }>();
     for (let i = 0; i < ids.length; i += 500) {
       const chunk = ids.slice(i, i + 500);
       const rows = await this.readJson(
+        conn,
         `SELECT id, CAST(_pk AS VARCHAR) AS __pk, ${ISO('created')} AS created, ${JSON_FIELDS.join(', ')}, extra FROM rows
          WHERE object_type = ${sqlStr(key.type)} AND object_id = ${sqlStr(key.id)} AND id IN (${chunk.map(sqlStr).join(', ')})`,
       );

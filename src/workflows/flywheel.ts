@@ -103,6 +103,7 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
   let ctx: OrientContext | null = null;
   let evidence: DiscoverEvidence | null = null;
   let diagnosis: Diagnosis | null = null;
+  /** The pinned baseline: reported in the handoff and used for the per-row comparison. */
   let baseline: EvalResult | null = null;
   let comparison: RowComparison | null = null;
   const evals: (EvalResult & { iteration?: number })[] = [];
@@ -153,7 +154,7 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
         evidence = await acts.discover({ ctx, goal: cfg.goal, windowDays: cfg.windowDays, iteration, datasetId });
         // DIAGNOSE (pure)
         enter('diagnose', 'building the plan');
-        diagnosis = diagnose(evidence, ctx.primaryScore ? { primaryScore: ctx.primaryScore } : {});
+        diagnosis = diagnose(evidence, { binaryScores: ctx.binaryScores, ...(ctx.primaryScore ? { primaryScore: ctx.primaryScore } : {}) });
         status.findings = diagnosis.findings.map((f) => `${f.severity}: ${f.title}`);
         if (iteration === 1 && isHealthy(diagnosis)) break;
         plan = diagnosis.routes.filter((r) => r.artifact !== 'none');
@@ -173,7 +174,10 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
       const iterChanges: ChangeRecord[] = [];
       let splitBaselines: { train?: EvalResult; validation?: EvalResult } = {};
       let halted = false;
-      for (const route of plan) {
+      // Curation touches no code, so it runs first; then the unchanged agent is measured on the curated
+      // splits, then code changes follow in plan order (measurement and instrumentation before agent).
+      const ordered = [...plan.filter((r) => r.artifact === 'dataset'), ...plan.filter((r) => r.artifact !== 'dataset')];
+      for (const route of ordered) {
         if (route.artifact === 'dataset') {
           const a = await gates.ask('write', `Upsert curated rows into dataset ${ctx.datasetName}`, `Route \`${route.id}\`: ${route.title}`);
           if (stopAt(a, 'dataset write')) { halted = true; break; }
@@ -259,14 +263,15 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
       const smokeCheck = checkSmoke(smoke, ctx.primaryScore);
       if (smokeCheck.ok) {
         status.activity = 'full evals';
-        const validation = await longActs.runEval({ ctx, cwd: ctx.agentDir, split: useDataset ? 'validation' : 'all', runMode: 'full', experimentName: experimentName(info.workflowId, iteration, 'full', 'validation'), useDataset, iteration });
-        evals.push({ ...validation, iteration });
-        full = { validation };
         if (useDataset) {
           const train = await longActs.runEval({ ctx, cwd: ctx.agentDir, split: 'train', runMode: 'full', experimentName: experimentName(info.workflowId, iteration, 'full', 'train'), useDataset, iteration });
           evals.push({ ...train, iteration });
-          full = { train, validation };
+          full = { train };
         }
+        // Validation last: it is the final measurement the verdict and the handoff rest on.
+        const validation = await longActs.runEval({ ctx, cwd: ctx.agentDir, split: useDataset ? 'validation' : 'all', runMode: 'full', experimentName: experimentName(info.workflowId, iteration, 'full', 'validation'), useDataset, iteration });
+        evals.push({ ...validation, iteration });
+        full = { ...full, validation };
         if (baseline) {
           status.activity = 'per-row comparison against the baseline';
           comparison = await acts.compareRuns({ baseline, next: validation, tolerance: 0.1, runDir: ctx.runDir, iteration });
@@ -282,7 +287,7 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
         baseline,
         baselineSplits: splitBaselines,
         comparison,
-        scorerHealth: assessScorers(primaryRun.distributions ?? []),
+        scorerHealth: assessScorers(primaryRun.distributions ?? [], ctx.binaryScores),
         newFailurePatterns: [],
         remainingGaps: [],
         changesMade: iterChanges,
@@ -290,9 +295,6 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
       });
       decisions.push({ iteration, decision });
       history.push({ iteration, improved: decision.verdict.improved });
-      if (decision.verdict.acceptChange && full.validation) {
-        baseline = { ...full.validation };
-      }
 
       const routeAnswer = await gates.ask(
         'route',

@@ -22,6 +22,8 @@ export interface OrientContext {
   metadataKeys: string[];
   schemaWindowDays: number | null;
   primaryScore: string | null;
+  /** Scores that are pass/fail by design (from the project instructions): a 0/1 split is not a scorer bug. */
+  binaryScores: string[];
   /** Where the agent's code is worked on (the repository, or its copy in the run directory). */
   agentDir: string;
   evalFiles: string[];

@@ -688,6 +688,37 @@ function isPagingOrder(orderBy: OrderItem[]): { dir: 'asc' | 'desc' } | undefine
   return null;
 }
 
+/** Whether an expression reads any row field (constants and NOW() do not). */
+function referencesField(e: Expr): boolean {
+  switch (e.k) {
+    case 'ident':
+      return true;
+    case 'call':
+      return e.name === 'search' || e.args.some(referencesField);
+    case 'bin':
+      return referencesField(e.l) || referencesField(e.r);
+    case 'not':
+    case 'neg':
+    case 'isnull':
+    case 'cast':
+      return referencesField(e.e);
+    case 'in':
+      return referencesField(e.e) || e.list.some(referencesField);
+    case 'like':
+      return referencesField(e.e) || referencesField(e.pat);
+    case 'match':
+      return referencesField(e.e);
+    case 'includes':
+      return referencesField(e.e);
+    case 'between':
+      return referencesField(e.e) || referencesField(e.lo) || referencesField(e.hi);
+    case 'case':
+      return e.whens.some(([a, b]) => referencesField(a) || referencesField(b)) || (e.else ? referencesField(e.else) : false) || (e.operand ? referencesField(e.operand) : false);
+    default:
+      return false;
+  }
+}
+
 function containsAgg(e: Expr): boolean {
   switch (e.k) {
     case 'call':
@@ -703,6 +734,9 @@ function containsAgg(e: Expr): boolean {
       return containsAgg(e.e) || e.list.some(containsAgg);
     case 'like':
       return containsAgg(e.e) || containsAgg(e.pat);
+    case 'match':
+    case 'includes':
+      return containsAgg(e.e);
     case 'between':
       return containsAgg(e.e) || containsAgg(e.lo) || containsAgg(e.hi);
     case 'case':
@@ -832,7 +866,7 @@ export function translate(q: Query, src: ResolvedSource, now: Date): Translation
   if (mainWhere.length) sql += ` WHERE ${mainWhere.join(' AND ')}`;
   if (groupX.length) sql += ` GROUP BY ${groupX.map((g) => g.sql).join(', ')}`;
   else if (isAgg && selected.some((s) => !s.x.agg) && q.groupBy.length === 0) {
-    const bad = selected.find((s) => !s.x.agg && !/^(NULL|TRUE|FALSE|'.*'|-?\d+(\.\d+)?)$/.test(s.x.sql));
+    const bad = selected.find((s, i) => !s.x.agg && referencesField(items[i]!.expr));
     if (bad) throw new QueryError(`column '${bad.name}' must appear in GROUP BY or be used in an aggregate`);
   }
   if (having) sql += ` HAVING ${tr.toBool(having)}`;

@@ -70,6 +70,8 @@ export interface DiagnoseThresholds {
   cohortMinShare: number;
   /** A cohort scoring this much below the overall mean (or this much more low-score share) is "worse". */
   cohortScoreGap: number;
+  /** Low-score share at which an underrepresented cohort is also routed to the agent (it mostly fails). */
+  severeCohortLowShare: number;
   /** datasetShare < trafficShare × this: the cohort is underrepresented in the eval datasets. */
   underrepresentedRatio: number;
   toolErrorMin: number;
@@ -98,6 +100,7 @@ export const DIAGNOSE_THRESHOLDS: DiagnoseThresholds = {
   cohortMinTraces: 5,
   cohortMinShare: 0.05,
   cohortScoreGap: 0.15,
+  severeCohortLowShare: 0.5,
   underrepresentedRatio: 0.5,
   toolErrorMin: 3,
   toolErrorRate: 0.05,
@@ -397,6 +400,20 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
         counterevidence: primaryMisMeasured ? [`${primaryName} is mis-measured, so the score gap itself is uncertain`] : [],
         confidence: primaryMisMeasured ? 'low' : strong ? 'high' : 'medium',
       });
+      // A cohort that mostly fails is also the agent's problem (wrong answers in one category): both go in
+      // the plan, the dataset route first so the fix can be measured on the curated rows.
+      const severe = (c.lowScoreShare ?? 0) >= t.severeCohortLowShare && (meanGap ?? 0) >= 2 * t.cohortScoreGap;
+      if (severe && !primaryMisMeasured) {
+        candidates.push({
+          ...base,
+          id: `agent:cohort:${cohortId(c)}`,
+          artifact: 'agent',
+          title: `Fix agent behaviour for ${cohortLabel(c)}`,
+          rationale: 'Most traces of this cohort fail while the other cohorts are healthy, so the agent behaviour for it is wrong; the curated rows let the fix be verified.',
+          counterevidence: ['the eval datasets barely cover this cohort yet: the dataset route runs first so the change can be measured'],
+          confidence: 'medium',
+        });
+      }
     } else if (!primaryMisMeasured) {
       cohortRouted.add(cohortId(c));
       candidates.push({

@@ -1,0 +1,238 @@
+/**
+ * Benchmark of the local Braintrust server on a synthetic project of ~1M spans.
+ *
+ *   npx tsx bench/btql-bench.ts [--spans 1000000] [--runs 3] [--keep]
+ *
+ * 1. Writes a `bt sync pull`-layout directory (spec.json + data/part-*.jsonl): traces of one root span
+ *    (scores, metrics, metadata, facets, sometimes an error) and three children (llm, tool, score).
+ * 2. Seeds it into a fresh DuckDB file (timed).
+ * 3. Times the seed skill's discovery queries end to end through the REAL `bt sql` (process start, login,
+ *    HTTP, parse, translate, DuckDB, JSON) next to hand-written DuckDB SQL over the same table.
+ * 4. Writes bench/BENCHMARKS.md.
+ */
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { cpus, freemem, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { execa } from 'execa';
+import { seedFromSyncDir } from '../src/local-server/seed.js';
+import { LocalApi } from '../src/local-server/server.js';
+import { Store } from '../src/local-server/store.js';
+import { btEnvFor } from '../src/local-server/index.js';
+import { defaultBtPath, packageRoot } from '../src/paths.js';
+
+const { values } = parseArgs({
+  options: { spans: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '3' }, keep: { type: 'boolean', default: false } },
+});
+const SPANS = Number(values.spans);
+const RUNS = Number(values.runs);
+const PROJECT_ID = '5f0c6a53-3c55-4d8e-9f6b-b3a5a0d6c001';
+const SCORE = 'Response Quality';
+const FACET = 'Topic';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+async function generate(root: string): Promise<{ file: string; bytes: number; traces: number }> {
+  const spec = join(root, `project_logs_${PROJECT_ID}`, 'bench0000000');
+  mkdirSync(join(spec, 'data'), { recursive: true });
+  writeFileSync(
+    join(spec, 'spec.json'),
+    JSON.stringify({ schema_version: 1, object_ref: `project_logs:${PROJECT_ID}`, object_type: 'project_logs', object_name: 'bench', direction: 'pull', scope: 'all', window: '30d' }),
+  );
+  const file = join(spec, 'data', 'part-000001.jsonl');
+  const out = createWriteStream(file);
+  const rand = rng(42);
+  const topics = ['billing', 'auth', 'shipping', 'returns', 'account', 'other'];
+  const models = ['gpt-4o', 'gpt-4o-mini', 'claude-sonnet'];
+  const now = Date.now();
+  const traces = Math.ceil(SPANS / 4);
+  let written = 0;
+  let pk = 0;
+  const write = (o: unknown): Promise<void> | void => {
+    if (!out.write(`${JSON.stringify(o)}\n`)) return new Promise((r) => out.once('drain', () => r()));
+  };
+  for (let t = 0; t < traces && written < SPANS; t++) {
+    const created = new Date(now - Math.floor(rand() * 30 * 86400_000)).toISOString();
+    const root = `t${t}`;
+    const q = Math.round(rand() * 4) / 4;
+    const dur = Math.floor(200 + rand() * rand() * 30000);
+    const err = rand() < 0.05;
+    const base = { project_id: PROJECT_ID, log_id: 'g', created, root_span_id: root };
+    const spans: Array<Record<string, unknown>> = [
+      {
+        ...base, id: root, span_id: root, is_root: true, _pagination_key: `p${String(++pk).padStart(12, '0')}`,
+        input: { question: `customer question ${t} about ${topics[t % 6]}`, user_id: `u${t % 5000}` },
+        output: err ? null : `answer ${t}`,
+        error: err ? `Timeout after ${dur} ms calling search_kb` : null,
+        scores: { [SCORE]: q, helpful: rand() < 0.7 ? 1 : 0 },
+        metrics: { duration_ms: dur, start: Date.parse(created) / 1000, end: Date.parse(created) / 1000 + dur / 1000, tokens: Math.floor(rand() * 2000) },
+        metadata: { model: models[t % 3], version: `v${1 + (t % 4)}`, region: t % 2 ? 'eu' : 'us' },
+        facets: { [FACET]: topics[Math.floor(rand() * 6)], Sentiment: rand() < 0.3 ? 'negative' : 'positive' },
+        tags: t % 10 === 0 ? ['beta'] : ['prod'],
+        span_attributes: { name: 'support-agent', type: 'task' },
+      },
+      { ...base, id: `${root}-llm`, span_id: `${root}-llm`, span_parents: [root], _pagination_key: `p${String(++pk).padStart(12, '0')}`, input: [{ role: 'user', content: `q${t}` }], output: { content: `a${t}` }, metrics: { prompt_tokens: 500, completion_tokens: 80, tokens: 580 }, span_attributes: { name: 'openai.chat', type: 'llm' } },
+      { ...base, id: `${root}-tool`, span_id: `${root}-tool`, span_parents: [root], _pagination_key: `p${String(++pk).padStart(12, '0')}`, input: { query: `kb ${t}` }, output: { hits: t % 7 }, span_attributes: { name: 'search_kb', type: 'tool' } },
+      { ...base, id: `${root}-score`, span_id: `${root}-score`, span_parents: [root], _pagination_key: `p${String(++pk).padStart(12, '0')}`, scores: { [SCORE]: q }, span_attributes: { name: SCORE, type: 'score', purpose: 'scorer' } },
+    ];
+    for (const s of spans) {
+      if (written >= SPANS) break;
+      const w = write(s);
+      if (w) await w;
+      written++;
+    }
+  }
+  await new Promise<void>((r) => out.end(() => r()));
+  return { file, bytes: statSync(file).size, traces };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function time<T>(fn: () => Promise<T>): Promise<[number, T]> {
+  const t0 = performance.now();
+  const v = await fn();
+  return [performance.now() - t0, v];
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'btql-bench-'));
+  try {
+    process.stdout.write(`generating ${SPANS} spans…\n`);
+    const [genMs, gen] = await time(() => generate(join(dir, 'bt-sync')));
+    process.stdout.write(`  ${gen.traces} traces, ${(gen.bytes / 1e6).toFixed(0)} MB in ${(genMs / 1000).toFixed(1)} s\n`);
+
+    const store = await Store.open(join(dir, 'bench.duckdb'));
+    const [seedMs, seeded] = await time(() => seedFromSyncDir(store, join(dir, 'bt-sync'), { projectName: 'bench' }));
+    process.stdout.write(`seeded ${seeded.rows} rows in ${(seedMs / 1000).toFixed(1)} s\n`);
+    const [reseedMs, reseeded] = await time(() => seedFromSyncDir(store, join(dir, 'bt-sync'), { projectName: 'bench' }));
+    const total = Number((await store.read(`SELECT count(*)::INTEGER AS n FROM rows`))[0]!.n);
+    process.stdout.write(`re-seeded (idempotent) ${reseeded.rows} rows in ${(reseedMs / 1000).toFixed(1)} s; table holds ${total}\n`);
+
+    const api = new LocalApi({ store, apiKey: 'bench-key', orgName: 'local' });
+    const port = await api.listen(0);
+    const url = `http://127.0.0.1:${port}`;
+    const home = join(dir, 'home');
+    mkdirSync(join(home, 'cfg'), { recursive: true });
+    const env = {
+      PATH: `${join(packageRoot, 'node_modules', '.bin')}:${process.env.PATH ?? ''}`,
+      HOME: home,
+      XDG_CONFIG_HOME: join(home, 'cfg'),
+      BRAINTRUST_NO_INPUT: '1',
+      ...btEnvFor({ appUrl: url, apiUrl: url, apiKey: 'bench-key', orgName: 'local' }),
+    };
+    const P = PROJECT_ID;
+    const W = `created >= NOW() - INTERVAL 7 day`;
+    const base = `object_type = 'project_logs' AND object_id = '${P}'`;
+    const DW = `created >= now()::TIMESTAMP - INTERVAL 7 DAY`;
+    const sc = `TRY_CAST(json_extract(scores, '$."${SCORE}"') AS DOUBLE)`;
+    const queries: Array<{ name: string; btql: string; duck: string }> = [
+      {
+        name: 'schema discovery (1 root, 1 day)',
+        btql: `SELECT * FROM project_logs('${P}') WHERE is_root = true AND created >= NOW() - INTERVAL 1 day LIMIT 1`,
+        duck: `SELECT * FROM rows WHERE ${base} AND is_root AND created >= now()::TIMESTAMP - INTERVAL 1 DAY ORDER BY _pk DESC LIMIT 1`,
+      },
+      {
+        name: 'errors',
+        btql: `SELECT id, error FROM project_logs('${P}') WHERE is_root = true AND error IS NOT NULL AND ${W} LIMIT 20`,
+        duck: `SELECT id, error FROM rows WHERE ${base} AND is_root AND error IS NOT NULL AND ${DW} ORDER BY _pk DESC LIMIT 20`,
+      },
+      {
+        name: 'low scores',
+        btql: `SELECT id, scores."${SCORE}" FROM project_logs('${P}') WHERE is_root = true AND scores."${SCORE}" <= 0.5 AND ${W} LIMIT 20`,
+        duck: `SELECT id, ${sc} FROM rows WHERE ${base} AND is_root AND ${sc} <= 0.5 AND ${DW} ORDER BY _pk DESC LIMIT 20`,
+      },
+      {
+        name: 'score distribution',
+        btql: `SELECT scores."${SCORE}", COUNT(*) AS count FROM project_logs('${P}') WHERE is_root = true AND ${W} GROUP BY scores."${SCORE}" ORDER BY scores."${SCORE}"`,
+        duck: `SELECT ${sc} AS s, count(*) FROM rows WHERE ${base} AND is_root AND ${DW} GROUP BY s ORDER BY s`,
+      },
+      {
+        name: 'facet distribution (traces shape)',
+        btql: `SELECT facets."${FACET}", COUNT(*) AS count FROM project_logs('${P}', shape => 'traces') WHERE ${W} GROUP BY facets."${FACET}" ORDER BY count DESC`,
+        duck: `SELECT json_extract(facets, '$."${FACET}"') AS f, count(*) AS c FROM rows WHERE ${base} AND root_span_id IN (SELECT root_span_id FROM rows WHERE ${base} AND ${DW}) GROUP BY f ORDER BY c DESC`,
+      },
+      {
+        name: 'high latency',
+        btql: `SELECT id, metrics.duration_ms FROM project_logs('${P}') WHERE is_root = true AND metrics.duration_ms > 10000 AND ${W} ORDER BY metrics.duration_ms DESC LIMIT 20`,
+        duck: `SELECT id, TRY_CAST(json_extract(metrics, '$.duration_ms') AS DOUBLE) AS d FROM rows WHERE ${base} AND is_root AND d > 10000 AND ${DW} ORDER BY d DESC LIMIT 20`,
+      },
+      {
+        name: 'full-text search() (30 days)',
+        btql: `SELECT id FROM project_logs('${P}') WHERE is_root AND created >= NOW() - INTERVAL 30 day AND search('timeout') LIMIT 20`,
+        duck: `SELECT id FROM rows WHERE ${base} AND is_root AND created >= now()::TIMESTAMP - INTERVAL 30 DAY AND regexp_matches(CAST(error AS VARCHAR), '(?i)\\btimeout\\b') ORDER BY _pk DESC LIMIT 20`,
+      },
+    ];
+    const results: Array<{ name: string; bt: number; duck: number; rows: number }> = [];
+    // Warm-up: bt binary start and the OS file cache.
+    await execa(defaultBtPath(), ['projects', 'list', '--json'], { env, extendEnv: false, stdin: 'ignore' });
+    for (const q of queries) {
+      const btTimes: number[] = [];
+      const duckTimes: number[] = [];
+      let rows = 0;
+      for (let i = 0; i < RUNS; i++) {
+        const [ms, r] = await time(() => execa(defaultBtPath(), ['sql', '--json', q.btql], { env, extendEnv: false, stdin: 'ignore', reject: false }));
+        if (r.exitCode !== 0) throw new Error(`${q.name}: bt exited ${r.exitCode}: ${r.stderr}`);
+        rows = (JSON.parse(String(r.stdout)) as { data: unknown[] }).data.length;
+        btTimes.push(ms);
+        const [dms] = await time(() => store.read(q.duck));
+        duckTimes.push(dms);
+      }
+      results.push({ name: q.name, bt: median(btTimes), duck: median(duckTimes), rows });
+      process.stdout.write(`  ${q.name.padEnd(36)} bt sql ${median(btTimes).toFixed(0).padStart(6)} ms   DuckDB ${median(duckTimes).toFixed(0).padStart(6)} ms   (${rows} rows)\n`);
+    }
+    const [btStartMs] = await time(() => execa(defaultBtPath(), ['--version'], { env, extendEnv: false, stdin: 'ignore' }));
+    await api.close();
+    await store.close();
+    const dbBytes = statSync(join(dir, 'bench.duckdb')).size;
+
+    const mem = (totalmem() / 2 ** 30).toFixed(1);
+    const nproc = (await execa('nproc')).stdout.trim();
+    const lines = [
+      '# Local Braintrust server benchmarks',
+      '',
+      'Generated by `npx tsx bench/btql-bench.ts` (see the header of that file for what it does).',
+      '',
+      `- Date: ${new Date().toISOString()}`,
+      `- Machine: nproc=${nproc} (${cpus()[0]?.model ?? 'unknown CPU'}), memory ${mem} GiB (free at start ${(freemem() / 2 ** 30).toFixed(1)} GiB), shared with other work`,
+      `- Node ${process.version}, @duckdb/node-api 1.5.6-r.1, bt 0.12.0`,
+      `- Data: ${seeded.rows.toLocaleString('en-US')} spans in ${gen.traces.toLocaleString('en-US')} traces (root + llm + tool + score span), created over 30 days; NDJSON ${(gen.bytes / 1e6).toFixed(0)} MB; DuckDB file ${(dbBytes / 1e6).toFixed(0)} MB`,
+      '',
+      '## Seeding (bt sync pull layout → DuckDB)',
+      '',
+      '| step | time |',
+      '|---|---|',
+      `| generate NDJSON | ${(genMs / 1000).toFixed(1)} s |`,
+      `| seed into an empty store | ${(seedMs / 1000).toFixed(1)} s (${Math.round(seeded.rows / (seedMs / 1000)).toLocaleString('en-US')} rows/s) |`,
+      `| seed the same snapshot again (replaces, no duplicates: table holds ${total.toLocaleString('en-US')}) | ${(reseedMs / 1000).toFixed(1)} s |`,
+      '',
+      `## Discovery queries (median of ${RUNS})`,
+      '',
+      '"bt sql" is end to end: a new `bt` process (its bare start-up is about ' +
+        `${btStartMs.toFixed(0)} ms), login, HTTP, BTQL parse/translate, DuckDB, JSON. "DuckDB" is hand-written SQL over the same table, in process.`,
+      '',
+      '| query | bt sql | DuckDB direct | rows |',
+      '|---|---:|---:|---:|',
+      ...results.map((r) => `| ${r.name} | ${r.bt.toFixed(0)} ms | ${r.duck.toFixed(0)} ms | ${r.rows} |`),
+      '',
+    ];
+    writeFileSync(join(packageRoot, 'bench', 'BENCHMARKS.md'), lines.join('\n'));
+    process.stdout.write('wrote bench/BENCHMARKS.md\n');
+  } finally {
+    if (!values.keep) rmSync(dir, { recursive: true, force: true });
+    else process.stdout.write(`kept ${dir}\n`);
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});
