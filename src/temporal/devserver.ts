@@ -371,12 +371,6 @@ export async function ensureDevServer(home: string, opts: EnsureDevServerOptions
     writeFileSync(logFile, `--- ${new Date().toISOString()} ${cliPath} ${devServerArgs({ port, uiPort, dbFilename, namespaces }).join(' ')}\n`, { flag: 'a' });
     const child = spawnDevServer({ cliPath, port, uiPort, dbFilename, namespaces, logFile, detached: true });
     if (child.pid === undefined) throw new Error(`Could not start ${cliPath}.${logTail(logFile)}`);
-    try {
-      await waitForTemporal(address, { timeoutMs: opts.readyTimeoutMs ?? 30_000, child, logFile, namespace });
-    } catch (err) {
-      killGroup(child.pid, 'SIGKILL');
-      throw err;
-    }
     const record: DevServerRecord = {
       pid: child.pid,
       port,
@@ -389,7 +383,16 @@ export async function ensureDevServer(home: string, opts: EnsureDevServerOptions
       namespaces,
       startedAt: new Date().toISOString(),
     };
-    writeFileSync(join(home, STATE_FILE), JSON.stringify(record, null, 2) + '\n');
+    // Recorded before it is ready: if this process dies while waiting, the next one finds it.
+    const stateFile = join(home, STATE_FILE);
+    writeFileSync(stateFile, JSON.stringify(record, null, 2) + '\n');
+    try {
+      await waitForTemporal(address, { timeoutMs: opts.readyTimeoutMs ?? 30_000, child, logFile, namespace });
+    } catch (err) {
+      killGroup(child.pid, 'SIGKILL');
+      rmSync(stateFile, { force: true });
+      throw err;
+    }
     await prepareNamespace(address, namespace);
     return {
       address,

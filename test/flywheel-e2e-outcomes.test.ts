@@ -1,0 +1,128 @@
+/**
+ * End to end on the real parts (Temporal dev server, local Braintrust server, real bt, real evals):
+ * the example project ends improved with a change agent, needs_work without one, healthy on healthy
+ * production, and no_convergence when the change agent cannot fix anything.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { validateSummary } from '../src/handoff/write.js';
+import { flywheelWorkflow } from '../src/workflows/flywheel.js';
+import type { Summary } from '../schemas/summary.js';
+import { EXAMPLE_DIR, makeFlywheelEnv, type FlywheelEnv } from './support/flywheel-e2e.js';
+import { maybeRecordHistory } from './support/histories.js';
+import { describeTemporal } from './support/temporal-harness.js';
+
+function readSummary(path: string | null): Summary {
+  expect(path).toBeTruthy();
+  return JSON.parse(readFileSync(path!, 'utf8')) as Summary;
+}
+
+describeTemporal('flywheel outcomes on the example project', () => {
+  let env: FlywheelEnv;
+  beforeAll(async () => {
+    env = await makeFlywheelEnv({ variant: 'defective' });
+  });
+  afterAll(async () => {
+    await env?.teardown();
+  });
+
+  it('finds the planted defects, curates rows, applies the fix and verifies it: improved', async () => {
+    const agentSrcBefore = readFileSync(join(EXAMPLE_DIR, 'src', 'tools.ts'), 'utf8');
+    const workflowId = env.worker.workflowId('improved');
+    const result = await env.worker.runUntil(
+      env.worker.client.workflow.execute(flywheelWorkflow, { taskQueue: env.worker.taskQueue, workflowId, args: [env.input()] }),
+    );
+    expect(result.outcome).toBe('improved');
+    const summary = readSummary(result.summaryPath);
+    expect(await validateSummary(summary)).toEqual([]);
+    expect(existsSync(result.narrativePath!)).toBe(true);
+
+    // Diagnose found both defects: the tool error and the badly answered returns/refunds cohort.
+    const routes = summary.diagnosis!.routes.map((r) => r.id);
+    expect(routes).toContain('agent:tool:lookup_order');
+    expect(routes.some((r) => r.startsWith('dataset:cohort:') && r.includes('Returns'))).toBe(true);
+    expect(routes.indexOf(routes.find((r) => r.startsWith('dataset:'))!)).toBeLessThan(routes.indexOf('agent:tool:lookup_order'));
+    const tool = summary.findings_detail.find((f) => f.id === 'reliability:tool:lookup_order')!;
+    expect(tool.example_traces.length).toBeGreaterThan(0);
+    expect(tool.example_traces[0]!.url).toContain('/r/');
+
+    // The change agent edited the copy, never the repository.
+    const files = summary.changes_detail.flatMap((c) => c.files ?? []);
+    expect(files).toEqual(expect.arrayContaining(['src/tools.ts', 'src/policy.ts']));
+    expect(readFileSync(join(EXAMPLE_DIR, 'src', 'tools.ts'), 'utf8')).toBe(agentSrcBefore);
+
+    // Verified: the target score went up with no regressed rows.
+    const delta = summary.verification!.deltas.find((d) => d.score === 'answer_quality')!;
+    expect(delta.delta!).toBeGreaterThan(0.1);
+    expect(summary.verification!.regression_count).toBe(0);
+
+    // Curated rows: stable ids, no duplicates, labeled (never the bad production output).
+    const [counts] = await env.sql(
+      `SELECT COUNT(*) AS n, COUNT(DISTINCT id) AS ids, SUM(CASE WHEN expected IS NULL THEN 1 ELSE 0 END) AS unlabeled FROM dataset('${summary.changes_detail.find((c) => c.artifact === 'dataset')!.dataset_rows!.dataset_id}')`,
+    );
+    expect(Number(counts!.n)).toBeGreaterThan(20);
+    expect(Number(counts!.ids)).toBe(Number(counts!.n));
+    await maybeRecordHistory(env.worker.client, workflowId, 'improved');
+  });
+
+  it('without a change agent ends needs_work with a usable brief in the next steps', async () => {
+    const workflowId = env.worker.workflowId('needs-work');
+    const result = await env.worker.runUntil(
+      env.worker.client.workflow.execute(flywheelWorkflow, {
+        taskQueue: env.worker.taskQueue,
+        workflowId,
+        args: [env.input({ changeCommand: undefined, outDir: join(env.home, 'out-needs-work') })],
+      }),
+    );
+    expect(result.outcome).toBe('needs_work');
+    const summary = readSummary(result.summaryPath);
+    expect(await validateSummary(summary)).toEqual([]);
+    const brief = summary.next_steps.find((s) => s.intent === 'review_change' && s.title.includes('lookup_order'));
+    expect(brief).toBeDefined();
+    expect(brief!.body).toContain('lookup_order');
+    const path = /brief is ready at `([^`]+)`/.exec(brief!.body)?.[1];
+    expect(path && existsSync(path)).toBe(true);
+    expect(readFileSync(path!, 'utf8')).toContain('## Evidence');
+  });
+
+  it('ends no_convergence when the change agent cannot fix anything', async () => {
+    const workflowId = env.worker.workflowId('no-convergence');
+    const result = await env.worker.runUntil(
+      env.worker.client.workflow.execute(flywheelWorkflow, {
+        taskQueue: env.worker.taskQueue,
+        workflowId,
+        args: [env.input({ changeCommand: [process.execPath, '-e', 'process.stdin.resume()'], outDir: join(env.home, 'out-nc'), datasetName: 'flywheel-nc' })],
+      }),
+    );
+    expect(result.outcome).toBe('no_convergence');
+    expect(result.iterations).toBe(3);
+    const summary = readSummary(result.summaryPath);
+    expect(summary.loop_decision).toBe('no-convergence');
+    expect(summary.verification!.decisions).toHaveLength(3);
+    await maybeRecordHistory(env.worker.client, workflowId, 'no_convergence');
+  });
+});
+
+describeTemporal('flywheel on healthy production', () => {
+  let env: FlywheelEnv;
+  beforeAll(async () => {
+    env = await makeFlywheelEnv({ variant: 'healthy' });
+  });
+  afterAll(async () => {
+    await env?.teardown();
+  });
+
+  it('exits healthy with no changes', async () => {
+    const workflowId = env.worker.workflowId('healthy');
+    const result = await env.worker.runUntil(
+      env.worker.client.workflow.execute(flywheelWorkflow, { taskQueue: env.worker.taskQueue, workflowId, args: [env.input()] }),
+    );
+    const summary = readSummary(result.summaryPath);
+    expect(summary.diagnosis!.routes.map((r) => r.artifact)).toEqual(['none']);
+    expect(result.outcome).toBe('healthy');
+    expect(summary.changes_detail).toEqual([]);
+    expect(summary.next_steps.map((s) => s.intent)).toEqual(['no_action']);
+    await maybeRecordHistory(env.worker.client, workflowId, 'healthy');
+  });
+});
