@@ -7,7 +7,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { validateSummary } from '../src/handoff/write.js';
-import { flywheelWorkflow } from '../src/workflows/flywheel.js';
 import type { Summary } from '../schemas/summary.js';
 import { EXAMPLE_DIR, makeFlywheelEnv, type FlywheelEnv } from './support/flywheel-e2e.js';
 import { maybeRecordHistory } from './support/histories.js';
@@ -29,12 +28,10 @@ describeTemporal('flywheel outcomes on the example project', () => {
 
   it('finds the planted defects, curates rows, applies the fix and verifies it: improved', async () => {
     const agentSrcBefore = readFileSync(join(EXAMPLE_DIR, 'src', 'tools.ts'), 'utf8');
-    const workflowId = env.worker.workflowId('improved');
-    const result = await env.worker.runUntil(
-      env.worker.client.workflow.execute(flywheelWorkflow, { taskQueue: env.worker.taskQueue, workflowId, args: [env.input()] }),
-    );
-    expect(result.outcome).toBe('improved');
+    const workflowId = `improved-${Date.now()}`;
+    const result = await env.execute(workflowId, env.input());
     const summary = readSummary(result.summaryPath);
+    expect(result.outcome, `${summary.loop_reasoning}\n${JSON.stringify(summary.verification?.decisions)}`).toBe('improved');
     expect(await validateSummary(summary)).toEqual([]);
     expect(existsSync(result.narrativePath!)).toBe(true);
 
@@ -63,18 +60,12 @@ describeTemporal('flywheel outcomes on the example project', () => {
     );
     expect(Number(counts!.n)).toBeGreaterThan(20);
     expect(Number(counts!.ids)).toBe(Number(counts!.n));
-    await maybeRecordHistory(env.worker.client, workflowId, 'improved');
+    await maybeRecordHistory(env.client, workflowId, 'improved');
   });
 
   it('without a change agent ends needs_work with a usable brief in the next steps', async () => {
-    const workflowId = env.worker.workflowId('needs-work');
-    const result = await env.worker.runUntil(
-      env.worker.client.workflow.execute(flywheelWorkflow, {
-        taskQueue: env.worker.taskQueue,
-        workflowId,
-        args: [env.input({ changeCommand: undefined, outDir: join(env.home, 'out-needs-work') })],
-      }),
-    );
+    const workflowId = `needs-work-${Date.now()}`;
+    const result = await env.execute(workflowId, env.input({ changeCommand: undefined, outDir: join(env.home, 'out-needs-work') }));
     expect(result.outcome).toBe('needs_work');
     const summary = readSummary(result.summaryPath);
     expect(await validateSummary(summary)).toEqual([]);
@@ -87,20 +78,14 @@ describeTemporal('flywheel outcomes on the example project', () => {
   });
 
   it('ends no_convergence when the change agent cannot fix anything', async () => {
-    const workflowId = env.worker.workflowId('no-convergence');
-    const result = await env.worker.runUntil(
-      env.worker.client.workflow.execute(flywheelWorkflow, {
-        taskQueue: env.worker.taskQueue,
-        workflowId,
-        args: [env.input({ changeCommand: [process.execPath, '-e', 'process.stdin.resume()'], outDir: join(env.home, 'out-nc'), datasetName: 'flywheel-nc' })],
-      }),
-    );
+    const workflowId = `no-convergence-${Date.now()}`;
+    const result = await env.execute(workflowId, env.input({ changeCommand: [process.execPath, '-e', 'process.stdin.resume()'], outDir: join(env.home, 'out-nc'), datasetName: 'flywheel-nc' }));
     expect(result.outcome).toBe('no_convergence');
     expect(result.iterations).toBe(3);
     const summary = readSummary(result.summaryPath);
     expect(summary.loop_decision).toBe('no-convergence');
     expect(summary.verification!.decisions).toHaveLength(3);
-    await maybeRecordHistory(env.worker.client, workflowId, 'no_convergence');
+    await maybeRecordHistory(env.client, workflowId, 'no_convergence');
   });
 });
 
@@ -114,15 +99,13 @@ describeTemporal('flywheel on healthy production', () => {
   });
 
   it('exits healthy with no changes', async () => {
-    const workflowId = env.worker.workflowId('healthy');
-    const result = await env.worker.runUntil(
-      env.worker.client.workflow.execute(flywheelWorkflow, { taskQueue: env.worker.taskQueue, workflowId, args: [env.input()] }),
-    );
+    const workflowId = `healthy-${Date.now()}`;
+    const result = await env.execute(workflowId, env.input());
     const summary = readSummary(result.summaryPath);
     expect(summary.diagnosis!.routes.map((r) => r.artifact)).toEqual(['none']);
     expect(result.outcome).toBe('healthy');
     expect(summary.changes_detail).toEqual([]);
     expect(summary.next_steps.map((s) => s.intent)).toEqual(['no_action']);
-    await maybeRecordHistory(env.worker.client, workflowId, 'healthy');
+    await maybeRecordHistory(env.client, workflowId, 'healthy');
   });
 });

@@ -262,6 +262,8 @@ function formatReport(r: RunReport): string {
   if (gate) {
     lines.push(`  pending gate: ${gate.id} (${gate.kind}) "${gate.title}"`);
     lines.push(`    opened ${gate.openedAt}; times out ${gate.timeoutAt} (${ago(gate.timeoutAt)}); then the run ends blocked`);
+    const detail = gate.detail.split('\n');
+    lines.push(...detail.slice(0, 15).map((l) => `    | ${l}`), ...(detail.length > 15 ? [`    | … (${detail.length - 15} more lines: \`flywheel status --json\`)`] : []));
     if (gate.options.length) lines.push(`    options: ${gate.options.join(', ')}`);
     lines.push('    answer with one of:', ...answerHints(r.workflowId, gate).map((h) => `      ${h}`));
   } else if (live && !r.closed && live.mode === 'autonomous') {
@@ -551,7 +553,7 @@ export async function gateCommand(command: GateCommand, workflowId: string, opts
 
     // Confirm when we can see the run: the gate closes once the workflow has taken the answer.
     let accepted: boolean | null = null;
-    if (q.ok && gateId && command !== 'stop') {
+    if (q.ok && gateId) {
       accepted = false;
       const deadline = Date.now() + 5_000;
       while (Date.now() < deadline) {
@@ -570,7 +572,7 @@ export async function gateCommand(command: GateCommand, workflowId: string, opts
           : 'the run stops at its next gate'
         : null;
     const doc = { workflowId, runId: desc.runId, signal: command, gateId: gateId ?? null, by, verified: q.ok, accepted, warning, note: stopNote };
-    if (warning && !globals.json) process.stderr.write(`flywheel: ${warning}\n`);
+    if (warning) process.stderr.write(`flywheel: ${warning}\n`);
     output(globals, doc, () => {
       const target = gateId ? `gate ${gateId}` : 'the run';
       const state = accepted === true ? ' — accepted' : accepted === false ? ' — sent; the run has not taken it yet' : '';

@@ -27,7 +27,7 @@ import {
   type Phase,
 } from './definitions.js';
 import { Gates } from './gates.js';
-import { assessScorers } from './logic/scorer-health.js';
+import { assessScorersAgainstBaseline } from './logic/scorer-health.js';
 import { checkSmoke, decide, type Decision, type Outcome } from './logic/decide.js';
 import { diagnose, isHealthy, type Diagnosis, type Route } from './logic/diagnose.js';
 import type { ChangeRecord, DiscoverEvidence, EvalResult, RowComparison } from './logic/evidence.js';
@@ -287,7 +287,7 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
         baseline,
         baselineSplits: splitBaselines,
         comparison,
-        scorerHealth: assessScorers(primaryRun.distributions ?? [], ctx.binaryScores),
+        scorerHealth: assessScorersAgainstBaseline(primaryRun.distributions ?? [], (splitBaselines.validation ?? baseline)?.distributions ?? [], ctx.binaryScores),
         newFailurePatterns: [],
         remainingGaps: [],
         changesMade: iterChanges,

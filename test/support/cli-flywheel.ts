@@ -178,6 +178,7 @@ export function stubActivities(opts: StubOptions): Partial<FlywheelActivities> {
         metadataKeys: [],
         schemaWindowDays: 7,
         primaryScore: 'Factuality',
+        binaryScores: [],
         agentDir: config.agentDir,
         evalFiles: [],
         evalFilesSource: 'none found',

@@ -3,6 +3,7 @@
  * a local Braintrust-compatible server seeded with generated example traces, the real `bt` binary, and
  * the real activities. Each call gets its own home directory, server and task queue.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,8 +11,11 @@ import { createActivities } from '../../src/activities/index.js';
 import { startLocalServer, type LocalServerHandle } from '../../src/local-server/index.js';
 import { packageRoot } from '../../src/paths.js';
 import type { FlywheelInput } from '../../schemas/flywheel-input.js';
+import { flywheelWorkflow, type FlywheelResult } from '../../src/workflows/flywheel.js';
 import { generateExampleTraces, type TraceVariant } from '../../examples/support-agent/generate-traces.js';
-import { makeTestWorker, type TestWorker } from './temporal-harness.js';
+import { makeTestWorker, temporalAddress, type TestWorker } from './temporal-harness.js';
+import { Client, Connection } from '@temporalio/client';
+import { DEFAULT_NAMESPACE } from '../../src/shared.js';
 
 export const EXAMPLE_DIR = join(packageRoot, 'examples', 'support-agent');
 export const CHANGE_AGENT = [process.execPath, join(EXAMPLE_DIR, 'change-agent.mjs')];
@@ -20,7 +24,14 @@ export const LABELER = [join(packageRoot, 'node_modules', '.bin', 'tsx'), join(E
 export interface FlywheelEnv {
   home: string;
   server: LocalServerHandle;
-  worker: TestWorker;
+  /** A client for signals, queries and histories. */
+  client: Client;
+  /** The task queue every worker of this env polls. */
+  taskQueue: string;
+  /** A worker for this env's queue (a worker runs until one `runUntil` settles, so one per run). */
+  newWorker(): Promise<TestWorker>;
+  /** Runs one workflow to its result on a fresh worker; `during` may drive it (signals) meanwhile. */
+  execute(workflowId: string, input: FlywheelInput, during?: (w: TestWorker) => Promise<void>): Promise<FlywheelResult>;
   activities: ReturnType<typeof createActivities>;
   /** Input for a run on the example project, with overrides. */
   input(overrides?: Partial<FlywheelInput>): FlywheelInput;
@@ -42,14 +53,37 @@ export async function makeFlywheelEnv(opts: { variant?: TraceVariant; traces?: n
   await server.seedFromSyncDir(gen.dir, { projectName: 'support-agent' });
   const btEnv = { ...server.btEnv(), HOME: home, XDG_CONFIG_HOME: join(home, '.config'), XDG_CACHE_HOME: join(home, '.cache'), PATH: process.env.PATH ?? '' };
   const activities = createActivities({ btEnv, appUrl: server.appUrl });
-  const worker = await makeTestWorker({ activities });
+  const taskQueue = `flywheel-e2e-${randomUUID()}`;
+  const connection = await Connection.connect({ address: temporalAddress! });
+  const client = new Client({ connection, namespace: DEFAULT_NAMESPACE });
+  const workers: TestWorker[] = [];
+  const newWorker = async () => {
+    const w = await makeTestWorker({ activities, taskQueue });
+    workers.push(w);
+    return w;
+  };
   const { BtClient } = await import('../../src/bt/client.js');
   const bt = new BtClient({ env: btEnv, cwd: home });
   return {
     home,
     server,
-    worker,
+    client,
+    taskQueue,
+    newWorker,
     activities,
+    async execute(workflowId, input, during) {
+      const w = await newWorker();
+      try {
+        const handle = await w.client.workflow.start(flywheelWorkflow, { taskQueue, workflowId, args: [input] });
+        return await w.runUntil(async () => {
+          if (during) await during(w);
+          return handle.result();
+        });
+      } finally {
+        await w.teardown();
+        workers.splice(workers.indexOf(w), 1);
+      }
+    },
     input: (overrides = {}) => ({
       project: 'support-agent',
       goal: 'general health check',
@@ -65,7 +99,8 @@ export async function makeFlywheelEnv(opts: { variant?: TraceVariant; traces?: n
     }),
     sql: async (query) => (await bt.sql(query)).data as Record<string, unknown>[],
     async teardown() {
-      await worker.teardown();
+      for (const w of workers) await w.teardown();
+      await connection.close();
       await server.close();
       rmSync(home, { recursive: true, force: true });
     },
