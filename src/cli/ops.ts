@@ -410,18 +410,19 @@ export async function watchCommand(workflowId: string, opts: { interval?: string
       const gate = r.live?.pendingGate;
       if (line !== last) {
         events.push({ at: new Date().toISOString(), line });
-        if (tty) process.stdout.write(`\r\x1b[2K${line}`);
-        else say(`${new Date().toISOString().slice(11, 19)} ${line}`);
+        if (!tty) say(`${new Date().toISOString().slice(11, 19)} ${line}`);
         last = line;
       }
       if (gate && gate.id !== announcedGate) {
         announcedGate = gate.id;
-        if (tty) process.stdout.write('\n');
+        if (tty) process.stdout.write('\r\x1b[2K');
         say([`gate ${gate.id} (${gate.kind}): ${gate.title} — times out ${gate.timeoutAt}`, ...answerHints(workflowId, gate).map((h) => `  ${h}`)].join('\n'));
       }
+      // On a terminal the bottom line is redrawn in place, with the time since the run started.
+      if (tty) process.stdout.write(`\r\x1b[2K${line} (${ago(r.startTime).replace(/ ago$/, '')})`);
       await new Promise((res) => setTimeout(res, intervalMs));
     }
-    if (tty && last) process.stdout.write('\n');
+    if (tty) process.stdout.write('\r\x1b[2K');
     const code = final.outcome ? exitCodeFor(final.outcome) : EXIT_CODES.error;
     output(globals, { ...final, events, exitCode: code }, () =>
       [
@@ -777,7 +778,7 @@ export function registerOpsCommands(program: Command): Command {
   program
     .command('status')
     .description(
-      'Show where a run is: phase, iteration, current activity (with heartbeat details), the pending gate and how to\n' +
+      'Show where a run is: phase, iteration, current activity (with heartbeat details), the pending gate and how to ' +
         'answer it, findings so far; for a closed run the outcome, error and handoff paths.',
     )
     .argument('<workflowId>', 'the run (see `flywheel list`)')
@@ -795,8 +796,8 @@ export function registerOpsCommands(program: Command): Command {
   program
     .command('watch')
     .description(
-      'Follow a run until it closes, printing phase / iteration / activity / gate changes (a redrawn status line on a\n' +
-        'terminal, log lines otherwise). Exits like `run`: healthy 0, improved 10, needs_work 11, blocked 12,\n' +
+      'Follow a run until it closes, printing phase / iteration / activity / gate changes (a redrawn status line on a ' +
+        'terminal, log lines otherwise). Exits like `run`: healthy 0, improved 10, needs_work 11, blocked 12, ' +
         'no_convergence 13, error 1.',
     )
     .argument('<workflowId>', 'the run (see `flywheel list`)')
@@ -836,7 +837,7 @@ export function registerOpsCommands(program: Command): Command {
   program
     .command('replay')
     .description(
-      'Replay a run\'s history against the CURRENT workflow code: prints "determinism OK" or the diverging event\n' +
+      'Replay a run\'s history against the CURRENT workflow code: prints "determinism OK" or the diverging event ' +
         'and exits 1. Use it before deploying workflow changes while runs are open (see `history --out`).',
     )
     .argument('[workflowId]', 'replay this run from the server')
@@ -847,8 +848,8 @@ export function registerOpsCommands(program: Command): Command {
   program
     .command('reset')
     .description(
-      'Restart a failed or stuck run from its history as a new run of the same workflow id, with the current code.\n' +
-        'Default point: the last completed workflow task before the first failed or timed-out activity (that activity\n' +
+      'Restart a failed or stuck run from its history as a new run of the same workflow id, with the current code. ' +
+        'Default point: the last completed workflow task before the first failed or timed-out activity (that activity ' +
         'runs again); without one, the last completed workflow task. Gate answers after the point are re-applied.',
     )
     .argument('<workflowId>', 'the run (see `flywheel list`)')

@@ -251,8 +251,8 @@ export function registerScheduleCommands(program: Command): Command {
   schedule
     .command('create')
     .description(
-      'Create a schedule that starts an autonomous flywheel run on a cron expression or an interval.\n' +
-        'Takes the run options of `flywheel run`, resolved now (paths become absolute on this machine).\n' +
+      'Create a schedule that starts an autonomous flywheel run on a cron expression or an interval. ' +
+        'Takes the run options of `flywheel run`, resolved now (paths become absolute on this machine). ' +
         'Overlapping runs are skipped; each run gets the id <scheduleId>-<scheduled time>.',
     )
     .argument('<scheduleId>', 'a name for the schedule (letters, digits, . _ -)')

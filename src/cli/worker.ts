@@ -47,9 +47,9 @@ export function registerWorkerCommand(program: Command): Command {
   return program
     .command('worker')
     .description(
-      'Run a long-lived worker that executes flywheel runs (started by `run --no-worker`, `run --detach` or a schedule).\n' +
-        'Braintrust: BRAINTRUST_API_KEY (and BRAINTRUST_APP_URL/API_URL) for the real service, else the embedded local server.\n' +
-        'Temporal: --address/--namespace/--api-key/--profile or TEMPORAL_* env, else the embedded dev server.\n' +
+      'Run a long-lived worker that executes flywheel runs (started by `run --no-worker`, `run --detach` or a schedule). ' +
+        'Braintrust: BRAINTRUST_API_KEY (and BRAINTRUST_APP_URL/API_URL) for the real service, else the embedded local server. ' +
+        'Temporal: --address/--namespace/--api-key/--profile or TEMPORAL_* env, else the embedded dev server. ' +
         'Stops gracefully on SIGINT/SIGTERM (in-flight activities get 10 s to finish).',
     )
     .option('--task-queue <queue>', `task queue to poll (default "${TASK_QUEUE}")`)

@@ -59,6 +59,10 @@ export async function makeFlywheelEnv(opts: { variant?: TraceVariant; traces?: n
   const workers: TestWorker[] = [];
   const newWorker = async () => {
     const w = await makeTestWorker({ activities, taskQueue });
+    // Idempotent teardown: a test may stop a worker itself (restart tests) before the env does.
+    let closed: Promise<void> | undefined;
+    const teardown = w.teardown.bind(w);
+    w.teardown = () => (closed ??= teardown());
     workers.push(w);
     return w;
   };
@@ -81,7 +85,6 @@ export async function makeFlywheelEnv(opts: { variant?: TraceVariant; traces?: n
         });
       } finally {
         await w.teardown();
-        workers.splice(workers.indexOf(w), 1);
       }
     },
     input: (overrides = {}) => ({
