@@ -2,9 +2,8 @@
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { registerLocalCommands } from '../src/local-server/cli.js';
+import { buildProgram } from '../src/starter.js';
 import { ensureLocalServer, readState, seedLocalServer, stateFilePath, stopLocalServer } from '../src/local-server/daemon.js';
 import { makeBtRunner } from './support/local-server-bt.js';
 
@@ -35,9 +34,9 @@ async function runCli(args: string[]): Promise<string> {
     return true;
   });
   try {
-    const program = new Command().exitOverride();
-    registerLocalCommands(program);
-    await program.parseAsync(['node', 'flywheel', ...args]);
+    // The real CLI program (global --home/--json), without a Temporal dev server for these commands.
+    const program = buildProgram();
+    await program.parseAsync(['--home', home, ...args], { from: 'user' });
   } finally {
     spy.mockRestore();
   }
@@ -83,9 +82,9 @@ describe('local server daemon', () => {
 
   it('exposes local start/seed/status/stop commands', async () => {
     process.env.FLYWHEEL_HOME = home;
-    const started = JSON.parse(await runCli(['local', 'start', '--json'])) as Record<string, unknown>;
+    const started = JSON.parse(await runCli(['local', 'start', '--no-temporal', '--json'])) as Record<string, unknown>;
     expect(started).toMatchObject({ appUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:/), apiUrl: expect.any(String), apiKey: expect.any(String), dataFile: join(home, 'braintrust-local.duckdb') });
-    const text = await runCli(['local', 'start']);
+    const text = await runCli(['local', 'start', '--no-temporal']);
     expect(text).toContain('already running');
     expect(text).toContain(`export BRAINTRUST_API_KEY=${String(started.apiKey)}`);
     expect(text).toContain(`export BRAINTRUST_APP_URL=${String(started.appUrl)}`);
@@ -94,6 +93,6 @@ describe('local server daemon', () => {
     expect(seeded).toMatchObject({ projects: 1, rows: 3 });
     expect(JSON.parse(await runCli(['local', 'status', '--json']))).toMatchObject({ running: true, healthy: true });
     expect(JSON.parse(await runCli(['local', 'stop', '--json']))).toMatchObject({ stopped: true });
-    expect(JSON.parse(await runCli(['local', 'status', '--json']))).toEqual({ running: false });
+    expect(JSON.parse(await runCli(['local', 'status', '--json']))).toMatchObject({ running: false, temporal: null });
   });
 });

@@ -1,5 +1,8 @@
 /** `flywheel local start|seed|stop|status`: manage the background local Braintrust server. */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { ensureDevServer, readDevServerRecord, stopDevServer } from '../temporal/devserver.js';
 import { flywheelHome } from '../paths.js';
 import { ensureLocalServer, localServerStatus, seedLocalServer, stopLocalServer, type LocalServerInfo } from './daemon.js';
 
@@ -48,18 +51,41 @@ function parsePort(v: string): number {
   return n;
 }
 
+/** Global options the root program carries (--home, --json). */
+interface LocalGlobals {
+  home?: string;
+  json?: boolean;
+}
+
+function homeFrom(cmd: Command): string {
+  const g = cmd.optsWithGlobals() as LocalGlobals;
+  return g.home ? resolve(g.home) : flywheelHome();
+}
+
+function jsonFrom(cmd: Command): boolean {
+  return (cmd.optsWithGlobals() as LocalGlobals).json === true;
+}
+
 export function registerLocalCommands(program: Command): Command {
-  const local = program.command('local').description('Run the embedded Braintrust-compatible server (DuckDB) that bt talks to');
+  const local = program
+    .command('local')
+    .description('The embedded defaults: the local Braintrust-compatible server (DuckDB) and the Temporal dev server, kept under --home');
 
   local
     .command('start')
-    .description('Start the local server in the background (or reuse the running one) and print how to use it')
-    .option('--port <n>', 'port on 127.0.0.1 (default: last used, else random)', parsePort)
-    .option('--json', 'print one JSON object')
-    .action(async (opts: { port?: number; json?: boolean }) => {
-      const info = await ensureLocalServer({ home: flywheelHome(), ...(opts.port !== undefined ? { port: opts.port } : {}) });
-      if (opts.json) process.stdout.write(`${JSON.stringify(describe(info))}\n`);
-      else printInfo(info, info.started ? 'Local Braintrust server started:' : 'Local Braintrust server already running:');
+    .description('Start both servers in the background (or reuse running ones) and print how to point bt and temporal at them')
+    .option('--port <n>', 'Braintrust server port on 127.0.0.1 (default: last used, else random)', parsePort)
+    .option('--no-temporal', 'start only the Braintrust server')
+    .action(async (opts: { port?: number; temporal?: boolean }, cmd: Command) => {
+      const home = homeFrom(cmd);
+      const info = await ensureLocalServer({ home, ...(opts.port !== undefined ? { port: opts.port } : {}) });
+      const temporal = opts.temporal === false ? null : await ensureDevServer(home, { log: (m) => process.stderr.write(`${m}\n`) });
+      const temporalInfo = temporal ? { address: temporal.address, uiUrl: temporal.uiUrl, reused: temporal.reused } : null;
+      if (jsonFrom(cmd)) process.stdout.write(`${JSON.stringify({ ...describe(info), temporal: temporalInfo })}\n`);
+      else {
+        printInfo(info, info.started ? 'Local Braintrust server started:' : 'Local Braintrust server already running:');
+        if (temporal) process.stdout.write(`\nTemporal dev server ${temporal.reused ? 'already running' : 'started'}: ${temporal.address}${temporal.uiUrl ? ` (Web UI ${temporal.uiUrl})` : ''}\n`);
+      }
     });
 
   local
@@ -67,33 +93,42 @@ export function registerLocalCommands(program: Command): Command {
     .description('Load a `bt sync pull` output directory (root, object dir or spec dir) into the local server')
     .argument('<dir>', 'bt sync pull directory')
     .option('--project-name <name>', 'project name to use when the sync data only has project ids')
-    .option('--json', 'print one JSON object')
-    .action(async (dir: string, opts: { projectName?: string; json?: boolean }) => {
-      const info = await ensureLocalServer({ home: flywheelHome() });
+    .action(async (dir: string, opts: { projectName?: string }, cmd: Command) => {
+      if (!existsSync(dir)) throw new Error(`${dir} does not exist; pass a \`bt sync pull\` output directory`);
+      const info = await ensureLocalServer({ home: homeFrom(cmd) });
       const result = await seedLocalServer(info, dir, opts.projectName ? { projectName: opts.projectName } : {});
-      if (opts.json) process.stdout.write(`${JSON.stringify({ ...result, appUrl: info.appUrl })}\n`);
+      if (jsonFrom(cmd)) process.stdout.write(`${JSON.stringify({ ...result, appUrl: info.appUrl })}\n`);
       else process.stdout.write(`Seeded ${result.rows} row(s) into ${result.projects} project(s) on ${info.appUrl}\n`);
     });
 
   local
     .command('stop')
-    .description('Stop the background local server')
-    .option('--json', 'print one JSON object')
-    .action(async (opts: { json?: boolean }) => {
-      const r = await stopLocalServer(flywheelHome());
-      if (opts.json) process.stdout.write(`${JSON.stringify(r)}\n`);
-      else process.stdout.write(r.stopped ? `Stopped local server (pid ${r.pid}).\n` : 'Local server was not running.\n');
+    .description('Stop the background servers this project started (both keep their data for next time)')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const home = homeFrom(cmd);
+      const r = await stopLocalServer(home);
+      const temporal = await stopDevServer(home);
+      if (jsonFrom(cmd)) process.stdout.write(`${JSON.stringify({ ...r, temporalStopped: temporal })}\n`);
+      else {
+        process.stdout.write(r.stopped ? `Stopped local Braintrust server (pid ${r.pid}).\n` : 'Local Braintrust server was not running.\n');
+        process.stdout.write(temporal ? 'Stopped the Temporal dev server.\n' : 'No Temporal dev server of this project was running.\n');
+      }
     });
 
   local
     .command('status')
-    .description('Show whether the local server is running')
-    .option('--json', 'print one JSON object')
-    .action(async (opts: { json?: boolean }) => {
-      const s = await localServerStatus(flywheelHome());
-      if (opts.json) process.stdout.write(`${JSON.stringify(s ? { running: true, healthy: s.healthy, ...describe(s) } : { running: false })}\n`);
-      else if (!s) process.stdout.write('Local server is not running.\n');
-      else printInfo(s, s.healthy ? 'Local Braintrust server running:' : 'Local Braintrust server running but not answering:');
+    .description('Show whether the local servers are running')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const home = homeFrom(cmd);
+      const s = await localServerStatus(home);
+      const t = readDevServerRecord(home);
+      if (jsonFrom(cmd)) {
+        process.stdout.write(`${JSON.stringify({ ...(s ? { running: true, healthy: s.healthy, ...describe(s) } : { running: false }), temporal: t ?? null })}\n`);
+      } else {
+        if (!s) process.stdout.write('Local Braintrust server is not running.\n');
+        else printInfo(s, s.healthy ? 'Local Braintrust server running:' : 'Local Braintrust server running but not answering:');
+        process.stdout.write(t ? `Temporal dev server recorded at 127.0.0.1:${t.port} (pid ${t.pid}).\n` : 'No Temporal dev server recorded.\n');
+      }
     });
 
   return local;
