@@ -231,13 +231,22 @@ describe('generateExampleTraces variants', () => {
 
   it('healthy: the fixed agent, no defects visible', async () => {
     const { roots, rows } = await gen('healthy');
-    expect(rows.filter((r) => r.span_attributes.type === 'tool' && r.error)).toHaveLength(0);
-    expect(rows.filter((r) => r.span_attributes.type === 'tool').length).toBeGreaterThan(100);
-    expect(roots.every((r) => r.scores.correct_category === 1 && r.scores.no_tool_error === 1)).toBe(true);
+    // Only realistic noise: rare upstream timeouts of the order service, never the planted id bug.
+    const tools = rows.filter((r) => r.span_attributes.type === 'tool');
+    const toolErrors = tools.filter((r) => r.error);
+    expect(tools.length).toBeGreaterThan(100);
+    expect(toolErrors.length / tools.length).toBeLessThan(0.03);
+    expect(toolErrors.every((r) => String(r.error).startsWith('OrderServiceTimeout'))).toBe(true);
+    // Pass/fail scorers pass almost always, but not always (a scorer at exactly 1 everywhere reads as stuck).
+    for (const score of ['correct_category', 'no_tool_error'] as const) {
+      const values = roots.map((r) => r.scores[score]);
+      expect(mean(values)).toBeGreaterThan(0.95);
+      expect(new Set(values).size).toBe(2);
+    }
     const returns = roots.filter((r) => r.facets.Topic === 'Returns & refunds');
     expect(mean(returns.map((r) => r.scores.answer_quality))).toBeGreaterThan(0.95);
     expect(mean(roots.map((r) => r.scores.answer_quality))).toBeGreaterThan(0.9);
-    expect(roots.filter((r) => r.facets.Issues !== null)).toHaveLength(0);
+    expect(roots.filter((r) => r.facets.Issues !== null).length / roots.length).toBeLessThan(0.03);
   });
 
   it('stuck-scorer: answer_quality is constant 1 while the defects remain', async () => {

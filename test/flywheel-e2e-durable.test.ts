@@ -55,13 +55,13 @@ describeTemporal('worker restarted mid-run', () => {
 
 describeTemporal('history size does not grow with trace volume', () => {
   const sizes: Record<string, number> = {};
-  for (const traces of [400, 4000]) {
+  for (const traces of [1000, 10000]) {
     it(`healthy run over ${traces} traces`, async () => {
       const env = await makeFlywheelEnv({ variant: 'healthy', traces });
       try {
         const workflowId = `volume-${traces}-${Date.now()}`;
         const result = await env.execute(workflowId, env.input({ outDir: join(env.home, 'out') }));
-        expect(['healthy', 'needs_work', 'improved']).toContain(result.outcome);
+        expect(result.outcome).toBe('healthy');
         sizes[traces] = (await historyJson(env.client, workflowId)).length;
       } finally {
         await env.teardown();
@@ -69,8 +69,8 @@ describeTemporal('history size does not grow with trace volume', () => {
     });
   }
   it('the 10× larger project has about the same history size', () => {
-    expect(sizes[400]).toBeGreaterThan(0);
-    const ratio = sizes[4000]! / sizes[400]!;
+    expect(sizes[1000]).toBeGreaterThan(0);
+    const ratio = sizes[10000]! / sizes[1000]!;
     expect(ratio).toBeGreaterThan(0.8);
     expect(ratio).toBeLessThan(1.25);
   });

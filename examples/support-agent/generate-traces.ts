@@ -250,7 +250,7 @@ export async function generateExampleTraces(options: GenerateTracesOptions): Pro
 
       const input = { question, customer_tier: tier, locale };
       const output = loaded.agent.answer(input);
-      if (variant === 'healthy' && output.tool_calls.length && noise > 0.985) {
+      if (variant === 'healthy' && output.tool_calls.length && noise > 0.97) {
         output.tool_calls[0]!.error = 'OrderServiceTimeout: lookup_order timed out after 10s (upstream)';
         delete output.tool_calls[0]!.result;
         output.answer = "Sorry, I couldn't look up your order right now. Please try again in a few minutes.";
