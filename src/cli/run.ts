@@ -229,6 +229,24 @@ async function onGate(handle: WorkflowHandle, s: FlywheelStatus, ask: boolean): 
   }
 }
 
+/** Checks what a user can get wrong before a workflow is started for it: the project must exist. */
+async function preflight(input: FlywheelInput, btEnv: Record<string, string>): Promise<void> {
+  if (!input.project) return;
+  const { BtClient } = await import('../bt/client.js');
+  const { isBtError } = await import('../bt/errors.js');
+  let projects: { name: string; id: string }[];
+  try {
+    projects = await new BtClient({ env: btEnv, cwd: input.agentDir }).projectsList();
+  } catch (err) {
+    if (isBtError(err)) throw new CliError(err.message);
+    throw err;
+  }
+  if (!projects.some((p) => p.name === input.project || p.id === input.project)) {
+    const names = projects.map((p) => p.name).slice(0, 10).join(', ') || '(none)';
+    throw new CliError(`Braintrust project '${input.project}' not found; projects visible to this key: ${names}`, EXIT_CODES.usage);
+  }
+}
+
 /** The worker's own INFO logs (webpack, state changes) would drown the progress display: warnings only. */
 function quietRuntime(globals: GlobalOptions): void {
   try {
@@ -248,8 +266,9 @@ export async function runCommand(opts: RunOptions, globals: GlobalOptions): Prom
   };
   const home = homeOf(globals);
   // Braintrust first: the example and --snapshot need the local server seeded before the run starts.
+  // Validate the options before starting anything, so bad input costs one line and no side effects.
+  await buildRunRequest(opts, globals);
   const bt = await braintrustEnv(globals);
-  if (bt.embedded) log(`Braintrust: local server at ${bt.appUrl} (data under ${home})`);
   if (opts.example) {
     if (!bt.embedded) throw new CliError('--example runs on the local Braintrust server; unset BRAINTRUST_API_KEY to use it', EXIT_CODES.usage);
     await prepareExample(home, { appUrl: bt.appUrl, apiKey: bt.btEnv.BRAINTRUST_API_KEY! }, log);
@@ -259,6 +278,8 @@ export async function runCommand(opts: RunOptions, globals: GlobalOptions): Prom
     opts.project = await prepareSnapshot({ appUrl: bt.appUrl, apiKey: bt.btEnv.BRAINTRUST_API_KEY! }, opts.snapshot, opts.project, log);
   }
   const { workflowId, input } = await buildRunRequest(opts, globals);
+  await preflight(input, bt.btEnv);
+  if (bt.embedded) log(`Braintrust: local server at ${bt.appUrl} (data under ${home})`);
   const target = await temporalTarget(globals, log);
   if (target.embedded && target.uiUrl) log(`Temporal: dev server at ${target.address} — Web UI ${target.uiUrl}/namespaces/${target.namespace}/workflows/${workflowId}`);
   const { connectClient } = await import('../temporal/connection.js');
