@@ -3,6 +3,7 @@
  * command in the agent's repository with the brief on stdin, record which files it changed, and push
  * changed scorer files with `bt functions push`. Never runs git.
  */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { BtClient } from '../bt/client.js';
@@ -97,9 +98,13 @@ export async function runChangeAgent(
   const changes = diffSnapshots(before, await snapshotTree(cwd));
   const pushedScorers: string[] = [];
   if (p.brief.route.artifact === 'measurement') {
-    const scorerFiles = changes
-      .filter((c) => c.change !== 'deleted' && /scorer/i.test(c.path) && /\.(ts|js|py)$/.test(c.path))
-      .map((c) => c.path);
+    // Only files that define pushable functions (`project.scorers.create(...)`), not every scorer helper.
+    const scorerFiles: string[] = [];
+    for (const c of changes) {
+      if (c.change === 'deleted' || !/\.(ts|js|mjs|py)$/.test(c.path)) continue;
+      const text = await readFile(join(cwd, c.path), 'utf8');
+      if (/\.scorers\.create\s*\(/.test(text)) scorerFiles.push(c.path);
+    }
     if (scorerFiles.length) {
       await bt.functionsPush(p.brief.ctx.project.name, scorerFiles, { ifExists: 'replace', cwd, signal });
       pushedScorers.push(...scorerFiles);

@@ -2,6 +2,7 @@
  * Runs a long child process for an activity (change agent, labeler): argument array, no shell, stdin given,
  * heartbeats while it runs, a time limit, and cancellation that kills the whole process group.
  */
+import { CancelledFailure } from '@temporalio/common';
 import { execa } from 'execa';
 
 export interface SubprocessOptions {
@@ -93,7 +94,8 @@ export async function runSubprocess(opts: SubprocessOptions): Promise<Subprocess
         'missing_binary',
       );
     }
-    if (cancelled) throw new SubprocessError(`'${file}' was cancelled`, 'cancelled');
+    // Temporal reports an activity that throws CancelledFailure as cancelled (not failed).
+    if (cancelled) throw new CancelledFailure(`'${file}' was cancelled; its process group was killed`);
     if (timedOut) throw new SubprocessError(`'${file}' ran longer than ${Math.round(opts.timeoutMs / 1000)} s and was stopped`, 'timeout');
     return {
       exitCode: result.exitCode ?? -1,

@@ -60,13 +60,14 @@ export class Gates {
   async ask(kind: GateKind, title: string, detail: string, options: string[] = []): Promise<GateAnswer> {
     const id = `${kind}-${++this.counter}`;
     const now = new Date();
-    if (!this.interactive) {
-      this.records.push({ id, kind, decision: 'auto', by: 'autonomous mode', at: now.toISOString(), detail: title });
-      return { kind: 'auto' };
-    }
+    // A stop request is honoured at the next gate in either mode (autonomous runs pass gates otherwise).
     if (this.stopRequested) {
       this.records.push({ id, kind, decision: 'stopped', by: this.stopRequested.by, at: now.toISOString(), detail: title, ...(this.stopRequested.note ? { note: this.stopRequested.note } : {}) });
       return { kind: 'stopped', by: this.stopRequested.by, note: this.stopRequested.note };
+    }
+    if (!this.interactive) {
+      this.records.push({ id, kind, decision: 'auto', by: 'autonomous mode', at: now.toISOString(), detail: title });
+      return { kind: 'auto' };
     }
     this.answer = null;
     this.pending = {
