@@ -78,8 +78,9 @@ describe('bt eval', () => {
 
   it('a clean run with --first', async () => {
     const r = await bt.eval(['pass.eval.ts'], { cwd: dirs.cwd, noSendLogs: true, first: 2 });
-    expect(r).toMatchObject({ exitCode: 0, rowErrors: false, userStdout: [] });
-    expect(r.summaries[0]).toMatchObject({ runMode: 'first', isFinal: false, sampleCount: 2 });
+    const why = `stderr: ${r.stderrTail}\nstdout: ${r.userStdout.join('\n')}`;
+    expect(r, why).toMatchObject({ exitCode: 0, rowErrors: false, userStdout: [] });
+    expect(r.summaries[0], why).toMatchObject({ runMode: 'first', isFinal: false, sampleCount: 2 });
     expect(r.summaries[0]!.scores.exact!.score).toBe(1);
   });
 

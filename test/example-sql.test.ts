@@ -266,7 +266,7 @@ describe('discovery templates (7-day window)', () => {
   // missing one (child spans) group separately, giving two `null` rows. src/local-server/btql/translate.ts
   // `ident` returns the raw json_extract(...) for nested non-score/metric paths (JSON 'null' ≠ SQL NULL) and
   // GROUP BY uses that expression verbatim. Braintrust treats both as null: one group.
-  it.fails('facet distribution of Issues has a single null group (JSON null and missing are both null)', async () => {
+  it('facet distribution of Issues has a single null group (JSON null and missing are both null)', async () => {
     const rows = await sql(facetDistributionQuery(projectId, 'Issues'));
     expect(rows.filter((r) => r.Issues == null)).toHaveLength(1);
   });

@@ -113,16 +113,22 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
 
   // Reliability: errors grouped, tool errors by tool.
   progress?.('reliability: errors and tool failures');
-  const errQuery = `SELECT error, COUNT(*) AS count FROM ${src} WHERE error IS NOT NULL AND ${W} GROUP BY error ORDER BY count DESC LIMIT 20`;
-  const errGroups = await q.run(errQuery);
-  const groups = [];
-  for (const g of errGroups.slice(0, 5)) {
-    const ex = await q.run(
-      `SELECT root_span_id FROM ${src} WHERE error IS NOT NULL AND ${W} AND error = ${sqlString(str(g.error))} LIMIT 3`,
-    );
-    groups.push({ message: str(g.error).slice(0, 300), count: n(g.count), exampleTraceIds: ex.map((r) => str(r.root_span_id)) });
+  const errQuery = `SELECT error, COUNT(*) AS count FROM ${src} WHERE error IS NOT NULL AND ${W} GROUP BY error ORDER BY count DESC LIMIT 500`;
+  // Messages that differ only in ids and numbers are one failure mode: group them by their shape.
+  const shapes = new Map<string, { message: string; count: number; sample: string }>();
+  for (const g of await q.run(errQuery)) {
+    const message = str(g.error);
+    const shape = errorShape(message);
+    const entry = shapes.get(shape) ?? { message: shape.slice(0, 300), count: 0, sample: message };
+    entry.count += n(g.count);
+    shapes.set(shape, entry);
   }
-  for (const g of errGroups.slice(5)) groups.push({ message: str(g.error).slice(0, 300), count: n(g.count), exampleTraceIds: [] });
+  const ranked = [...shapes.values()].sort((a, b) => b.count - a.count || a.message.localeCompare(b.message)).slice(0, 20);
+  const groups = [];
+  for (const [i, g] of ranked.entries()) {
+    const ex = i < 5 ? await q.run(`SELECT root_span_id FROM ${src} WHERE error IS NOT NULL AND ${W} AND error = ${sqlString(g.sample)} LIMIT 3`) : [];
+    groups.push({ message: g.message, count: g.count, exampleTraceIds: ex.map((r) => str(r.root_span_id)) });
+  }
   const toolQuery = `SELECT span_attributes.name AS tool, COUNT(*) AS calls, COUNT(error) AS errors FROM ${src} WHERE span_attributes.type = 'tool' AND ${W} GROUP BY span_attributes.name ORDER BY errors DESC LIMIT 20`;
   const toolErrors = [];
   for (const r of await q.run(toolQuery)) {
@@ -328,6 +334,14 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
   return evidence;
 }
 
+/** An error message with quoted values and numbers masked, so the same failure mode groups together. */
+export function errorShape(message: string): string {
+  return message
+    .replace(/"[^"]*"|'[^']*'/g, '"…"')
+    .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '<id>')
+    .replace(/\d+/g, '#');
+}
+
 /** Statistics of one score from its value counts. */
 export function distributionStats(name: string, dist: { value: number; count: number }[]) {
   const total = dist.reduce((a, d) => a + d.count, 0);
@@ -381,9 +395,13 @@ function keysOf(rows: Row[], column: string): Set<string> {
 
 /** Score columns present in older data (days..30) but absent from the recent window: renamed or dropped. */
 async function staleScoreColumns(q: QueryLog, src: string, days: number): Promise<StaleScoreColumn[]> {
-  const recent = keysOf(await q.run(`SELECT scores FROM ${src} WHERE is_root = true AND ${windowClause(Math.min(days, 7))} LIMIT 300`), 'scores');
-  if (!recent.size) return [];
-  const olderRows = await q.run(`SELECT scores, created FROM ${src} WHERE is_root = true AND ${windowClause(Math.max(days, WIDE_WINDOW_DAYS), Math.min(days, 7))} LIMIT 300`);
+  const recentRows = await q.run(`SELECT scores FROM ${src} WHERE is_root = true AND ${windowClause(Math.min(days, 7))} LIMIT 300`);
+  // No recent root spans: nothing can be said about columns disappearing. Recent root spans WITHOUT any
+  // score keys are the strongest case (every score column disappeared), so they must not return early.
+  if (!recentRows.length) return [];
+  const recent = keysOf(recentRows, 'scores');
+  // Only scored rows: the newest older rows may sit in the same logging gap and carry no scores at all.
+  const olderRows = await q.run(`SELECT scores, created FROM ${src} WHERE is_root = true AND scores IS NOT NULL AND ${windowClause(Math.max(days, WIDE_WINDOW_DAYS), Math.min(days, 7))} LIMIT 300`);
   const older = keysOf(olderRows, 'scores');
   const gone = [...older].filter((k) => !recent.has(k)).sort();
   const fresh = [...recent].filter((k) => !older.has(k));

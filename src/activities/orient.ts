@@ -166,11 +166,18 @@ export async function orient(bt: BtClient, p: OrientParams): Promise<OrientConte
   let schemaWindowDays: number | null = null;
   for (const days of SCHEMA_WINDOWS) {
     const res = await bt.sql(`SELECT * FROM ${projectLogs(project.id)} WHERE is_root = true AND created >= NOW() - INTERVAL ${days} day LIMIT 50`);
-    if (res.data.length) {
-      sample = res.data as Record<string, unknown>[];
-      schemaWindowDays = days;
-      break;
-    }
+    if (!res.data.length) continue;
+    sample.push(...(res.data as Record<string, unknown>[]));
+    schemaWindowDays ??= days;
+    break;
+  }
+  if (sample.length && !keysOf(sample, 'scores').length) {
+    // The newest root spans carry no scores (a logging gap): look further back for the score column names.
+    const scored = await bt.sql(
+      `SELECT scores FROM ${projectLogs(project.id)} WHERE is_root = true AND scores IS NOT NULL AND created >= NOW() - INTERVAL ${SCHEMA_WINDOWS[SCHEMA_WINDOWS.length - 1]} day LIMIT 50`,
+    );
+    sample.push(...(scored.data as Record<string, unknown>[]));
+    notes.push(`The newest root spans carry no scores; score columns were taken from older scored spans (${keysOf(sample, 'scores').join(', ') || 'none found'}).`);
   }
   if (!sample.length) notes.push('No root spans in the last 30 days: discovery falls back to generic queries.');
   const scoreColumns = keysOf(sample, 'scores');

@@ -419,7 +419,8 @@ class Translator {
     }
     if (path.length === 1) return { sql: def.col, t: def.t, agg: false };
     if (def.t !== 'json') throw new QueryError(`field '${head}' has no nested fields`);
-    const extract = `json_extract(${def.col}, ${jsonPath(path.slice(1))})`;
+    // A JSON null inside an object is NULL, like a missing key (Braintrust groups and filters them as one).
+    const extract = `NULLIF(json_extract(${def.col}, ${jsonPath(path.slice(1))}), 'null'::JSON)`;
     if ((head === 'scores' || head === 'metrics') && path.length === 2) {
       return { sql: `TRY_CAST(${extract} AS DOUBLE)`, t: 'num', agg: false };
     }

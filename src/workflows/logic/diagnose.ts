@@ -85,6 +85,8 @@ export interface DiagnoseThresholds {
   alignmentGap: number;
   /** A day/version group below the best group by this is reported as a change-correlated drop. */
   changeDrop: number;
+  /** Smallest day/version group the change correlation compares. */
+  changeMinGroup: number;
   /** p95 latency above this is reported (finding only). */
   p95LatencyMs: number;
   /** Counts at which a clear signal is called `high` confidence. */
@@ -110,6 +112,7 @@ export const DIAGNOSE_THRESHOLDS: DiagnoseThresholds = {
   missingScoresShare: 0.5,
   alignmentGap: 0.15,
   changeDrop: 0.15,
+  changeMinGroup: 20,
   p95LatencyMs: 30_000,
   highConfidenceN: 100,
   scorer: SCORER_HEALTH_THRESHOLDS,
@@ -195,8 +198,11 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
   if (lowConfidence) notes.push(`low confidence: ${lowReasons.join('; ')} — no verdict here is confident; gather more traffic or labels`);
 
   // ---- Measurement: scorers that cannot see failures
+  const staleNames = new Set(evidence.instrumentation.staleScoreColumns.map((c) => c.name));
   for (const h of scorerHealth) {
     if (h.healthy) continue;
+    // A score that stopped being logged has no values because of instrumentation, not a broken scorer.
+    if (h.problem === 'no_values' && staleNames.has(h.score)) continue;
     const s = scores.find((x) => x.name === h.score) as ScoreStats;
     const f = addFinding({
       id: `quality:${s.name}:${h.problem}`,
@@ -223,7 +229,8 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
       weight: s.n,
     });
   }
-  if (scores.length === 0 && traces > 0) {
+  // Score columns that stopped being logged are an instrumentation problem, not a missing scorer.
+  if (scores.length === 0 && traces > 0 && evidence.instrumentation.staleScoreColumns.length === 0) {
     const f = addFinding({
       id: 'quality:unmeasured',
       plane: 'quality',
@@ -283,7 +290,7 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
       weight: maxShare,
     });
   }
-  if (scores.length > 0 && ins.rootSpans > 0 && ins.missingScoresShare >= t.missingScoresShare) {
+  if ((scores.length > 0 || ins.staleScoreColumns.length > 0) && ins.rootSpans > 0 && ins.missingScoresShare >= t.missingScoresShare) {
     const f = addFinding({
       id: 'instrumentation:missing_scores',
       plane: 'instrumentation',
@@ -575,7 +582,8 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
     });
   }
   for (const ch of [...evidence.changes].sort((a, b) => cmp(`${a.by}:${a.key}:${a.score}`, `${b.by}:${b.key}:${b.score}`))) {
-    const groups = ch.groups.filter((g): g is { group: string; n: number; mean: number } => g.mean != null && g.n > 0);
+    // Tiny groups (a partial day, a rare version) swing by chance: compare only groups big enough to mean something.
+    const groups = ch.groups.filter((g): g is { group: string; n: number; mean: number } => g.mean != null && g.n >= t.changeMinGroup);
     if (groups.length < 2) continue;
     const best = groups.reduce((a, b) => (b.mean > a.mean ? b : a));
     const worst = groups.reduce((a, b) => (b.mean < a.mean ? b : a));
@@ -619,10 +627,13 @@ function overallLowFromCohorts(cohorts: readonly CohortStats[]): number | null {
     const k = `${c.dimension}:${c.key}`;
     byKey.set(k, [...(byKey.get(k) ?? []), c]);
   }
-  const first = [...byKey.keys()].sort(cmp)[0];
+  // The dimension that covers the most traffic stands for "overall" (a facet set only on failing traces,
+  // such as an issue label, would make everything look low). Ties break by name, so it is deterministic.
+  const traffic = (k: string) => (byKey.get(k) as CohortStats[]).reduce((s, c) => s + c.traffic, 0);
+  const first = [...byKey.keys()].sort((a, b) => traffic(b) - traffic(a) || cmp(a, b))[0];
   if (first === undefined) return null;
   const group = byKey.get(first) as CohortStats[];
-  const total = group.reduce((s, c) => s + c.traffic, 0);
+  const total = traffic(first);
   if (total === 0) return null;
   return group.reduce((s, c) => s + (c.lowScoreShare as number) * c.traffic, 0) / total;
 }

@@ -1,0 +1,351 @@
+// The real Orient and Discover activities (createActivities, called directly) against the local server seeded
+// with each support-agent trace variant, then the pure diagnose(): the plan must match the planted problem.
+// Counts cited by the findings are checked against the generated jsonl, not against the server.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TraceVariant } from '../examples/support-agent/generate-traces.js';
+import { flywheelInputSchema } from '../schemas/flywheel-input.js';
+import { createActivities } from '../src/activities/index.js';
+import { LOW_TRAFFIC_TRACES } from '../src/activities/discover.js';
+import { phaseDir } from '../src/activities/files.js';
+import { traceUrl } from '../src/handoff/urls.js';
+import { startLocalServer, type LocalServerHandle } from '../src/local-server/index.js';
+import type { DiscoverEvidence } from '../src/workflows/logic/evidence.js';
+import { diagnose, windowText, type Diagnosis, type Route } from '../src/workflows/logic/diagnose.js';
+import type { OrientContext } from '../src/workflows/types.js';
+import { DAY_MS, EXAMPLE_DIR, btEnvFor, generateWithSafeWindows, type Row, type SafeTraces } from './support/example-window.js';
+
+const PROJECT = 'support-agent';
+const RETURNS = 'Returns & refunds';
+
+interface Run {
+  home: string;
+  server: LocalServerHandle;
+  data: SafeTraces;
+  ctx: OrientContext;
+  evidence: DiscoverEvidence;
+  diagnosis: Diagnosis;
+  /** Root spans inside the evidence window, from the jsonl. */
+  roots: Row[];
+  /** Spans inside the evidence window, from the jsonl. */
+  spans: Row[];
+}
+
+async function runVariant(variant: TraceVariant, traces: number): Promise<Run> {
+  const home = mkdtempSync(join(tmpdir(), `diagnose-${variant}-`));
+  const server = await startLocalServer({ port: 0, dataFile: join(home, 'bt.duckdb') });
+  try {
+    const data = await generateWithSafeWindows({ outDir: join(home, 'sync'), projectName: PROJECT, variant, traces, seed: 42, windowsDays: [7, 30] });
+    await server.seedFromSyncDir(data.gen.dir, { projectName: PROJECT });
+    const activities = createActivities({ btEnv: btEnvFor(server.btEnv(), home), appUrl: server.appUrl });
+    const config = flywheelInputSchema.parse({
+      project: PROJECT,
+      agentDir: EXAMPLE_DIR,
+      workOnCopy: false,
+      outDir: join(home, 'out'),
+      runsDir: join(home, 'runs'),
+    });
+    const ctx = await activities.orient(config, `diagnose-${variant}`);
+    const evidence = await activities.discover({ ctx, goal: config.goal, windowDays: config.windowDays, iteration: 1 });
+    data.assertStillSafe();
+    const diagnosis = diagnose(evidence, { binaryScores: ctx.binaryScores, ...(ctx.primaryScore ? { primaryScore: ctx.primaryScore } : {}) });
+    const days = evidence.window.days;
+    const spans = data.rows.filter((r) => data.inWindow(r, days));
+    return { home, server, data, ctx, evidence, diagnosis, roots: spans.filter((r) => r.is_root === true), spans };
+  } catch (err) {
+    await server.close();
+    rmSync(home, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function dispose(run: Run | undefined): Promise<void> {
+  if (!run) return;
+  await run.server.close();
+  rmSync(run.home, { recursive: true, force: true });
+}
+
+const ids = (d: Diagnosis) => d.routes.map((r) => r.id);
+const indexOf = (d: Diagnosis, pred: (r: Route) => boolean) => d.routes.findIndex(pred);
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** The window of the evidence covers [now - days, now] as seen by the test. */
+function expectWindow(run: Run, days: number): void {
+  const w = run.evidence.window;
+  expect(w.days).toBe(days);
+  const to = Date.parse(w.to);
+  expect(to).toBeGreaterThanOrEqual(run.data.t0);
+  expect(to).toBeLessThanOrEqual(Date.now());
+  expect(to - Date.parse(w.from)).toBe(days * DAY_MS);
+}
+
+describe('defective: returns routed to escalation, lookup_order fails on 8-digit / lower-case ids', () => {
+  let run: Run;
+  beforeAll(async () => {
+    run = await runVariant('defective', 2000);
+  });
+  afterAll(() => dispose(run));
+
+  it('orient found the project, its scores (binary ones from AGENTS.md) and the primary score', () => {
+    expect(run.ctx.project.name).toBe(PROJECT);
+    expect(run.ctx.project.id).toBe(run.data.rows[0]!.project_id);
+    expect(run.ctx.scoreColumns).toEqual(['answer_quality', 'correct_category', 'no_tool_error']);
+    expect(run.ctx.binaryScores.sort()).toEqual(['correct_category', 'no_tool_error']);
+    expect(run.ctx.primaryScore).toBe('answer_quality');
+    expect(run.ctx.facetColumns).toContain('Topic');
+    expect(run.ctx.baseline).toBeNull();
+  });
+
+  it('discover measured the 7-day window and the traffic in it', () => {
+    expectWindow(run, 7);
+    expect(run.evidence.window.widenedFrom).toBeUndefined();
+    expect(run.evidence.traffic.traces).toBe(new Set(run.spans.map((r) => r.root_span_id)).size);
+    expect(run.evidence.traffic.spans).toBe(run.spans.length);
+    const aq = run.evidence.scores.find((s) => s.name === 'answer_quality')!;
+    expect(aq.n).toBe(run.roots.length);
+    expect(aq.mean!).toBeCloseTo(mean(run.roots.map((r) => r.scores.answer_quality)), 9);
+  });
+
+  it('plans a dataset route for the returns/refunds cohort before the agent route for lookup_order', () => {
+    const d = run.diagnosis;
+    const dataset = indexOf(d, (r) => r.id === `dataset:cohort:facet:Topic=${RETURNS}`);
+    const tool = indexOf(d, (r) => r.id === 'agent:tool:lookup_order');
+    expect(dataset, ids(d).join('\n')).toBeGreaterThanOrEqual(0);
+    expect(tool, ids(d).join('\n')).toBeGreaterThanOrEqual(0);
+    expect(dataset).toBeLessThan(tool);
+    expect(d.routes[dataset]!.artifact).toBe('dataset');
+    expect(d.routes[dataset]!.targets).toEqual([{ kind: 'cohort', name: `facet:Topic=${RETURNS}` }]);
+    expect(d.routes[tool]!.targets).toEqual([{ kind: 'tool', name: 'lookup_order' }]);
+    // Scorers are healthy and the traces are complete: nothing to measure or instrument first.
+    expect(d.routes.filter((r) => r.artifact === 'measurement' || r.artifact === 'instrumentation')).toEqual([]);
+    expect(d.lowConfidence).toBe(false);
+    // Every dataset route precedes every agent route.
+    const lastDataset = Math.max(...d.routes.map((r, i) => (r.artifact === 'dataset' ? i : -1)));
+    const firstAgent = indexOf(d, (r) => r.artifact === 'agent');
+    expect(lastDataset).toBeLessThan(firstAgent);
+  });
+
+  it('the returns finding cites its counts, the window and example traces of that cohort', () => {
+    const f = run.diagnosis.findings.find((x) => x.id === `coverage:facet:Topic=${RETURNS}`)!;
+    expect(f).toBeDefined();
+    const cohort = run.roots.filter((r) => r.facets?.Topic === RETURNS);
+    expect(f.counts.traffic).toBe(cohort.length);
+    expect(f.counts.dataset_rows).toBe(0);
+    expect(f.counts.mean_score!).toBeCloseTo(mean(cohort.map((r) => r.scores.answer_quality)), 9);
+    expect(f.window).toEqual({ from: run.evidence.window.from, to: run.evidence.window.to, days: 7 });
+    expect(f.exampleTraceIds.length).toBeGreaterThan(0);
+    const byTrace = new Map(cohort.map((r) => [r.root_span_id as string, r]));
+    for (const id of f.exampleTraceIds) {
+      const root = byTrace.get(id);
+      expect(root, `example ${id} is not a returns trace in the window`).toBeDefined();
+      expect(root!.scores.answer_quality).toBeLessThanOrEqual(0.5);
+    }
+    const route = run.diagnosis.routes.find((r) => r.id === `dataset:cohort:facet:Topic=${RETURNS}`)!;
+    expect(route.findingIds).toContain(f.id);
+    expect(route.evidence[0]).toContain(windowText(run.evidence.window));
+    expect(route.evidence.join('\n')).toContain(`(${cohort.length} traces)`);
+    expect(route.evidence.join('\n')).toContain(f.exampleTraceIds[0]!);
+  });
+
+  it('the lookup_order finding cites error and call counts from the window and failing traces', () => {
+    const f = run.diagnosis.findings.find((x) => x.id === 'reliability:tool:lookup_order')!;
+    expect(f).toBeDefined();
+    const calls = run.spans.filter((r) => r.span_attributes?.name === 'lookup_order');
+    const errors = calls.filter((r) => r.error != null);
+    expect(errors.length).toBeGreaterThan(0);
+    expect(f.counts).toEqual({ errors: errors.length, calls: calls.length });
+    expect(f.detail).toContain(`${errors.length} errors in ${calls.length} calls`);
+    expect(f.window.days).toBe(7);
+    const failing = new Set(errors.map((r) => r.root_span_id));
+    expect(f.exampleTraceIds.length).toBeGreaterThan(0);
+    for (const id of f.exampleTraceIds) expect(failing.has(id), `example ${id} has no lookup_order error`).toBe(true);
+    const route = run.diagnosis.routes.find((r) => r.id === 'agent:tool:lookup_order')!;
+    expect(route.evidence[0]).toContain(windowText(run.evidence.window));
+  });
+
+  it('example traces carry Braintrust trace URLs and were drilled into (span trees saved)', () => {
+    const { ctx, evidence } = run;
+    expect(evidence.examples.length).toBeGreaterThan(0);
+    const spansPerTrace = new Map<string, number>();
+    for (const r of run.data.rows) spansPerTrace.set(r.root_span_id, (spansPerTrace.get(r.root_span_id) ?? 0) + 1);
+    for (const e of evidence.examples) {
+      expect(e.url).toBe(traceUrl(ctx.appUrl, ctx.org, ctx.project.name, e.traceId));
+      expect(e.url.startsWith(`${run.server.appUrl}/app/local/p/${PROJECT}/r/`)).toBe(true);
+      expect(e.note).toBe(`${spansPerTrace.get(e.traceId)} spans`);
+      const file = join(phaseDir(ctx.runDir, '', 1, 'discover'), 'traces', `${e.traceId}.json`);
+      expect(existsSync(file), file).toBe(true);
+      const saved = JSON.parse(readFileSync(file, 'utf8')) as { items?: Array<{ root_span_id?: string }> };
+      expect(saved.items?.length).toBe(spansPerTrace.get(e.traceId));
+    }
+    // The lookup_order failure is among the drilled examples, with its URL.
+    const toolExample = evidence.examples.find((e) => e.reason === 'tool error: lookup_order');
+    expect(toolExample).toBeDefined();
+    const f = run.diagnosis.findings.find((x) => x.id === 'reliability:tool:lookup_order')!;
+    expect(f.exampleTraceIds).toContain(toolExample!.traceId);
+    // Every finding's example ids resolve to URLs of real traces of the project.
+    for (const finding of run.diagnosis.findings) {
+      for (const id of finding.exampleTraceIds) {
+        expect(spansPerTrace.has(id), `${finding.id} cites unknown trace ${id}`).toBe(true);
+        expect(traceUrl(ctx.appUrl, ctx.org, ctx.project.name, id)).toMatch(new RegExp(`/r/${id}$`));
+      }
+    }
+  });
+});
+
+describe('stuck-scorer: answer_quality logged as 1 for every trace', () => {
+  let run: Run;
+  beforeAll(async () => {
+    run = await runVariant('stuck-scorer', 2000);
+  });
+  afterAll(() => dispose(run));
+
+  it('the measurement route for answer_quality comes first', () => {
+    const first = run.diagnosis.routes[0]!;
+    expect(first.id, ids(run.diagnosis).join('\n')).toBe('measurement:score:answer_quality');
+    expect(first.artifact).toBe('measurement');
+    expect(first.targets).toEqual([{ kind: 'score', name: 'answer_quality' }]);
+    const health = run.diagnosis.scorerHealth.find((h) => h.score === 'answer_quality')!;
+    expect(health).toMatchObject({ healthy: false, problem: 'stuck_one', n: run.roots.length });
+    const f = run.diagnosis.findings.find((x) => x.id === 'quality:answer_quality:stuck_one')!;
+    expect(f.counts).toMatchObject({ n: run.roots.length, share_one: 1, distinct_values: 1 });
+    expect(run.roots.every((r) => r.scores.answer_quality === 1)).toBe(true);
+  });
+
+  it('no agent route targets answer_quality (or a cohort judged by it)', () => {
+    const agent = run.diagnosis.routes.filter((r) => r.artifact === 'agent');
+    for (const r of agent) {
+      expect(r.targets.some((t) => t.kind === 'score' && t.name === 'answer_quality'), r.id).toBe(false);
+      expect(r.targets.some((t) => t.kind === 'cohort'), r.id).toBe(false);
+      expect(r.id).not.toMatch(/answer_quality/);
+    }
+    // The tool failures are independent of the broken scorer: still the agent's.
+    expect(ids(run.diagnosis)).toContain('agent:tool:lookup_order');
+    // The other scorers are healthy.
+    expect(run.diagnosis.routes.filter((r) => r.artifact === 'measurement')).toHaveLength(1);
+  });
+});
+
+describe('instrumentation-gap: agent 1.5.0 stopped logging root output and scores (last 10 days)', () => {
+  let run: Run;
+  beforeAll(async () => {
+    run = await runVariant('instrumentation-gap', 2000);
+  });
+  afterAll(() => dispose(run));
+
+  it('an instrumentation route comes before any dataset or agent route', () => {
+    const d = run.diagnosis;
+    const firstIns = indexOf(d, (r) => r.artifact === 'instrumentation');
+    const firstFix = indexOf(d, (r) => r.artifact === 'dataset' || r.artifact === 'agent');
+    expect(firstIns, ids(d).join('\n')).toBeGreaterThanOrEqual(0);
+    if (firstFix >= 0) expect(firstIns).toBeLessThan(firstFix);
+  });
+
+  it('the root input/output finding counts the roots without output in the window', () => {
+    const route = run.diagnosis.routes.find((r) => r.id === 'instrumentation:root_io')!;
+    expect(route).toBeDefined();
+    expect(route.targets).toEqual([{ kind: 'span_field', name: 'output' }]);
+    const f = run.diagnosis.findings.find((x) => x.id === 'instrumentation:root_io')!;
+    const noOutput = run.roots.filter((r) => r.output == null);
+    expect(noOutput.length).toBe(run.roots.length); // the gap covers the whole 7-day window
+    expect(f.counts).toEqual({ root_spans: run.roots.length, missing_input: 0, missing_output: noOutput.length });
+    const noOut = new Set(noOutput.map((r) => r.root_span_id));
+    for (const id of f.exampleTraceIds) expect(noOut.has(id)).toBe(true);
+    expect(run.roots.every((r) => r.metadata.agent_version === '1.5.0' && r.scores === null)).toBe(true);
+  });
+
+  it('discover reports the score columns that disappeared with the gap (older data still has them)', () => {
+    const stale = run.evidence.instrumentation.staleScoreColumns;
+    expect(stale.map((s) => s.name)).toEqual(['answer_quality', 'correct_category', 'no_tool_error']);
+    const lastScored = Math.max(
+      ...run.data.rows.filter((r) => r.is_root && r.scores !== null && run.data.inWindow(r, 30)).map((r) => Date.parse(r.created)),
+    );
+    for (const s of stale) {
+      expect(s.likelyRenamedTo).toBeNull();
+      expect(Date.parse(s.lastSeen!)).toBeLessThanOrEqual(lastScored);
+    }
+    expect(ids(run.diagnosis)).toContain('instrumentation:renamed_scores');
+  });
+
+  // Regression test: orient once took the score columns from a 1-day sample inside the gap,
+  // so ctx.scoreColumns was [] and diagnose planned `measurement:unmeasured` ("add a scorer") first —
+  // although the project has scorers that stopped being logged. The plan must start with instrumentation.
+  it('does not ask for a new scorer when the existing scores stopped being logged', () => {
+    expect(run.ctx.scoreColumns).toEqual(['answer_quality', 'correct_category', 'no_tool_error']);
+    expect(run.diagnosis.routes[0]!.artifact, run.diagnosis.routes.map((r) => `${r.id}: ${r.evidence[0]}`).join('\n')).toBe('instrumentation');
+  });
+});
+
+describe('low-traffic: 0.4% of the traces in the last 7 days', () => {
+  let run: Run;
+  beforeAll(async () => {
+    run = await runVariant('low-traffic', 1500);
+  });
+  afterAll(() => dispose(run));
+
+  it('widens the window from 7 to 30 days and says so', () => {
+    const recent = new Set(run.data.rows.filter((r) => run.data.inWindow(r, 7)).map((r) => r.root_span_id));
+    expect(recent.size).toBeLessThan(LOW_TRAFFIC_TRACES);
+    expectWindow(run, 30);
+    expect(run.evidence.window.widenedFrom).toBe(7);
+    expect(run.evidence.window.widenedReason).toBe(`only ${recent.size} traces in 7 days (< ${LOW_TRAFFIC_TRACES})`);
+    expect(run.evidence.traffic.traces).toBe(new Set(run.spans.map((r) => r.root_span_id)).size);
+    const note = run.diagnosis.notes.find((n) => n.startsWith('window widened from 7 to 30 days'));
+    expect(note, run.diagnosis.notes.join('\n')).toBeDefined();
+    expect(note).toContain(`${run.evidence.traffic.traces} traces in the widened window`);
+  });
+
+  it('with enough traffic in the widened window the plan is confident and finds the planted defects', () => {
+    expect(run.evidence.traffic.traces).toBeGreaterThan(1000);
+    expect(run.diagnosis.lowConfidence).toBe(false);
+    const d = run.diagnosis;
+    const dataset = indexOf(d, (r) => r.id === `dataset:cohort:facet:Topic=${RETURNS}`);
+    const tool = indexOf(d, (r) => r.id === 'agent:tool:lookup_order');
+    expect(dataset).toBeGreaterThanOrEqual(0);
+    expect(dataset).toBeLessThan(tool);
+    for (const f of d.findings) expect(f.window.days).toBe(30);
+  });
+});
+
+describe('low-traffic, thin: 20 traces in 30 days', () => {
+  let run: Run;
+  beforeAll(async () => {
+    run = await runVariant('low-traffic', 20);
+  });
+  afterAll(() => dispose(run));
+
+  it('widens, and every route is low confidence with the thin evidence named', () => {
+    expect(run.evidence.window.widenedFrom).toBe(7);
+    expect(run.evidence.window.days).toBe(30);
+    expect(run.evidence.traffic.traces).toBe(20);
+    expect(run.evidence.traffic.lowTraffic).toBe(true);
+    const d = run.diagnosis;
+    expect(d.lowConfidence).toBe(true);
+    expect(d.notes.some((n) => n.startsWith('window widened from 7 to 30 days'))).toBe(true);
+    expect(d.notes.some((n) => n.startsWith('low confidence: only 20 root traces'))).toBe(true);
+    expect(d.routes.length).toBeGreaterThan(0);
+    for (const r of d.routes) {
+      expect(r.confidence, r.id).toBe('low');
+      expect(r.counterevidence.join('\n'), r.id).toMatch(/thin evidence: only 20 root traces|too little evidence/);
+    }
+  });
+});
+
+describe('healthy: the fixed agent with realistic noise', () => {
+  let run: Run;
+  beforeAll(async () => {
+    run = await runVariant('healthy', 2000);
+  });
+  afterAll(() => dispose(run));
+
+  it('plans a single `none` route', () => {
+    const d = run.diagnosis;
+    expect(ids(d)).toEqual(['none:healthy']);
+    expect(d.routes[0]!.artifact).toBe('none');
+    expect(d.lowConfidence).toBe(false);
+    expect(d.scorerHealth.every((h) => h.healthy)).toBe(true);
+    expect(d.routes[0]!.evidence[0]).toBe(`${run.evidence.traffic.traces} root traces in the ${windowText(run.evidence.window)}`);
+    expect(run.evidence.traffic.traces).toBe(new Set(run.spans.map((r) => r.root_span_id)).size);
+  });
+});
