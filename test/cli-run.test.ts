@@ -77,6 +77,24 @@ describeTemporal('flywheel run (built CLI)', () => {
     expect(summary.findings_detail.some((f) => f.id === 'reliability:tool:lookup_order')).toBe(true);
   });
 
+  it('a second trigger with the same workflow id joins the running run instead of starting another', async () => {
+    const joinHome = join(tmp, 'join-home');
+    const args = ['--home', joinHome, '--address', temporalAddress!, '--json', 'run', '--example', '--workflow-id', 'cli-join', '--detach', '--no-worker'];
+    const first = await flywheel(args);
+    const second = await flywheel(args);
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(second.exitCode, second.stderr).toBe(0);
+    const a = JSON.parse(first.stdout) as { workflowId: string; runId: string };
+    const b = JSON.parse(second.stdout) as { workflowId: string; runId: string };
+    expect(b).toEqual(a);
+    // Nobody works on it (no worker): cancel it so it does not linger on the shared server.
+    const { Client, Connection } = await import('@temporalio/client');
+    const connection = await Connection.connect({ address: temporalAddress! });
+    await new Client({ connection }).workflow.getHandle('cli-join').terminate('test done');
+    await connection.close();
+    await flywheel(['--home', joinHome, 'local', 'stop']);
+  });
+
   it('bad input gets one clear line and a non-zero exit, never a stack trace', async () => {
     const badHome = join(tmp, 'bad-home');
     const missing = await flywheel(['--home', badHome, '--address', temporalAddress!, 'run', '--project', 'no-such-project', '--agent-dir', EXAMPLE_DIR, '--mode', 'autonomous']);
