@@ -59,11 +59,11 @@ writeFileSync('brief-seen.txt', brief.split('\\n')[0]);
 appendFileSync('push-scorers.ts', '\\n// recalibrated by the change agent\\n');`);
     const acts = createActivities({ btEnv: env, appUrl: server.appUrl });
     const res: Awaited<ReturnType<typeof acts.runChangeAgent>> = await new MockActivityEnvironment().run(acts.runChangeAgent, {
-      brief: { ctx: ctx(repo), goal: 'g', iteration: 1, route: route('measurement'), findings: [] },
+      brief: { ctx: ctx(repo), goal: 'g', iteration: 1, artifact: 'measurement' as const, routes: [route('measurement')], findings: [] },
       command: [process.execPath, agent],
       timeoutMs: 60_000,
     });
-    expect(readFileSync(join(repo, 'brief-seen.txt'), 'utf8')).toBe('# bt-flywheel change brief — Fix the answer_quality scorer');
+    expect(readFileSync(join(repo, 'brief-seen.txt'), 'utf8')).toBe('# bt-flywheel change brief — measurement: Fix the answer_quality scorer');
     expect(res.files.sort()).toEqual(['brief-seen.txt', 'push-scorers.ts']);
     expect(res.insertions).toBeGreaterThan(0);
     expect(res.pushedScorers).toEqual(['push-scorers.ts']);
@@ -86,7 +86,7 @@ setInterval(() => {}, 1000);`);
     const beats: unknown[] = [];
     mock.on('heartbeat', (d: unknown) => beats.push(d));
     const running = mock.run(acts.runChangeAgent, {
-      brief: { ctx: ctx(repo), goal: 'g', iteration: 1, route: route('agent'), findings: [] },
+      brief: { ctx: ctx(repo), goal: 'g', iteration: 1, artifact: 'agent' as const, routes: [route('agent')], findings: [] },
       command: [process.execPath, agent],
       timeoutMs: 60_000,
     });

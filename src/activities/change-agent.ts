@@ -9,6 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { BtClient } from '../bt/client.js';
 import type { Route } from '../workflows/logic/diagnose.js';
 import type { ChangeAgentResult, OrientContext } from '../workflows/types.js';
+import { traceUrl } from '../handoff/urls.js';
 import { writeFileAtomic } from './files.js';
 import { runSubprocess, SubprocessError, tail } from './subprocess.js';
 import { diffSnapshots, snapshotTree } from './workspace.js';
@@ -17,44 +18,58 @@ export interface BriefInput {
   ctx: OrientContext;
   goal: string;
   iteration: number;
-  route: Route;
-  /** Finding titles and details behind the route. */
+  /** The artifact this brief changes; all routes of it in this iteration go into one brief. */
+  artifact: Route['artifact'];
+  routes: Route[];
+  /** Finding titles and details behind the routes. */
   findings: { id: string; title: string; detail: string; exampleTraceIds: string[] }[];
 }
 
+const CONSTRAINTS: Partial<Record<Route['artifact'], string>> = {
+  measurement: '- Scorer changes: keep scores in [0, 1]; a scorer stuck at one value or split between exactly 0 and 1 is the problem to fix.',
+  instrumentation: '- Instrumentation: restore root input/output logging and stable score names; keep payloads small.',
+  agent: '- Agent behaviour: fix the failing cohorts and tools named here without regressing the healthy ones.',
+};
+
 /** The written brief a change agent (or a person) works from: findings, evidence, target artifact, constraints. */
 export function renderBrief(b: BriefInput): string {
-  const traceLinks = (ids: string[]) => ids.map((id) => `${b.ctx.appUrl}/app/${encodeURIComponent(b.ctx.org)}/p/${encodeURIComponent(b.ctx.project.name)}/r/${id}`);
+  const traceLink = (id: string) => traceUrl(b.ctx.appUrl, b.ctx.org, b.ctx.project.name, id);
   const lines = [
-    `# bt-flywheel change brief — ${b.route.title}`,
+    `# bt-flywheel change brief — ${b.artifact}: ${b.routes.length === 1 ? b.routes[0]!.title : `${b.routes.length} problems`}`,
     '',
     `- Project: ${b.ctx.project.name} (${b.ctx.project.id})`,
     `- Goal: ${b.goal}`,
     `- Iteration: ${b.iteration}`,
-    `- Target artifact: **${b.route.artifact}** (route \`${b.route.id}\`)`,
-    `- Targets: ${b.route.targets.map((t) => `${t.kind} \`${t.name}\``).join(', ') || 'n/a'}`,
-    `- Confidence: ${b.route.confidence}`,
+    `- Target artifact: **${b.artifact}**`,
     '',
-    '## Why',
-    b.route.rationale,
-    '',
-    '## Evidence',
-    ...b.route.evidence.map((e) => `- ${e}`),
-    ...(b.route.counterevidence.length ? ['', '## Counterevidence', ...b.route.counterevidence.map((e) => `- ${e}`)] : []),
-    '',
-    '## Findings',
-    ...b.findings.flatMap((f) => [`### ${f.title} (\`${f.id}\`)`, f.detail, ...traceLinks(f.exampleTraceIds.slice(0, 3)).map((u) => `- example trace: ${u}`), '']),
+  ];
+  for (const r of b.routes) {
+    lines.push(
+      `## ${r.title}`,
+      '',
+      `Route \`${r.id}\` · confidence ${r.confidence} · targets: ${r.targets.map((t) => `${t.kind} \`${t.name}\``).join(', ') || 'n/a'}`,
+      '',
+      r.rationale,
+      '',
+      '### Evidence',
+      ...r.evidence.map((e) => `- ${e}`),
+      ...(r.counterevidence.length ? ['', '### Counterevidence', ...r.counterevidence.map((e) => `- ${e}`)] : []),
+      ...(r.exampleTraceIds.length ? ['', '### Example traces', ...r.exampleTraceIds.slice(0, 5).map((id) => `- ${traceLink(id)}`)] : []),
+      '',
+    );
+  }
+  if (b.findings.length) {
+    lines.push('## Findings');
+    for (const f of b.findings) lines.push(`### ${f.title} (\`${f.id}\`)`, f.detail, ...f.exampleTraceIds.slice(0, 3).map((id) => `- example trace: ${traceLink(id)}`), '');
+  }
+  lines.push(
     '## Constraints',
     '- Keep the change targeted to the artifact above; do not refactor unrelated code.',
     '- Do not run `git add` or `git commit`; the caller owns git operations.',
     '- Do not edit eval files or golden cases to make scores go up.',
-    b.route.artifact === 'measurement'
-      ? '- Scorer changes: keep scores in [0, 1]; a scorer stuck at one value or split between exactly 0 and 1 is the problem to fix.'
-      : b.route.artifact === 'instrumentation'
-        ? '- Instrumentation: restore root input/output logging and stable score names; keep payloads small.'
-        : '- Agent behaviour: fix the failing cohort without regressing the healthy ones listed in the findings.',
+    CONSTRAINTS[b.artifact] ?? '',
     '',
-  ];
+  );
   return lines.join('\n');
 }
 
@@ -84,7 +99,7 @@ export async function runChangeAgent(
       timeoutMs: p.timeoutMs,
       signal,
       heartbeat,
-      env: { ...process.env, FLYWHEEL_BRIEF_FILE: briefFile.path, FLYWHEEL_ROUTE: p.brief.route.artifact },
+      env: { ...process.env, FLYWHEEL_BRIEF_FILE: briefFile.path, FLYWHEEL_ROUTE: p.brief.artifact },
     });
   } catch (err) {
     if (err instanceof SubprocessError && err.kind === 'missing_binary') throw ApplicationFailure.nonRetryable(err.message, 'ChangeAgentMissing');
@@ -97,7 +112,7 @@ export async function runChangeAgent(
   }
   const changes = diffSnapshots(before, await snapshotTree(cwd));
   const pushedScorers: string[] = [];
-  if (p.brief.route.artifact === 'measurement') {
+  if (p.brief.artifact === 'measurement') {
     // Only files that define pushable functions (`project.scorers.create(...)`), not every scorer helper.
     const scorerFiles: string[] = [];
     for (const c of changes) {

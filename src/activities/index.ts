@@ -99,7 +99,7 @@ export function createActivities(deps: ActivityDeps = {}) {
       return guarded(() =>
         runChange(
           bt({}, p.brief.ctx.agentDir),
-          { ...p, dir: phaseDir(p.brief.ctx.runDir, '', p.brief.iteration, `improve-${safe(p.brief.route.id)}`) },
+          { ...p, dir: phaseDir(p.brief.ctx.runDir, '', p.brief.iteration, `improve-${p.brief.artifact}`) },
           signal(),
           heartbeatFn(),
         ),
@@ -109,7 +109,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     /** Writes a change brief for a person or a later change agent (no change agent configured). */
     async writeBrief(brief: BriefInput): Promise<BriefRef> {
       const body = renderBrief(brief);
-      const ref = await writeFileAtomic(join(phaseDir(brief.ctx.runDir, '', brief.iteration, `improve-${safe(brief.route.id)}`), 'brief.md'), body);
+      const ref = await writeFileAtomic(join(phaseDir(brief.ctx.runDir, '', brief.iteration, `improve-${brief.artifact}`), 'brief.md'), body);
       return { path: ref.path, body };
     },
 

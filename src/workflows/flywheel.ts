@@ -34,6 +34,9 @@ import type { ChangeRecord, DiscoverEvidence, EvalResult, RowComparison } from '
 import { applyPlanAnswer, experimentName, planText, routeForNext } from './plan.js';
 import type { ChangeAgentResult, CurateResult, OrientContext } from './types.js';
 
+/** Code artifacts, in the order their changes are made (measurement and instrumentation before agent). */
+const CODE_ARTIFACTS = ['measurement', 'instrumentation', 'agent'] as const;
+
 const NON_RETRYABLE = ['InvalidConfig', 'ProjectNotFound', 'BaselineNotFound', 'NoEvalFiles', 'NoScore', 'ChangeAgentMissing', 'ChangeAgentFailed', 'ChangeAgentTimeout', 'LabelerOutput', 'HandoffValidation'];
 
 /** Queries and small writes: a few retries. bt's own non-retryable kinds are marked where raised. */
@@ -173,74 +176,64 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
       enter('improve', 'applying the plan');
       const iterChanges: ChangeRecord[] = [];
       let splitBaselines: { train?: EvalResult; validation?: EvalResult } = {};
-      let halted = false;
       // Curation touches no code, so it runs first; then the unchanged agent is measured on the curated
-      // splits, then code changes follow in plan order (measurement and instrumentation before agent).
-      const ordered = [...plan.filter((r) => r.artifact === 'dataset'), ...plan.filter((r) => r.artifact !== 'dataset')];
-      for (const route of ordered) {
-        if (route.artifact === 'dataset') {
-          const a = await gates.ask('write', `Upsert curated rows into dataset ${ctx.datasetName}`, `Route \`${route.id}\`: ${route.title}`);
-          if (stopAt(a, 'dataset write')) { halted = true; break; }
-          if (a.kind === 'skipped') continue;
-          status.activity = `curating dataset rows for ${route.title}`;
-          const res: CurateResult = await longActs.curateDataset({ ctx, routeId: route.id, targets: route.targets, windowDays: evidence!.window.days, iteration, labeler: cfg.labeler });
-          datasetId = res.datasetId ?? datasetId;
-          iterChanges.push({
-            id: `i${iteration}-${route.id}`,
-            iteration,
-            routeId: route.id,
-            findingIds: route.findingIds,
-            artifact: 'dataset',
-            description: `Upserted ${res.upserted} curated rows (${res.failing} failing, ${res.passing} passing; ${res.train} train / ${res.validation} validation; ${res.needsLabel} need a label; ${res.duplicatesDropped} near-duplicates dropped) into ${res.dataset}`,
-            files: [],
-            datasetRows: { dataset: res.dataset, ...(res.datasetId ? { datasetId: res.datasetId } : {}), upserted: res.upserted, train: res.train, validation: res.validation, needsLabel: res.needsLabel, rowsFile: res.rowsFile },
-            appliedBy: 'bt-flywheel',
-          });
-          continue;
-        }
-        // Code artifacts: measure the unchanged agent on the curated splits first, so deltas compare like with like.
-        if (datasetId && !splitBaselines.validation && ctx.evalFiles.length) {
-          status.activity = 'evaluating the unchanged agent on the curated splits';
-          const [tr, va] = [
-            await longActs.runEval({ ctx, cwd: ctx.agentDir, split: 'train', runMode: 'full', experimentName: experimentName(info.workflowId, iteration, 'before', 'train'), useDataset: true, iteration }),
-            await longActs.runEval({ ctx, cwd: ctx.agentDir, split: 'validation', runMode: 'full', experimentName: experimentName(info.workflowId, iteration, 'before', 'validation'), useDataset: true, iteration }),
-          ];
-          splitBaselines = { train: tr, validation: va };
-        }
-        const findings = (diagnosis?.findings ?? []).filter((f) => route.findingIds.includes(f.id));
-        const brief = { ctx, goal: cfg.goal, iteration, route, findings: findings.map((f) => ({ id: f.id, title: f.title, detail: f.detail, exampleTraceIds: f.exampleTraceIds })) };
+      // splits; then one change per code artifact (all its routes in one brief), in plan priority order.
+      let halted = false;
+      for (const route of plan.filter((r) => r.artifact === 'dataset')) {
+        const a = await gates.ask('write', `Upsert curated rows into dataset ${ctx.datasetName}`, `Route \`${route.id}\`: ${route.title}`);
+        if (stopAt(a, 'dataset write')) { halted = true; break; }
+        if (a.kind === 'skipped') continue;
+        status.activity = `curating dataset rows for ${route.title}`;
+        const res: CurateResult = await longActs.curateDataset({ ctx, routeId: route.id, targets: route.targets, windowDays: evidence!.window.days, iteration, labeler: cfg.labeler });
+        datasetId = res.datasetId ?? datasetId;
+        iterChanges.push({
+          id: `i${iteration}-${route.id}`,
+          iteration,
+          routeId: route.id,
+          findingIds: route.findingIds,
+          artifact: 'dataset',
+          description: `Upserted ${res.upserted} curated rows (${res.failing} failing, ${res.passing} passing; ${res.train} train / ${res.validation} validation; ${res.needsLabel} need a label; ${res.duplicatesDropped} near-duplicates dropped) into ${res.dataset}`,
+          files: [],
+          datasetRows: { dataset: res.dataset, ...(res.datasetId ? { datasetId: res.datasetId } : {}), upserted: res.upserted, train: res.train, validation: res.validation, needsLabel: res.needsLabel, rowsFile: res.rowsFile },
+          appliedBy: 'bt-flywheel',
+        });
+      }
+      const codeGroups = CODE_ARTIFACTS.map((artifact) => ({ artifact, routes: plan!.filter((r) => r.artifact === artifact) })).filter((g) => g.routes.length);
+      if (!halted && codeGroups.length && datasetId && ctx.evalFiles.length) {
+        status.activity = 'evaluating the unchanged agent on the curated splits';
+        splitBaselines = {
+          train: await longActs.runEval({ ctx, cwd: ctx.agentDir, split: 'train', runMode: 'full', experimentName: experimentName(info.workflowId, iteration, 'before', 'train'), useDataset: true, iteration }),
+          validation: await longActs.runEval({ ctx, cwd: ctx.agentDir, split: 'validation', runMode: 'full', experimentName: experimentName(info.workflowId, iteration, 'before', 'validation'), useDataset: true, iteration }),
+        };
+      }
+      for (const { artifact, routes } of halted ? [] : codeGroups) {
+        const ids = routes.map((r) => r.id);
+        const findingIds = [...new Set(routes.flatMap((r) => r.findingIds))];
+        const findings = (diagnosis?.findings ?? []).filter((f) => findingIds.includes(f.id));
+        const brief = { ctx, goal: cfg.goal, iteration, artifact, routes, findings: findings.map((f) => ({ id: f.id, title: f.title, detail: f.detail, exampleTraceIds: f.exampleTraceIds })) };
+        const title = routes.length === 1 ? routes[0]!.title : `${routes.length} ${artifact} problems (${ids.join(', ')})`;
+        const record = (files: string[], description: string, appliedBy: string, extra: Partial<ChangeRecord> = {}) =>
+          iterChanges.push({ id: `i${iteration}-${artifact}`, iteration, routeId: ids.join(','), findingIds, artifact, description, files, appliedBy, ...extra });
         if (cfg.changeCommand) {
-          const a = await gates.ask('write', `Run the change agent for ${route.artifact}: ${route.title}`, `\`${cfg.changeCommand.join(' ')}\` in ${ctx.agentDir}`);
+          const a = await gates.ask('write', `Run the change agent for ${artifact}: ${title}`, `\`${cfg.changeCommand.join(' ')}\` in ${ctx.agentDir}`, ids);
           if (stopAt(a, 'change')) { halted = true; break; }
           if (a.kind === 'skipped') continue;
-          status.activity = `change agent working on ${route.id}`;
+          status.activity = `change agent working on ${artifact}`;
           const res: ChangeAgentResult = await longActs.runChangeAgent({ brief, command: cfg.changeCommand, timeoutMs: durationMs(cfg.changeTimeout) });
-          iterChanges.push({
-            id: `i${iteration}-${route.id}`,
-            iteration,
-            routeId: route.id,
-            findingIds: route.findingIds,
-            artifact: route.artifact as ChangeRecord['artifact'],
-            description: res.files.length ? `${route.title}: change agent edited ${res.files.length} file(s)` : `${route.title}: change agent made no change`,
-            files: res.files,
+          record(res.files, res.files.length ? `${title}: change agent edited ${res.files.length} file(s)` : `${title}: change agent made no change`, cfg.changeCommand.join(' '), {
             diffStat: { files: res.files.length, insertions: res.insertions, deletions: res.deletions },
             ...(res.pushedScorers.length ? { functions: res.pushedScorers.map((f) => ({ slug: f, action: 'pushed' as const })) } : {}),
-            appliedBy: cfg.changeCommand.join(' '),
-          });
-        } else if (cfg.mode === 'interactive') {
-          const written = await acts.writeBrief(brief);
-          const a = await gates.ask('apply', `Apply the ${route.artifact} change and signal "applied": ${route.title}`, `Brief: ${written.path}\n\n${written.body}`);
-          if (stopAt(a, 'apply')) { halted = true; break; }
-          if (a.kind !== 'applied') continue;
-          iterChanges.push({
-            id: `i${iteration}-${route.id}`, iteration, routeId: route.id, findingIds: route.findingIds,
-            artifact: route.artifact as ChangeRecord['artifact'],
-            description: `${route.title}: applied by ${a.by}${a.note ? ` (${a.note})` : ''}`,
-            files: a.files ?? [], appliedBy: a.by,
           });
         } else {
           const written = await acts.writeBrief(brief);
-          briefs.push({ routeId: route.id, artifact: route.artifact, title: route.title, body: written.body, path: written.path });
+          if (cfg.mode === 'interactive') {
+            const a = await gates.ask('apply', `Apply the ${artifact} change and signal "applied": ${title}`, `Brief: ${written.path}\n\n${written.body}`, ids);
+            if (stopAt(a, 'apply')) { halted = true; break; }
+            if (a.kind !== 'applied') continue;
+            record(a.files ?? [], `${title}: applied by ${a.by}${a.note ? ` (${a.note})` : ''}`, a.by);
+          } else {
+            briefs.push({ routeId: ids.join(','), artifact, title, body: written.body, path: written.path });
+          }
         }
       }
       changes.push(...iterChanges);

@@ -199,7 +199,7 @@ export function stubActivities(opts: StubOptions): Partial<FlywheelActivities> {
       return evidence(opts.evidenceFor?.(p.ctx.project.name) ?? 'healthy', p.ctx.project.name);
     },
     async writeBrief(brief) {
-      return { path: join(opts.dir, 'brief.md'), body: `brief for ${brief.route.id}` };
+      return { path: join(opts.dir, 'brief.md'), body: `brief for ${brief.routes.map((r) => r.id).join(", ")}` };
     },
     async writeHandoff(p): Promise<HandoffPaths> {
       const outcome = p.input.outcome ?? (p.input.diagnosis && p.input.diagnosis.routes.every((r) => r.artifact === 'none') ? 'healthy' : 'needs_work');
