@@ -77,14 +77,26 @@ function actionsSection(s: Summary): string[] {
   return out;
 }
 
+function findingLines(f: Summary['findings_detail'][number]): string[] {
+  const traces = f.example_traces.map((t) => md(t.trace_id, t.url)).join(', ');
+  const out = [`- **${f.title}** (${f.severity}) — ${f.detail}. Window ${f.window.from} → ${f.window.to} (${f.window.days} days).${traces ? ` Traces: ${traces}.` : ''}`];
+  if (f.query) out.push(`  - Query: \`${f.query.replace(/`/g, "'").replace(/\s+/g, ' ')}\``);
+  return out;
+}
+
+/**
+ * Findings that motivated a change or a route (warnings first) in full; informational ones folded into a
+ * <details> block, so a reviewer reads the evidence behind the change before the background.
+ */
 function findingsSection(s: Summary, heading: string): string[] {
   if (!s.findings_detail.length) return [];
-  const out = [heading, ''];
-  for (const f of s.findings_detail) {
-    const traces = f.example_traces.map((t) => md(t.trace_id, t.url)).join(', ');
-    out.push(`- **${f.title}** (${f.severity}) — ${f.detail}. Window ${f.window.from} → ${f.window.to} (${f.window.days} days).${traces ? ` Traces: ${traces}.` : ''}`);
-    if (f.query) out.push(`  - Query: \`${f.query.replace(/`/g, "'").replace(/\s+/g, ' ')}\``);
-  }
+  const cited = new Set([...s.changes_detail.flatMap((c) => c.finding_ids), ...(s.diagnosis?.routes ?? []).flatMap((r) => r.finding_ids)]);
+  const rank = { critical: 0, warning: 1, info: 2 } as const;
+  const sorted = [...s.findings_detail].sort((a, b) => rank[a.severity] - rank[b.severity]);
+  const main = sorted.filter((f) => cited.has(f.id) || f.severity !== 'info');
+  const rest = sorted.filter((f) => !main.includes(f));
+  const out = [heading, '', ...main.flatMap(findingLines)];
+  if (rest.length) out.push('', `<details><summary>${rest.length} more finding(s) (informational)</summary>`, '', ...rest.flatMap(findingLines), '', '</details>');
   return out;
 }
 
@@ -107,14 +119,18 @@ function header(s: Summary): string {
 function scoreImpact(s: Summary): string[] {
   const v = s.verification;
   const newest = [...v.experiments].reverse().find((e) => e.run_mode === 'full') ?? v.experiments[v.experiments.length - 1] ?? null;
+  // The deltas compare like with like: the unchanged agent on the same split when it was measured, else the pinned baseline.
+  const before = newest ? [...v.experiments].reverse().find((e) => e.run_mode === 'baseline' && e.split === newest.split && e.iteration === newest.iteration) : undefined;
+  const base = before ?? v.baseline;
   const out = ['### Score Impact', '', '| | Baseline | New |', '|---|---|---|'];
-  out.push(`| Experiment | ${v.baseline ? md(v.baseline.name || v.baseline.id, v.baseline.url) : '—'} | ${newest ? md(newest.name || newest.id, newest.url) : '—'} |`);
+  out.push(`| Experiment | ${base ? md(base.name || base.id, base.url) : '—'} | ${newest ? md(newest.name || newest.id, newest.url) : '—'} |`);
   for (const d of v.deltas) out.push(`| ${cell(d.score)} avg | ${fmt(d.baseline)} | ${fmt(d.new)} (${signed(d.delta)}) |`);
   const regs = v.regressions.slice(0, 10).map((r) => md(`${r.trace_id ?? r.row_id} (${r.score} ${fmt(r.baseline)}→${fmt(r.new)})`, r.url));
   out.push(`| Regressions | — | ${v.regression_count === 0 ? 'none' : `${v.regression_count}: ${regs.join(', ')}${v.regression_count > regs.length ? ', …' : ''}`} |`);
   if (v.train_delta != null || v.validation_delta != null) {
     out.push('', `Train delta ${signed(v.train_delta)} · validation delta ${signed(v.validation_delta)}${v.overfitting ? ' — **overfitting: change not accepted**' : ''}.`);
   }
+  if (before && v.baseline) out.push('', `Per-row regressions are checked against the pinned baseline ${md(v.baseline.name || v.baseline.id, v.baseline.url)}.`);
   const sick = v.scorer_health.filter((h) => !h.healthy);
   out.push(`Scorer health: ${sick.length ? sick.map((h) => h.detail).join('; ') : 'all scorers discriminating'}.`);
   return out;

@@ -202,9 +202,10 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
       if (!halted && codeGroups.length && datasetId && ctx.evalFiles.length) {
         status.activity = 'evaluating the unchanged agent on the curated splits';
         splitBaselines = {
-          train: await longActs.runEval({ ctx, cwd: ctx.agentDir, split: 'train', runMode: 'full', experimentName: experimentName(info.workflowId, iteration, 'before', 'train'), useDataset: true, iteration }),
-          validation: await longActs.runEval({ ctx, cwd: ctx.agentDir, split: 'validation', runMode: 'full', experimentName: experimentName(info.workflowId, iteration, 'before', 'validation'), useDataset: true, iteration }),
+          train: await longActs.runEval({ ctx, cwd: ctx.agentDir, split: 'train', runMode: 'baseline', experimentName: experimentName(info.workflowId, iteration, 'before', 'train'), useDataset: true, iteration }),
+          validation: await longActs.runEval({ ctx, cwd: ctx.agentDir, split: 'validation', runMode: 'baseline', experimentName: experimentName(info.workflowId, iteration, 'before', 'validation'), useDataset: true, iteration }),
         };
+        evals.push({ ...splitBaselines.train!, iteration }, { ...splitBaselines.validation!, iteration });
       }
       for (const { artifact, routes } of halted ? [] : codeGroups) {
         const ids = routes.map((r) => r.id);
