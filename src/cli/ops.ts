@@ -163,7 +163,7 @@ function timeOf(t: unknown): string | null {
   return new Date(num(ts.seconds) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6)).toISOString();
 }
 
-function pendingActivities(desc: WorkflowExecutionDescription): PendingActivity[] {
+export function pendingActivities(desc: WorkflowExecutionDescription): PendingActivity[] {
   return (desc.raw.pendingActivities ?? []).map((a) => ({
     activityType: a.activityType?.name ?? '(unknown)',
     attempt: a.attempt ?? 1,
@@ -371,6 +371,20 @@ export async function listCommand(opts: { project?: string; limit?: number; stat
       ]);
     });
   });
+}
+
+/** A short text of what a running activity reported last (discover's plane, the bt command, the subprocess). */
+export function heartbeatText(p: PendingActivity): string | null {
+  const hb = p.heartbeat as { what?: unknown; command?: unknown; elapsedMs?: unknown; lastStderrLine?: unknown } | string | null;
+  if (hb === null || hb === undefined) return null;
+  if (typeof hb === 'string') return hb;
+  if (typeof hb.what === 'string') return hb.what;
+  if (typeof hb.command === 'string') {
+    const secs = typeof hb.elapsedMs === 'number' ? ` ${Math.round(hb.elapsedMs / 1000)}s` : '';
+    const line = typeof hb.lastStderrLine === 'string' && hb.lastStderrLine ? `: ${hb.lastStderrLine.slice(0, 80)}` : '';
+    return `${hb.command}${secs}${line}`;
+  }
+  return null;
 }
 
 /** One line describing where a live run is; changes of it are what `watch` prints. */

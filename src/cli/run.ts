@@ -16,6 +16,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { approveSignal, rejectSignal, statusQuery, stopSignal, type FlywheelStatus } from '../workflows/definitions.js';
 import type { FlywheelResult } from '../workflows/flywheel.js';
 import { flywheelInputSchema, type FlywheelInput } from '../../schemas/flywheel-input.js';
+import { heartbeatText, pendingActivities } from './ops.js';
 import {
   actorName,
   braintrustEnv,
@@ -190,7 +191,12 @@ async function follow(handle: WorkflowHandle, globals: GlobalOptions, interactiv
       /* not queryable yet (first workflow task) */
     }
     if (s) {
-      const line = describeStatus(s);
+      let line = describeStatus(s);
+      const detail = await handle
+        .describe()
+        .then((d) => pendingActivities(d).map(heartbeatText).filter(Boolean).join('; '))
+        .catch(() => '');
+      if (detail) line += ` — ${detail}`;
       if (line !== last) {
         if (!globals.json) process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
         last = line;
