@@ -591,6 +591,8 @@ function report(machine: Machine, results: VolumeResult[], notes: string[], setu
   }
   L.push(row('by phase', (r) => PHASES.map((p) => [p, r.btCalls.filter((x) => x.phase === p).length] as const).filter(([, n]) => n).map(([p, n]) => `${p} ${n}`).join(', ')));
   L.push('');
+  L.push('A call counts for the phase the last poll had seen when it started, so one started in the first ≤ 250 ms of a phase can count for the previous one.');
+  L.push('');
 
   // Discover queries, grouped by shape; the slowest at the largest volume.
   const byShape = (r: VolumeResult) => {

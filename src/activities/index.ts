@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { BtClient, btEnvFrom, toActivityFailure } from '../bt/index.js';
 import { buildSummary, renderNarrative, writeHandoff as writeHandoffFiles, type HandoffInput } from '../handoff/index.js';
+import type { SummaryArtifact } from '../../schemas/summary.js';
 import { packageRoot } from '../paths.js';
 import type { FlywheelConfig } from '../../schemas/flywheel-input.js';
 import type { DiscoverEvidence, EvalResult, RowComparison } from '../workflows/logic/evidence.js';
@@ -133,7 +134,7 @@ export function createActivities(deps: ActivityDeps = {}) {
 
     /** Builds, validates and writes the handoff; validation failures are not retryable. */
     async writeHandoff(p: { input: HandoffInput; outDir: string }): Promise<HandoffPaths> {
-      const summary = buildSummary(p.input);
+      const summary = buildSummary({ ...p.input, artifacts: [...p.input.artifacts, ...runArtifacts(p.input)] });
       const narrative = renderNarrative(summary);
       const files = await writeHandoffFiles(p.outDir, summary, narrative);
       return { summaryPath: files.summary.path, narrativePath: files.narrative.path, outcome: summary.outcome };
@@ -142,5 +143,19 @@ export function createActivities(deps: ActivityDeps = {}) {
 }
 
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_');
+
+/** The files a run produced (eval rows, curated dataset rows, change briefs), for the handoff's artifacts. */
+function runArtifacts(input: HandoffInput): SummaryArtifact[] {
+  const out: SummaryArtifact[] = [];
+  for (const e of input.evals) {
+    if (e.rowsFile) out.push({ kind: 'eval_rows', path: e.rowsFile.path, sha256: e.rowsFile.sha256, description: `per-row scores of ${e.runMode} eval ${e.experimentName} (${e.split})` });
+  }
+  for (const c of input.changes) {
+    const f = c.datasetRows?.rowsFile;
+    if (f) out.push({ kind: 'dataset_rows', path: f.path, sha256: f.sha256, description: `${f.rows ?? c.datasetRows!.upserted} rows upserted into ${c.datasetRows!.dataset} for ${c.routeId}` });
+  }
+  for (const b of input.briefs ?? []) out.push({ kind: 'brief', path: b.path, sha256: null, description: `change brief for ${b.artifact}: ${b.title}` });
+  return out;
+}
 
 export type FlywheelActivities = ReturnType<typeof createActivities>;

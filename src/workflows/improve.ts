@@ -1,0 +1,93 @@
+/**
+ * Improve: apply the approved plan. Dataset curation first (it touches no code), then the unchanged agent is
+ * measured on the curated splits, then one change per code artifact — all its routes in one brief — in
+ * priority order (measurement and instrumentation before agent behaviour).
+ */
+import { durationMs } from '../../schemas/flywheel-input.js';
+import type { Diagnosis, Route } from './logic/diagnose.js';
+import type { ChangeRecord, DiscoverEvidence, EvalResult } from './logic/evidence.js';
+import { experimentName } from './plan.js';
+import { acts, longActs } from './proxies.js';
+import type { FlywheelRun } from './run-state.js';
+import type { ChangeAgentResult, CurateResult, OrientContext } from './types.js';
+
+/** Code artifacts, in the order their changes are made. */
+const CODE_ARTIFACTS = ['measurement', 'instrumentation', 'agent'] as const;
+
+export interface ImproveResult {
+  changes: ChangeRecord[];
+  /** The unchanged agent on the curated splits (when a dataset exists and code is about to change). */
+  before: { train?: EvalResult; validation?: EvalResult };
+  /** A gate answer ended the run. */
+  halted: boolean;
+}
+
+export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[], evidence: DiscoverEvidence, diagnosis: Diagnosis, iteration: number): Promise<ImproveResult> {
+  const { cfg, gates } = run;
+  const changes: ChangeRecord[] = [];
+  const result: ImproveResult = { changes, before: {}, halted: false };
+
+  for (const route of plan.filter((r) => r.artifact === 'dataset')) {
+    const a = await gates.ask('write', `Upsert curated rows into dataset ${ctx.datasetName}`, `Route \`${route.id}\`: ${route.title}`);
+    if (run.stopAt(a, 'dataset write')) return { ...result, halted: true };
+    if (a.kind === 'skipped') continue;
+    run.doing(`curating dataset rows for ${route.title}`);
+    const res: CurateResult = await longActs.curateDataset({ ctx, routeId: route.id, targets: route.targets, windowDays: evidence.window.days, iteration, labeler: cfg.labeler });
+    run.datasetId = res.datasetId ?? run.datasetId;
+    changes.push({
+      id: `i${iteration}-${route.id}`,
+      iteration,
+      routeId: route.id,
+      findingIds: route.findingIds,
+      artifact: 'dataset',
+      description: `Upserted ${res.upserted} curated rows (${res.failing} failing, ${res.passing} passing; ${res.train} train / ${res.validation} validation; ${res.needsLabel} need a label; ${res.duplicatesDropped} near-duplicates dropped) into ${res.dataset}`,
+      files: [],
+      datasetRows: { dataset: res.dataset, ...(res.datasetId ? { datasetId: res.datasetId } : {}), upserted: res.upserted, train: res.train, validation: res.validation, needsLabel: res.needsLabel, rowsFile: res.rowsFile },
+      appliedBy: 'bt-flywheel',
+    });
+  }
+
+  const groups = CODE_ARTIFACTS.map((artifact) => ({ artifact, routes: plan.filter((r) => r.artifact === artifact) })).filter((g) => g.routes.length);
+  if (groups.length && run.datasetId && ctx.evalFiles.length) {
+    run.doing('evaluating the unchanged agent on the curated splits');
+    const before = (split: 'train' | 'validation') =>
+      longActs.runEval({ ctx, cwd: ctx.agentDir, split, runMode: 'baseline', experimentName: experimentName(run.info.workflowId, iteration, 'before', split), useDataset: true, iteration });
+    const train = await before('train');
+    const validation = await before('validation');
+    result.before = { train, validation };
+    run.evals.push({ ...train, iteration }, { ...validation, iteration });
+  }
+
+  for (const { artifact, routes } of groups) {
+    const ids = routes.map((r) => r.id);
+    const findingIds = [...new Set(routes.flatMap((r) => r.findingIds))];
+    const findings = diagnosis.findings.filter((f) => findingIds.includes(f.id)).map((f) => ({ id: f.id, title: f.title, detail: f.detail, exampleTraceIds: f.exampleTraceIds }));
+    const brief = { ctx, goal: cfg.goal, iteration, artifact, routes, findings };
+    const title = routes.length === 1 ? routes[0]!.title : `${routes.length} ${artifact} problems (${ids.join(', ')})`;
+    const record = (files: string[], description: string, appliedBy: string, extra: Partial<ChangeRecord> = {}) =>
+      changes.push({ id: `i${iteration}-${artifact}`, iteration, routeId: ids.join(','), findingIds, artifact, description, files, appliedBy, ...extra });
+
+    if (cfg.changeCommand) {
+      const a = await gates.ask('write', `Run the change agent for ${artifact}: ${title}`, `\`${cfg.changeCommand.join(' ')}\` in ${ctx.agentDir}`, ids);
+      if (run.stopAt(a, 'change')) return { ...result, halted: true };
+      if (a.kind === 'skipped') continue;
+      run.doing(`change agent working on ${artifact}`);
+      const res: ChangeAgentResult = await longActs.runChangeAgent({ brief, command: cfg.changeCommand, timeoutMs: durationMs(cfg.changeTimeout) });
+      record(res.files, res.files.length ? `${title}: change agent edited ${res.files.length} file(s)` : `${title}: change agent made no change`, cfg.changeCommand.join(' '), {
+        diffStat: { files: res.files.length, insertions: res.insertions, deletions: res.deletions },
+        ...(res.pushedScorers.length ? { functions: res.pushedScorers.map((f) => ({ slug: f, action: 'pushed' as const })) } : {}),
+      });
+      continue;
+    }
+    // No change agent: a written brief, applied by a person (interactive) or handed off (autonomous).
+    const written = await acts.writeBrief(brief);
+    if (cfg.mode === 'autonomous') {
+      run.briefs.push({ routeId: ids.join(','), artifact, title, body: written.body, path: written.path });
+      continue;
+    }
+    const a = await gates.ask('apply', `Apply the ${artifact} change and signal "applied": ${title}`, `Brief: ${written.path}\n\n${written.body}`, ids);
+    if (run.stopAt(a, 'apply')) return { ...result, halted: true };
+    if (a.kind === 'applied') record(a.files ?? [], `${title}: applied by ${a.by}${a.note ? ` (${a.note})` : ''}`, a.by);
+  }
+  return result;
+}

@@ -1,0 +1,73 @@
+/**
+ * Verify & Decide: a smoke eval before any full eval, full evals on the train and validation splits
+ * (validation last: the final measurement), the per-row comparison against the pinned baseline, then the
+ * pure `decide` routing.
+ */
+import { checkSmoke, decide, type Decision } from './logic/decide.js';
+import type { ChangeRecord, EvalResult, RowComparison } from './logic/evidence.js';
+import { assessScorersAgainstBaseline } from './logic/scorer-health.js';
+import { experimentName } from './plan.js';
+import { acts, longActs } from './proxies.js';
+import type { FlywheelRun } from './run-state.js';
+import type { OrientContext } from './types.js';
+
+/** A row regresses when it drops by more than this from the pinned baseline. */
+export const REGRESSION_TOLERANCE = 0.1;
+
+export interface VerifyResult {
+  decision: Decision;
+  comparison: RowComparison | null;
+}
+
+export async function verifyAndDecide(
+  run: FlywheelRun,
+  ctx: OrientContext,
+  iteration: number,
+  baseline: EvalResult | null,
+  before: { train?: EvalResult; validation?: EvalResult },
+  changes: ChangeRecord[],
+): Promise<VerifyResult> {
+  const useDataset = run.datasetId !== null;
+  const evalRun = (split: 'train' | 'validation' | 'all', runMode: 'smoke' | 'full', name: string) =>
+    longActs.runEval({ ctx, cwd: ctx.agentDir, split, runMode, experimentName: experimentName(run.info.workflowId, iteration, runMode, name), useDataset, iteration });
+
+  run.doing('smoke eval');
+  const smoke = await evalRun(useDataset ? 'train' : 'all', 'smoke', 'train');
+  run.evals.push({ ...smoke, iteration });
+  let full: { train?: EvalResult; validation?: EvalResult } = {};
+  let comparison: RowComparison | null = null;
+  if (checkSmoke(smoke, ctx.primaryScore).ok) {
+    run.doing('full evals');
+    if (useDataset) {
+      const train = await evalRun('train', 'full', 'train');
+      run.evals.push({ ...train, iteration });
+      full = { train };
+    }
+    const validation = await evalRun(useDataset ? 'validation' : 'all', 'full', 'validation');
+    run.evals.push({ ...validation, iteration });
+    full = { ...full, validation };
+    if (baseline) {
+      run.doing('per-row comparison against the baseline');
+      comparison = await acts.compareRuns({ baseline, next: validation, tolerance: REGRESSION_TOLERANCE, runDir: ctx.runDir, iteration });
+    }
+  }
+  const measured = full.validation ?? smoke;
+  const decision = decide({
+    iteration,
+    maxIterations: run.cfg.maxIterations,
+    targetScore: ctx.primaryScore,
+    smoke,
+    full,
+    baseline,
+    baselineSplits: before,
+    comparison,
+    scorerHealth: assessScorersAgainstBaseline(measured.distributions ?? [], (before.validation ?? baseline)?.distributions ?? [], ctx.binaryScores),
+    newFailurePatterns: [],
+    remainingGaps: [],
+    changesMade: changes,
+    history: run.history,
+  });
+  run.decisions.push({ iteration, decision });
+  run.history.push({ iteration, improved: decision.verdict.improved });
+  return { decision, comparison };
+}
