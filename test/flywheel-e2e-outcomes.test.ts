@@ -60,6 +60,12 @@ describeTemporal('flywheel outcomes on the example project', () => {
     );
     expect(Number(counts!.n)).toBeGreaterThan(20);
     expect(Number(counts!.ids)).toBe(Number(counts!.n));
+    // The handoff lists the files the run produced, and they exist.
+    for (const kind of ['eval_rows', 'dataset_rows'] as const) {
+      const files = summary.artifacts.filter((a) => a.kind === kind);
+      expect(files.length, kind).toBeGreaterThan(0);
+      expect(files.every((a) => existsSync(a.path))).toBe(true);
+    }
     await maybeRecordHistory(env.client, workflowId, 'improved');
   });
 
