@@ -142,6 +142,28 @@ describe('diagnose: routing table', () => {
   });
 });
 
+describe('diagnose: one failure seen through several cohorts', () => {
+  // The same failing traces under a topic facet and the category metadata, and a failing tool whose error
+  // traces are the ones an issue-label facet marks: one plan step per failure, not one per lens.
+  const sameFailure: Mutator = (e) => {
+    const shared = ['t-ref-1', 't-ref-2', 't-ref-3'];
+    e.cohorts.push(cohort('refunds', { traffic: 60, trafficShare: 0.12, meanScore: 0.2, lowScoreShare: 0.8, datasetRows: 0, datasetShare: 0, exampleTraceIds: shared }));
+    e.cohorts.push(cohort('escalation', { key: 'route', dimension: 'metadata', traffic: 70, trafficShare: 0.14, meanScore: 0.15, lowScoreShare: 0.85, datasetRows: 0, datasetShare: 0, exampleTraceIds: shared }));
+  };
+  it('folds them into one route that keeps every target and finding', () => {
+    const d = run([sameFailure]);
+    const datasetRoutes = d.routes.filter((r) => r.artifact === 'dataset');
+    expect(datasetRoutes).toHaveLength(1);
+    expect(datasetRoutes[0]!.targets.map((t) => t.name).sort()).toEqual(['facet:category=refunds', 'metadata:route=escalation']);
+    expect(datasetRoutes[0]!.findingIds.sort()).toEqual(['coverage:facet:category=refunds', 'coverage:metadata:route=escalation']);
+    expect(datasetRoutes[0]!.rationale).toMatch(/same failing traces/);
+  });
+  it('keeps routes apart when their traces differ', () => {
+    const d = run([datasetGap, (e) => e.cohorts.push(cohort('returns', { traffic: 60, trafficShare: 0.12, meanScore: 0.5, lowScoreShare: 0.45, datasetRows: 1, datasetShare: 0.01, exampleTraceIds: ['t-ret-1', 't-ret-2'] }))]);
+    expect(d.routes.filter((r) => r.artifact === 'dataset')).toHaveLength(2);
+  });
+});
+
 describe('diagnose: counter-cases and evidence', () => {
   it('a bimodal scorer never produces an agent route, even with a low mean and a covered failing cohort', () => {
     const d = run([bimodal, coveredFailingCohort]);

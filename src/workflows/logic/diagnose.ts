@@ -603,12 +603,12 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
   }
 
   // ---- Order, cap confidence, or exit healthy
-  let routes: Route[] = candidates
-    .sort(
+  let routes: Route[] = mergeSameFailure(
+    candidates.sort(
       (a, b) =>
         ROUTE_PRIORITY.indexOf(a.artifact) - ROUTE_PRIORITY.indexOf(b.artifact) || b.weight - a.weight || cmp(a.id, b.id),
-    )
-    .map(({ weight: _weight, ...r }) => r);
+    ),
+  ).map(({ weight: _weight, ...r }) => r);
 
   if (routes.length === 0) {
     routes = [healthyRoute(evidence, scores, findings, lowConfidence, lowReasons, wtext, t)];
@@ -617,6 +617,36 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
   routes = routes.map((r) => ({ ...r, evidence: r.evidence.filter(Boolean), counterevidence: lowConfidence ? [...r.counterevidence, `thin evidence: ${lowReasons.join('; ')}`] : r.counterevidence }));
 
   return { routes, findings, lowConfidence, notes, primaryScore: primaryName, scorerHealth };
+}
+
+/** Shared example traces at which two routes of one artifact are the same failure seen through two lenses. */
+const SAME_FAILURE_SHARED_TRACES = 2;
+
+/**
+ * Folds dataset and agent routes that are one failure seen through different lenses (a topic facet, the
+ * category metadata, an issue label, a failing tool) into the strongest of them: they share example traces.
+ * The plan then has one step per failure, and the merged route keeps every finding, target and piece of
+ * evidence. Input is in priority order; output keeps it.
+ */
+function mergeSameFailure(candidates: Candidate[]): Candidate[] {
+  const kept: Candidate[] = [];
+  for (const c of candidates) {
+    const host =
+      c.artifact === 'dataset' || c.artifact === 'agent'
+        ? kept.find((k) => k.artifact === c.artifact && k.exampleTraceIds.filter((id) => c.exampleTraceIds.includes(id)).length >= SAME_FAILURE_SHARED_TRACES)
+        : undefined;
+    if (!host) {
+      kept.push({ ...c });
+      continue;
+    }
+    host.evidence = uniq([...host.evidence, ...c.evidence]);
+    host.counterevidence = uniq([...host.counterevidence, ...c.counterevidence]);
+    host.targets = [...host.targets, ...c.targets.filter((t) => !host.targets.some((h) => h.kind === t.kind && h.name === t.name))];
+    host.findingIds = uniq([...host.findingIds, ...c.findingIds]);
+    host.rationale = `${host.rationale} The same failing traces also show up as: ${c.title}.`;
+    host.confidence = CONF_ORDER[Math.max(CONF_ORDER.indexOf(host.confidence), CONF_ORDER.indexOf(c.confidence))]!;
+  }
+  return kept;
 }
 
 /** Overall low-score share of the primary score, estimated from cohort stats of one dimension/key. */
