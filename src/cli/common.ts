@@ -3,6 +3,7 @@
  * defaults), the outcome → exit code table, output in human or JSON form, and errors as one clear line.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
@@ -147,7 +148,12 @@ export function explainError(err: unknown): CliError {
 
 /** Reads `--by` or the current user for gate decisions. */
 export function actorName(by?: string, env: NodeJS.ProcessEnv = process.env): string {
-  return by ?? env.FLYWHEEL_ACTOR ?? env.USER ?? env.LOGNAME ?? 'unknown';
+  if (by ?? env.FLYWHEEL_ACTOR ?? env.USER ?? env.LOGNAME) return (by ?? env.FLYWHEEL_ACTOR ?? env.USER ?? env.LOGNAME)!;
+  try {
+    return userInfo().username || 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }
 
 /**

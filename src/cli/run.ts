@@ -13,10 +13,10 @@ import { TASK_QUEUE } from '../shared.js';
 import { connectWorkerConnection } from '../temporal/connection.js';
 import { createWorker } from '../worker.js';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { approveSignal, rejectSignal, statusQuery, stopSignal, type FlywheelStatus } from '../workflows/definitions.js';
+import { appliedSignal, approveSignal, overrideSignal, rejectSignal, statusQuery, stopSignal, type FlywheelStatus } from '../workflows/definitions.js';
 import type { FlywheelResult } from '../workflows/flywheel.js';
 import { flywheelInputSchema, type FlywheelInput } from '../../schemas/flywheel-input.js';
-import { heartbeatText, pendingActivities } from './ops.js';
+import { answerHints, heartbeatText, pendingActivities } from './ops.js';
 import {
   actorName,
   braintrustEnv,
@@ -216,20 +216,36 @@ async function onGate(handle: WorkflowHandle, s: FlywheelStatus, ask: boolean): 
   const g = s.pendingGate!;
   process.stderr.write(`\n${g.title}\n${g.detail}\n\n`);
   if (!ask) {
-    process.stderr.write(
-      `Answer from anywhere before ${g.timeoutAt}:\n  flywheel approve ${handle.workflowId} --gate ${g.id}\n  flywheel reject ${handle.workflowId} --gate ${g.id}\n` +
-        (g.options.length ? `  flywheel skip ${handle.workflowId} --step <${g.options.join('|')}>\n  flywheel override ${handle.workflowId} --route <artifact>\n` : '') +
-        `  flywheel stop ${handle.workflowId}\n`,
-    );
+    process.stderr.write(`Answer from anywhere before ${g.timeoutAt}:\n${answerHints(handle.workflowId, g).map((h) => `  ${h}`).join('\n')}\n`);
     return;
   }
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    const answer = (await rl.question('Approve? [y]es / [n]o (reject) / [s]top: ')).trim().toLowerCase();
     const by = actorName();
-    if (answer === '' || answer.startsWith('y')) await handle.signal(approveSignal, { by, gateId: g.id });
-    else if (answer.startsWith('s')) await handle.signal(stopSignal, { by, gateId: g.id });
-    else await handle.signal(rejectSignal, { by, gateId: g.id });
+    const actor = { by, gateId: g.id };
+    if (g.kind === 'apply') {
+      const a = (await rl.question('Applied the change? [a]pplied / [c]ontinue without it / [n]o (reject) / [s]top: ')).trim().toLowerCase();
+      if (a === '' || a.startsWith('a')) await handle.signal(appliedSignal, actor);
+      else if (a.startsWith('c')) await handle.signal(approveSignal, actor);
+      else if (a.startsWith('s')) await handle.signal(stopSignal, actor);
+      else await handle.signal(rejectSignal, actor);
+      return;
+    }
+    const numbered = g.kind === 'plan' && g.options.length > 1;
+    if (numbered) process.stderr.write(g.options.map((o, i) => `  ${i + 1}. ${o}`).join('\n') + '\n');
+    const prompt = numbered
+      ? 'Approve? [y]es / step numbers to approve only those (e.g. 1,3) / [n]o (reject) / [s]top: '
+      : g.kind === 'route'
+        ? `Go on? [y]es / an artifact to route to instead (${g.options.join(', ')}) / [n]o (reject) / [s]top: `
+        : 'Approve? [y]es / [n]o (reject) / [s]top: ';
+    const answer = (await rl.question(prompt)).trim().toLowerCase();
+    if (numbered && /^\d+(\s*,\s*\d+)*$/.test(answer)) {
+      const subset = answer.split(',').map((n) => g.options[Number(n.trim()) - 1]).filter((o): o is string => o !== undefined);
+      await handle.signal(approveSignal, { ...actor, subset });
+    } else if (g.kind === 'route' && g.options.includes(answer)) await handle.signal(overrideSignal, { ...actor, route: answer });
+    else if (answer === '' || answer.startsWith('y')) await handle.signal(approveSignal, actor);
+    else if (answer.startsWith('s')) await handle.signal(stopSignal, actor);
+    else await handle.signal(rejectSignal, actor);
   } finally {
     rl.close();
   }
