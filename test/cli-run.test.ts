@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
 import type { Summary } from '../schemas/summary.js';
 import { generateExampleTraces } from '../examples/support-agent/generate-traces.js';
 import { ensureCliBuilt, oneLineError, repoRoot } from './support/cli-flywheel.js';
@@ -62,6 +62,9 @@ describeTemporal('flywheel run (built CLI)', () => {
 
   it('run --snapshot analyses a bt sync pull directory with no credentials', async () => {
     const snapHome = join(tmp, 'snapshot-home');
+    onTestFinished(async () => {
+      await flywheel(['--home', snapHome, 'local', 'stop']);
+    });
     const gen = await generateExampleTraces({ outDir: join(tmp, 'snapshot'), projectName: 'pulled-project', traces: 800 });
     const out = join(tmp, 'out-snapshot');
     const r = await flywheel([
@@ -69,7 +72,6 @@ describeTemporal('flywheel run (built CLI)', () => {
       '--snapshot', join(tmp, 'snapshot'), '--project', 'pulled-project', '--agent-dir', EXAMPLE_DIR,
       '--mode', 'autonomous', '--no-change-agent', '--out', out, '--workflow-id', 'cli-snapshot',
     ]);
-    await flywheel(['--home', snapHome, 'local', 'stop']);
     expect(gen.traces).toBe(800);
     expect(r.exitCode, r.stderr).toBe(11);
     const summary = JSON.parse(readFileSync(join(out, 'bt-flywheel-summary.json'), 'utf8')) as Summary;
@@ -79,6 +81,9 @@ describeTemporal('flywheel run (built CLI)', () => {
 
   it('a second trigger with the same workflow id joins the running run instead of starting another', async () => {
     const joinHome = join(tmp, 'join-home');
+    onTestFinished(async () => {
+      await flywheel(['--home', joinHome, 'local', 'stop']);
+    });
     const args = ['--home', joinHome, '--address', temporalAddress!, '--json', 'run', '--example', '--workflow-id', 'cli-join', '--detach', '--no-worker'];
     const first = await flywheel(args);
     const second = await flywheel(args);
@@ -92,11 +97,13 @@ describeTemporal('flywheel run (built CLI)', () => {
     const connection = await Connection.connect({ address: temporalAddress! });
     await new Client({ connection }).workflow.getHandle('cli-join').terminate('test done');
     await connection.close();
-    await flywheel(['--home', joinHome, 'local', 'stop']);
   });
 
   it('bad input gets one clear line and a non-zero exit, never a stack trace', async () => {
     const badHome = join(tmp, 'bad-home');
+    onTestFinished(async () => {
+      await flywheel(['--home', badHome, 'local', 'stop']);
+    });
     const missing = await flywheel(['--home', badHome, '--address', temporalAddress!, 'run', '--project', 'no-such-project', '--agent-dir', EXAMPLE_DIR, '--mode', 'autonomous']);
     expect(missing.exitCode).toBe(2);
     expect(oneLineError(missing)).toMatch(/project 'no-such-project' not found/);
@@ -106,6 +113,5 @@ describeTemporal('flywheel run (built CLI)', () => {
     const dir = await flywheel(['--home', badHome, '--address', temporalAddress!, 'run', '--agent-dir', join(tmp, 'nope')]);
     expect(dir.exitCode).toBe(2);
     expect(oneLineError(dir)).toMatch(/does not exist/);
-    await flywheel(['--home', badHome, 'local', 'stop']);
   });
 });
