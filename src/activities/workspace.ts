@@ -4,7 +4,7 @@ import { cp, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/
 import { dirname, join, relative } from 'node:path';
 import { sha256 } from './files.js';
 
-const SKIP_DIRS = new Set(['node_modules', '.git', '.venv', 'venv', '__pycache__', '.flywheel', 'dist', 'bt-sync', '.tools']);
+const SKIP_DIRS = new Set(['node_modules', '.git', '.bt', '.venv', 'venv', '__pycache__', '.flywheel', 'dist', 'bt-sync', '.tools']);
 const MAX_FILE_BYTES = 2 * 1024 * 1024;
 const COPY_MARKER = '.flywheel-copy-complete';
 
