@@ -4,7 +4,10 @@ import { cp, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/
 import { dirname, join, relative } from 'node:path';
 import { sha256 } from './files.js';
 
-const SKIP_DIRS = new Set(['node_modules', '.git', '.bt', '.venv', 'venv', '__pycache__', '.flywheel', 'dist', 'bt-sync', '.tools']);
+const NOT_COPIED = ['node_modules', '.git', '.venv', 'venv', '__pycache__', '.flywheel', 'dist', 'bt-sync', '.tools'];
+const COPY_SKIP = new Set(NOT_COPIED);
+/** Snapshots also skip bt's own state (.bt holds its config and runner caches, not code). */
+const SKIP_DIRS = new Set([...NOT_COPIED, '.bt']);
 const MAX_FILE_BYTES = 2 * 1024 * 1024;
 const COPY_MARKER = '.flywheel-copy-complete';
 
@@ -76,7 +79,7 @@ export async function copyTreeOnce(src: string, dest: string): Promise<boolean> 
   await cp(src, dest, {
     recursive: true,
     force: true,
-    filter: (source) => !source.split(/[\\/]/).some((part) => SKIP_DIRS.has(part)),
+    filter: (source) => !relative(src, source).split(/[\\/]/).some((part) => COPY_SKIP.has(part)),
   });
   // Dependencies are not copied: link the nearest node_modules above the source so evals resolve them.
   const modules = nearestNodeModules(src);
