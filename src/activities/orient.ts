@@ -141,6 +141,7 @@ export async function orient(bt: BtClient, p: OrientParams): Promise<OrientConte
   // Org for links.
   const status = await bt.status();
   const org = status.org ?? p.orgFallback ?? 'local';
+  if (!status.org && !p.orgFallback) notes.push('The Braintrust org name is unknown (bt status has none): set BRAINTRUST_ORG_NAME so the links in the handoff point at your org.');
 
   // Baseline: the invocation / FLYWHEEL_BASELINE_EXPERIMENT, else the newest experiment.
   let baseline: OrientContext['baseline'] = null;
