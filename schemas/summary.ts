@@ -268,6 +268,14 @@ export const RunInfoSchema = z.object({
   finished_at: Timestamp,
   window: Window.nullable(),
   error: z.object({ phase: z.string(), message: z.string() }).nullable(),
+  /** Why the run was autonomous or interactive (which of the seed's signals was present). */
+  mode_reason: z.string(),
+  /** How the project was resolved: the invocation, .bt/config.json, an instruction file, or bt projects list. */
+  project_source: z.string().nullable(),
+  /** The pinned baseline and how it was chosen (env/invocation, an eval of this run, or the newest experiment). */
+  baseline: z.object({ id: z.string(), name: z.string(), chosen_by: z.enum(['env', 'session', 'latest', 'none']) }).nullable(),
+  /** What Orient had to assume or could not find (no .bt/config.json, no experiments, no eval files, …). */
+  notes: z.array(z.string()),
 });
 
 const V1Experiment = z.object({

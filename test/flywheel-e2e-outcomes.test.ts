@@ -60,6 +60,10 @@ describeTemporal('flywheel outcomes on the example project', () => {
     );
     expect(Number(counts!.n)).toBeGreaterThan(20);
     expect(Number(counts!.ids)).toBe(Number(counts!.n));
+    // How Orient resolved things is on record: no experiments yet, so the baseline is an eval of this run.
+    expect(summary.run.baseline).toMatchObject({ chosen_by: 'session' });
+    expect(summary.run.project_source).toMatch(/^input/);
+    expect(summary.run.notes.join('\n')).toMatch(/no experiments yet/);
     // The handoff lists the files the run produced, and they exist.
     for (const kind of ['eval_rows', 'dataset_rows'] as const) {
       const files = summary.artifacts.filter((a) => a.kind === kind);

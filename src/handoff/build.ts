@@ -69,6 +69,13 @@ export interface HandoffInput {
   temporalUrl?: string | null;
   /** Extra links (docs, queries). */
   links?: SummaryLink[];
+  /** What Orient established: why this mode, where the project and the baseline came from, its notes. */
+  context?: {
+    modeReason: string;
+    projectSource: string | null;
+    baseline: { id: string; name: string; chosen_by: 'env' | 'session' | 'latest' | 'none' } | null;
+    notes: string[];
+  };
   /** Change briefs written for routes nobody applied (no change agent): each becomes a next step. */
   briefs?: { routeId: string; artifact: string; title: string; body: string; path: string }[];
 }
@@ -363,6 +370,10 @@ export function buildSummary(input: HandoffInput): Summary {
       finished_at: input.finishedAt,
       window: evidence ? { from: evidence.window.from, to: evidence.window.to, days: evidence.window.days } : null,
       error: input.error ?? null,
+      mode_reason: input.context?.modeReason ?? '',
+      project_source: input.context?.projectSource ?? null,
+      baseline: input.context?.baseline ?? null,
+      notes: input.context?.notes ?? [],
     },
     findings_detail: findingsDetail,
     diagnosis: diagnosis

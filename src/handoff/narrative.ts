@@ -137,7 +137,10 @@ function scoreImpact(s: Summary): string[] {
 }
 
 function runSection(s: Summary): string[] {
-  const out = ['### Run', '', `- Workflow \`${s.run.workflow_id}\` run \`${s.run.run_id}\`, ${s.run.mode} mode, ${s.run.started_at} → ${s.run.finished_at}`];
+  const out = ['### Run', '', `- Workflow \`${s.run.workflow_id}\` run \`${s.run.run_id}\`, ${s.run.mode} mode${s.run.mode_reason ? ` (${s.run.mode_reason})` : ''}, ${s.run.started_at} → ${s.run.finished_at}`];
+  if (s.run.project_source) out.push(`- Project resolved from ${s.run.project_source}`);
+  if (s.run.baseline) out.push(`- Baseline experiment \`${s.run.baseline.name}\` (chosen by: ${s.run.baseline.chosen_by})`);
+  for (const n of s.run.notes) out.push(`- _Note:_ ${n}`);
   if (s.run.window) out.push(`- Evidence window: ${s.run.window.from} → ${s.run.window.to} (${s.run.window.days} days)`);
   for (const d of s.verification.decisions) out.push(`- Iteration ${d.iteration}: \`${d.rule}\` → ${d.next === 'route' ? `route ${d.route}` : `exit ${d.outcome}`} — ${d.reason}`);
   for (const g of s.gates) out.push(`- Gate \`${g.id}\` (${g.kind}): ${g.decision} by ${g.by} at ${g.at}${g.note ? ` — ${g.note}` : ''}`);

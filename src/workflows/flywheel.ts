@@ -181,6 +181,12 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
     artifacts: [],
     error: failure,
     briefs: run.briefs,
+    context: {
+      modeReason: cfg.modeReason,
+      projectSource: ctx ? `${ctx.project.source}: ${ctx.project.sourceDetail}` : null,
+      baseline: ctx?.baseline ? { id: ctx.baseline.id, name: ctx.baseline.name, chosen_by: ctx.baseline.chosenBy } : null,
+      notes: ctx?.notes ?? [],
+    },
     ...(run.forced ? { outcome: run.forced.outcome, outcomeReason: run.forced.reason } : {}),
   };
   const paths = await CancellationScope.nonCancellable(() => handoffActs.writeHandoff({ input: handoffInput, outDir: cfg.outDir }));
