@@ -13,9 +13,9 @@ import { registerWorkerCommand } from './cli/worker.js';
 export function buildProgram(): Command {
   const program = new Command('flywheel')
     .description(
-      'bt-flywheel: the Braintrust agent-improvement flywheel as a durable Temporal workflow.\n' +
-        'With no credentials it runs on the embedded defaults: a Temporal dev server and a local\n' +
-        'Braintrust-compatible server, both started for you and kept under .flywheel/.',
+      'bt-flywheel: the Braintrust agent-improvement flywheel as a durable Temporal workflow. With no credentials it ' +
+        'runs on the embedded defaults: a Temporal dev server and a local Braintrust-compatible server, both started ' +
+        'for you and kept under .flywheel/.',
     )
     .version('0.1.0')
     .option('--json', 'machine-readable output (one JSON document)')

@@ -352,10 +352,11 @@ export async function runCommand(opts: RunOptions, globals: GlobalOptions): Prom
 export function registerRunCommand(program: Command): Command {
   return program
     .command('run')
+    .summary('start a flywheel run and follow it until the handoff is written')
     .description(
-      'Start a flywheel run and follow it until the handoff is written.\n' +
-        'Runs a worker in-process on the embedded defaults unless --no-worker. Exit codes: healthy 0, improved 10,\n' +
-        'needs_work 11, blocked 12, no_convergence 13, error 1, usage 2.',
+      'Start a flywheel run and follow it until the handoff is written. Runs a worker in-process on the embedded ' +
+        'defaults unless --no-worker. Exit codes: healthy 0, improved 10, needs_work 11, blocked 12, ' +
+        'no_convergence 13, error 1, usage 2.',
     )
     .option('--project <name>', 'Braintrust project name (else .bt/config.json, AGENTS.md, or the only project)')
     .option('--goal <text>', 'what to improve (env FLYWHEEL_GOAL; default "general health check")')
