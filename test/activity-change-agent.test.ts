@@ -102,3 +102,24 @@ setInterval(() => {}, 1000);`);
     expect(['gone', 'Z', 'X']).toContain(stat);
   });
 });
+
+describe('activity retries', () => {
+  it('a retry of the same activity execution reuses the change agent result instead of running it again', async () => {
+    const repo = join(tmp, 'repo-retry');
+    cpSync(join(EXAMPLE_DIR, 'src'), join(repo, 'src'), { recursive: true });
+    const counter = join(tmp, 'runs.txt');
+    const agent = join(tmp, 'counting-agent.mjs');
+    writeFileSync(agent, `import { appendFileSync } from 'node:fs'; appendFileSync(${JSON.stringify(counter)}, 'run\\n'); appendFileSync('src/agent.ts', '// touched\\n');`);
+    const acts = createActivities({ btEnv: env, appUrl: server.appUrl });
+    const input = { brief: { ctx: ctx(repo), goal: 'g', iteration: 7, artifact: 'agent' as const, routes: [route('agent')], findings: [] }, command: [process.execPath, agent], timeoutMs: 60_000 };
+    const info = { activityId: 'a-1', workflowExecution: { workflowId: 'wf-change', runId: 'run-1' } };
+    const first: Awaited<ReturnType<typeof acts.runChangeAgent>> = await new MockActivityEnvironment(info).run(acts.runChangeAgent, input);
+    const retry = await new MockActivityEnvironment({ ...info, attempt: 2 }).run(acts.runChangeAgent, input);
+    expect(readFileSync(counter, 'utf8')).toBe('run\n');
+    expect(retry).toEqual(first);
+    expect(first.files).toEqual(['src/agent.ts']);
+    // A reset is a new workflow run: the change agent runs again.
+    await new MockActivityEnvironment({ ...info, workflowExecution: { workflowId: 'wf-change', runId: 'run-2' } }).run(acts.runChangeAgent, input);
+    expect(readFileSync(counter, 'utf8')).toBe('run\nrun\n');
+  });
+});

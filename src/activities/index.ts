@@ -3,6 +3,7 @@
  * wires. Every activity does its side effects, writes bulky data to the run directory and returns a small
  * typed summary. bt failures become ApplicationFailures whose retryability was decided where they arose.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { BtClient, btEnvFrom, toActivityFailure } from '../bt/index.js';
@@ -16,7 +17,7 @@ import { renderBrief, runChangeAgent as runChange, type BriefInput } from './cha
 import { curateDataset as curate } from './curate.js';
 import { discover as runDiscover } from './discover.js';
 import { compareRuns as compare, loadBaseline as loadBase, runEval as runEvalCmd, type RunEvalParams } from './evals.js';
-import { phaseDir, writeFileAtomic } from './files.js';
+import { phaseDir, readJson, writeFileAtomic, writeJsonAtomic } from './files.js';
 import { orient as runOrient } from './orient.js';
 
 export interface ActivityDeps {
@@ -42,6 +43,28 @@ function signal(): AbortSignal | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Runs `fn` once per activity execution: a retry of the same activity (same workflow run and activity id,
+ * e.g. its completion was lost with a worker) gets the recorded result instead of running an eval or the
+ * change agent again. A reset starts a new workflow run, so it never reuses a result.
+ */
+async function oncePerExecution<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  let key: string | null = null;
+  try {
+    const info = Context.current().info;
+    if (info.workflowExecution?.runId) key = `${info.workflowExecution.runId}/${info.activityId}`;
+  } catch {
+    /* outside an activity (direct calls in tests): no reuse */
+  }
+  if (key && existsSync(path)) {
+    const cached = await readJson<{ key: string; result: T }>(path).catch(() => null);
+    if (cached?.key === key) return cached.result;
+  }
+  const result = await fn();
+  if (key) await writeJsonAtomic(path, { key, result });
+  return result;
 }
 
 /** Wraps an activity so a BtError becomes an ApplicationFailure with the right retryability. */
@@ -97,13 +120,9 @@ export function createActivities(deps: ActivityDeps = {}) {
     },
 
     async runChangeAgent(p: { brief: BriefInput; command: string[]; timeoutMs: number }): Promise<ChangeAgentResult> {
-      return guarded(() =>
-        runChange(
-          bt({}, p.brief.ctx.agentDir),
-          { ...p, dir: phaseDir(p.brief.ctx.runDir, '', p.brief.iteration, `improve-${p.brief.artifact}`) },
-          signal(),
-          heartbeatFn(),
-        ),
+      const dir = phaseDir(p.brief.ctx.runDir, '', p.brief.iteration, `improve-${p.brief.artifact}`);
+      return oncePerExecution(join(dir, 'change-agent-result.json'), () =>
+        guarded(() => runChange(bt({}, p.brief.ctx.agentDir), { ...p, dir }, signal(), heartbeatFn())),
       );
     },
 
@@ -125,7 +144,8 @@ export function createActivities(deps: ActivityDeps = {}) {
         FLYWHEEL_EVAL_DATASET: p.useDataset ? p.ctx.datasetName : undefined,
         BRAINTRUST_DEFAULT_PROJECT: p.ctx.project.name,
       };
-      return guarded(() => runEvalCmd(bt(extra, p.cwd), { ...p, dir: phaseDir(p.ctx.runDir, '', p.iteration, 'verify') }, signal()));
+      const dir = phaseDir(p.ctx.runDir, '', p.iteration, 'verify');
+      return oncePerExecution(join(dir, `${p.runMode}-${p.split}-result.json`), () => guarded(() => runEvalCmd(bt(extra, p.cwd), { ...p, dir }, signal())));
     },
 
     async compareRuns(p: { baseline: EvalResult; next: EvalResult; tolerance: number; runDir: string; iteration: number }): Promise<RowComparison> {
