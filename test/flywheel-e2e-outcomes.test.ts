@@ -60,6 +60,12 @@ describeTemporal('flywheel outcomes on the example project', () => {
     );
     expect(Number(counts!.n)).toBeGreaterThan(20);
     expect(Number(counts!.ids)).toBe(Number(counts!.n));
+    // Balanced: every curated batch has passing rows too, even for a cohort label that only marks failures.
+    for (const c of summary.changes_detail.filter((x) => x.artifact === 'dataset')) {
+      const rows = readFileSync(c.dataset_rows!.rows_file!, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { metadata: { bucket: string } });
+      expect(rows.filter((r) => r.metadata.bucket === 'passing').length, c.description).toBeGreaterThan(0);
+      expect(rows.filter((r) => r.metadata.bucket === 'failing').length, c.description).toBeGreaterThan(0);
+    }
     // How Orient resolved things is on record: no experiments yet, so the baseline is an eval of this run.
     expect(summary.run.baseline).toMatchObject({ chosen_by: 'session' });
     expect(summary.run.project_source).toMatch(/^input/);

@@ -76,15 +76,17 @@ export function dedupe<T extends { input: unknown }>(rows: readonly T[]): { kept
   return { kept, dropped: rows.length - kept.length };
 }
 
-function cohortFilter(targets: RouteTarget[]): string {
-  const cohort = targets.find((t) => t.kind === 'cohort');
-  if (!cohort) return '';
-  const m = /^(facet|metadata|tag|topic):(.+?)=(.*)$/.exec(cohort.name) ?? /^(facet|metadata) (.+?)=(.*)$/.exec(cohort.name);
-  if (!m) return '';
-  const [, dim, key, value] = m;
-  if (dim === 'facet') return ` AND ${fieldPath('facets', key!)} = ${sqlString(value!)}`;
-  if (dim === 'metadata') return ` AND ${fieldPath('metadata', key!)} = ${sqlString(value!)}`;
-  return '';
+/** A SQL condition per cohort target of the route (a merged route has several lenses on one failure). */
+function cohortFilters(targets: RouteTarget[]): string[] {
+  const out: string[] = [];
+  for (const t of targets) {
+    if (t.kind !== 'cohort') continue;
+    const m = /^(facet|metadata):(.+?)=(.*)$/.exec(t.name);
+    if (!m) continue;
+    const [, dim, key, value] = m;
+    out.push(` AND ${fieldPath(dim === 'facet' ? 'facets' : 'metadata', key!)} = ${sqlString(value!)}`);
+  }
+  return out;
 }
 
 async function pullCandidates(bt: BtClient, p: CurateParams, signal?: AbortSignal): Promise<Candidate[]> {
@@ -92,9 +94,15 @@ async function pullCandidates(bt: BtClient, p: CurateParams, signal?: AbortSigna
   if (!score) throw ApplicationFailure.nonRetryable('dataset curation needs a score column to tell failing from passing rows; none was discovered', 'NoScore');
   const col = fieldPath('scores', score);
   const base = `SELECT root_span_id, input, output, metadata, facets, ${col} AS score FROM ${projectLogs(p.ctx.project.id)} WHERE is_root = true AND ${windowClause(p.windowDays)} AND input IS NOT NULL`;
-  const filter = cohortFilter(p.targets);
-  const failing = await bt.sql(`${base}${filter} AND ${col} <= ${FAIL_AT} ORDER BY created DESC LIMIT ${PER_BUCKET * 3}`, { signal });
-  const passing = await bt.sql(`${base}${filter} AND ${col} >= ${PASS_AT} ORDER BY created DESC LIMIT ${PER_BUCKET * 3}`, { signal });
+  const filters = cohortFilters(p.targets);
+  const failing = await bt.sql(`${base}${filters[0] ?? ''} AND ${col} <= ${FAIL_AT} ORDER BY created DESC LIMIT ${PER_BUCKET * 3}`, { signal });
+  // Passing rows from the same cohort when it has any; a label that only marks failures (an issue facet) has
+  // none, so try the route's other lenses, then production at large: the dataset must not be only hard cases.
+  let passing = { data: [] as Record<string, unknown>[] };
+  for (const filter of [...filters, '']) {
+    passing = await bt.sql(`${base}${filter} AND ${col} >= ${PASS_AT} ORDER BY created DESC LIMIT ${PER_BUCKET * 3}`, { signal });
+    if (passing.data.length) break;
+  }
   const map = (bucket: Candidate['bucket']) => (r: Record<string, unknown>): Candidate => ({
     traceId: String(r.root_span_id),
     input: r.input,
