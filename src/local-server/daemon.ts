@@ -10,7 +10,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, re
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_ORG_NAME, btEnvFor, generateApiKey } from './index.js';
-import type { SeedResult } from './types.js';
+import type { LocalServerHandle, SeedResult } from './types.js';
 
 export const STATE_FILE_NAME = 'local-server.json';
 export const DATA_FILE_NAME = 'braintrust-local.duckdb';
@@ -27,17 +27,11 @@ export interface LocalServerState {
   startedAt?: string;
 }
 
-export interface LocalServerInfo {
-  appUrl: string;
-  apiUrl: string;
-  apiKey: string;
-  orgName: string;
-  dataFile: string;
-  port: number;
+/** A running background server: what an in-process handle offers, plus its process. */
+export interface LocalServerInfo extends Pick<LocalServerHandle, 'appUrl' | 'apiUrl' | 'apiKey' | 'orgName' | 'dataFile' | 'port' | 'btEnv'> {
   pid: number;
   /** True when this call started the process, false when it reused a running one. */
   started: boolean;
-  btEnv(): Record<string, string>;
 }
 
 export interface EnsureOptions {
