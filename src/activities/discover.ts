@@ -138,7 +138,7 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
           `SELECT root_span_id FROM ${src} WHERE span_attributes.type = 'tool' AND span_attributes.name = ${sqlString(str(r.tool))} AND error IS NOT NULL AND ${W} LIMIT 3`,
         )
       : [];
-    toolErrors.push({ tool: str(r.tool), errors, calls: n(r.calls), exampleTraceIds: ex.map((e) => str(e.root_span_id)) });
+    toolErrors.push({ tool: str(r.tool), errors, calls: n(r.calls), exampleTraceIds: ex.map((e) => str(e.root_span_id)), query: toolQuery });
   }
   const [rootErr] = await q.run(`SELECT COUNT(DISTINCT root_span_id) AS traces FROM ${src} WHERE error IS NOT NULL AND ${W}`);
   const errorCount = n(rootErr?.traces);

@@ -488,7 +488,7 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
       detail: `${tool.errors} errors in ${denom} ${tool.calls != null ? 'calls' : 'traces'} (${pct(rate)})`,
       counts: { errors: tool.errors, ...(tool.calls != null ? { calls: tool.calls } : {}) },
       exampleTraceIds: tool.exampleTraceIds,
-      ...relQuery,
+      ...(tool.query ? { query: tool.query } : relQuery),
     });
     candidates.push({
       id: `agent:tool:${tool.tool}`,

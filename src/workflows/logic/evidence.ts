@@ -81,6 +81,8 @@ export interface ToolErrorStat {
   /** Total calls of the tool in the window, when known. */
   calls?: number;
   exampleTraceIds: string[];
+  /** The query that counted the tool's calls and errors. */
+  query?: string;
 }
 
 export interface ReliabilityStats extends QuerySource {
