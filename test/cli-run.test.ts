@@ -49,6 +49,11 @@ describeTemporal('flywheel run (built CLI)', () => {
     const status = await flywheel(['--home', home, '--json', 'status', 'cli-example-improved']);
     expect(status.exitCode, status.stderr).toBe(0);
     expect(JSON.stringify(JSON.parse(status.stdout))).toContain('improved');
+    // Running the demo again (same workflow id, a new run) starts from a fresh copy of the agent, so the
+    // defects are there to fix again: improved once more, not "the change agent made no change".
+    const again = await flywheel(['--home', home, '--json', 'run', '--example', '--workflow-id', 'cli-example-improved']);
+    expect(again.exitCode, again.stderr).toBe(10);
+    expect((JSON.parse(again.stdout) as { runId: string }).runId).not.toBe((out as unknown as { runId: string }).runId);
   });
 
   it('run --example --no-change-agent ends needs_work (exit 11) with a brief in the next steps', async () => {

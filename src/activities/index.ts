@@ -87,9 +87,9 @@ export function createActivities(deps: ActivityDeps = {}) {
   };
 
   return {
-    async orient(config: FlywheelConfig, workflowId: string): Promise<OrientContext> {
+    async orient(config: FlywheelConfig, workflowId: string, runId?: string): Promise<OrientContext> {
       return guarded(() =>
-        runOrient(bt({}, config.agentDir), { config, workflowId, appUrl, orgFallback: env.BRAINTRUST_ORG_NAME ?? null }),
+        runOrient(bt({}, config.agentDir), { config, workflowId, ...(runId ? { runId } : {}), appUrl, orgFallback: env.BRAINTRUST_ORG_NAME ?? null }),
       );
     },
 

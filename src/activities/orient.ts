@@ -21,6 +21,8 @@ const ID_LIKE = /(^|_|\b)(id|ids|uuid|trace|span|session|user|email|request|ts|t
 export interface OrientParams {
   config: FlywheelConfig;
   workflowId: string;
+  /** The workflow run: each new run of a workflow id gets its own run directory (and workspace copy). */
+  runId?: string;
   appUrl: string;
   /** BRAINTRUST_ORG_NAME from the worker's environment, when `bt status` does not know the org. */
   orgFallback: string | null;
@@ -192,7 +194,7 @@ export async function orient(bt: BtClient, p: OrientParams): Promise<OrientConte
     null;
 
   // The working tree: the repository itself, or a copy in the run directory.
-  const runDir = runDirOf(config.runsDir, p.workflowId);
+  const runDir = p.runId ? join(runDirOf(config.runsDir, p.workflowId), p.runId) : runDirOf(config.runsDir, p.workflowId);
   let agentDir = config.agentDir;
   if (config.workOnCopy) {
     agentDir = join(runDir, 'workspace');

@@ -65,7 +65,9 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
   try {
     // ORIENT
     run.enter('orient', 'resolving project, baseline and schema');
-    ctx = await acts.orient(cfg, info.workflowId);
+    // The run id keys the run directory: a new run of the same workflow id starts from a fresh workspace,
+    // while a reset keeps the directory its history already recorded.
+    ctx = await acts.orient(cfg, info.workflowId, info.runId);
     status.project = ctx.project.name;
     upsertSearchAttributes([{ key: FlywheelProjectKey, value: ctx.project.name }]);
     run.doing('loading the baseline experiment');
