@@ -177,13 +177,19 @@ function describeStatus(s: FlywheelStatus): string {
 }
 
 /** Polls the status query and prints changes; answers gates on a TTY in interactive mode. */
-async function follow(handle: WorkflowHandle, globals: GlobalOptions, interactive: boolean, resultPromise: Promise<FlywheelResult>): Promise<void> {
+async function follow(
+  handle: WorkflowHandle,
+  globals: GlobalOptions,
+  interactive: boolean,
+  resultPromise: Promise<FlywheelResult>,
+  interrupted: () => boolean,
+): Promise<void> {
   let done = false;
   void resultPromise.finally(() => (done = true)).catch(() => undefined);
   let last = '';
   let announcedGate = '';
   const tty = process.stderr.isTTY && !globals.json;
-  while (!done) {
+  while (!done && !interrupted()) {
     let s: FlywheelStatus | null = null;
     try {
       s = await handle.query(statusQuery);
@@ -319,22 +325,44 @@ export async function runCommand(opts: RunOptions, globals: GlobalOptions): Prom
       return 0;
     }
     const result = handle.result() as Promise<FlywheelResult>;
+    // Ctrl-C stops following (and this process's worker), not the run: it goes on in Temporal.
+    let interruptedBy: NodeJS.Signals | null = null;
+    const onSignal = (sig: NodeJS.Signals) => (interruptedBy ??= sig);
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const interrupted = () => interruptedBy !== null;
+    const resumeHint = () =>
+      new CliError(
+        `interrupted: run ${workflowId} goes on in Temporal without this process. Follow it with \`flywheel watch ${workflowId}\`; ` +
+          `it needs a worker (\`flywheel worker\`, or \`flywheel run\` again with --workflow-id ${workflowId}); cancel it with \`flywheel stop ${workflowId} --cancel\`.`,
+        130,
+      );
     let final: FlywheelResult;
-    if (opts.worker === false) {
-      await follow(handle, globals, input.mode === 'interactive', result);
-      final = await result;
-    } else {
-      quietRuntime(globals);
-      const connection = await connectWorkerConnection(target);
-      try {
-        const worker = await createWorker({ connection, namespace: target.namespace, activities: createActivities({ btEnv: bt.btEnv, appUrl: bt.appUrl }) });
-        final = await worker.runUntil(async () => {
-          await follow(handle, globals, input.mode === 'interactive', result);
-          return result;
-        });
-      } finally {
-        await connection.close();
+    try {
+      if (opts.worker === false) {
+        await follow(handle, globals, input.mode === 'interactive', result, interrupted);
+        if (interrupted()) throw resumeHint();
+        final = await result;
+      } else {
+        quietRuntime(globals);
+        const connection = await connectWorkerConnection(target);
+        try {
+          const worker = await createWorker({ connection, namespace: target.namespace, activities: createActivities({ btEnv: bt.btEnv, appUrl: bt.appUrl }) });
+          final = await worker.runUntil(async () => {
+            await follow(handle, globals, input.mode === 'interactive', result, interrupted);
+            if (interrupted()) throw resumeHint();
+            return result;
+          });
+        } catch (err) {
+          if (interrupted()) throw resumeHint();
+          throw err;
+        } finally {
+          await connection.close();
+        }
       }
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
     }
     output(globals, { workflowId, runId: handle.firstExecutionRunId, ...final }, () =>
       [
