@@ -104,6 +104,31 @@ describeTemporal('flywheel run (built CLI)', () => {
     await connection.close();
   });
 
+  it('Ctrl-C stops following, says how to resume, and a second run with the same id finishes the run', async () => {
+    const intHome = join(tmp, 'interrupt-home');
+    onTestFinished(async () => {
+      await flywheel(['--home', intHome, 'local', 'stop']);
+    });
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const k of ['TEMPORAL_ADDRESS', 'BRAINTRUST_API_KEY', 'CI', 'FLYWHEEL_AUTONOMOUS']) delete env[k];
+    const child = execa(process.execPath, [bin, '--home', intHome, '--address', temporalAddress!, 'run', '--example', '--workflow-id', 'cli-interrupt'], {
+      cwd: tmp, env, extendEnv: false, reject: false, stdin: 'ignore', timeout: 300_000,
+    });
+    let stderr = '';
+    child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+    while (!/\[(discover|improve|verify)/.test(stderr)) {
+      if (child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    child.kill('SIGINT');
+    const r = await child;
+    expect(r.exitCode, stderr).toBe(130);
+    expect(stderr).toMatch(/interrupted: run cli-interrupt goes on in Temporal/);
+    expect(stderr).not.toMatch(/\n\s+at /);
+    const resumed = await flywheel(['--home', intHome, '--address', temporalAddress!, '--json', 'run', '--example', '--workflow-id', 'cli-interrupt']);
+    expect(resumed.exitCode, resumed.stderr).toBe(10);
+  });
+
   it('bad input gets one clear line and a non-zero exit, never a stack trace', async () => {
     const badHome = join(tmp, 'bad-home');
     onTestFinished(async () => {
