@@ -21,6 +21,7 @@ import type {
 } from '../workflows/logic/evidence.js';
 import type { OrientContext } from '../workflows/types.js';
 import { writeJsonAtomic, writeJsonlAtomic } from './files.js';
+import { keysOf } from './orient.js';
 
 type Row = Record<string, unknown>;
 
@@ -384,25 +385,16 @@ function perfStats(rows: Row[], query: string): PerformanceStats | null {
   };
 }
 
-function keysOf(rows: Row[], column: string): Set<string> {
-  const keys = new Set<string>();
-  for (const r of rows) {
-    const v = r[column];
-    if (v && typeof v === 'object' && !Array.isArray(v)) for (const k of Object.keys(v)) keys.add(k);
-  }
-  return keys;
-}
-
 /** Score columns present in older data (days..30) but absent from the recent window: renamed or dropped. */
 async function staleScoreColumns(q: QueryLog, src: string, days: number): Promise<StaleScoreColumn[]> {
   const recentRows = await q.run(`SELECT scores FROM ${src} WHERE is_root = true AND ${windowClause(Math.min(days, 7))} LIMIT 300`);
   // No recent root spans: nothing can be said about columns disappearing. Recent root spans WITHOUT any
   // score keys are the strongest case (every score column disappeared), so they must not return early.
   if (!recentRows.length) return [];
-  const recent = keysOf(recentRows, 'scores');
+  const recent = new Set(keysOf(recentRows, 'scores'));
   // Only scored rows: the newest older rows may sit in the same logging gap and carry no scores at all.
   const olderRows = await q.run(`SELECT scores, created FROM ${src} WHERE is_root = true AND scores IS NOT NULL AND ${windowClause(Math.max(days, WIDE_WINDOW_DAYS), Math.min(days, 7))} LIMIT 300`);
-  const older = keysOf(olderRows, 'scores');
+  const older = new Set(keysOf(olderRows, 'scores'));
   const gone = [...older].filter((k) => !recent.has(k)).sort();
   const fresh = [...recent].filter((k) => !older.has(k));
   return gone.map((name) => {
@@ -416,5 +408,5 @@ const normalize = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/g, '');
 
 async function experimentScoreNames(q: QueryLog, experimentId: string): Promise<string[]> {
   // Eval scores live on child `score` spans, not on the root.
-  return [...keysOf(await q.run(`SELECT scores FROM ${experimentSource(experimentId)} WHERE scores IS NOT NULL LIMIT 200`), 'scores')].sort();
+  return keysOf(await q.run(`SELECT scores FROM ${experimentSource(experimentId)} WHERE scores IS NOT NULL LIMIT 200`), 'scores');
 }

@@ -90,7 +90,8 @@ export async function findEvalFiles(dir: string): Promise<string[]> {
   return found.sort();
 }
 
-function keysOf(rows: Record<string, unknown>[], column: string, scalarOnly = false): string[] {
+/** Sorted keys of an object column across rows; `scalarOnly` keeps cohort-like keys (short scalars, no ids). */
+export function keysOf(rows: Record<string, unknown>[], column: string, scalarOnly = false): string[] {
   const keys = new Set<string>();
   for (const r of rows) {
     const v = r[column];

@@ -4,6 +4,7 @@
  */
 import { CancelledFailure } from '@temporalio/common';
 import { execa } from 'execa';
+import { terminateGroup, waitForGroupExit } from '../process-group.js';
 
 export interface SubprocessOptions {
   argv: readonly string[];
@@ -59,34 +60,23 @@ export async function runSubprocess(opts: SubprocessOptions): Promise<Subprocess
   child.stdout?.on('data', (chunk: Buffer) => (stdoutBytes += chunk.length));
   let timedOut = false;
   let cancelled = false;
-  const killGroup = () => {
-    if (child.pid === undefined) return;
-    try {
-      process.kill(-child.pid, 'SIGTERM');
-    } catch {
-      /* already gone */
-    }
-    setTimeout(() => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }, 3000).unref();
-  };
+  let graceTimer: NodeJS.Timeout | undefined;
+  const stop = () => (graceTimer ??= terminateGroup(child.pid, 3000));
   const timer = setTimeout(() => {
     timedOut = true;
-    killGroup();
+    stop();
   }, opts.timeoutMs);
   const onAbort = () => {
     cancelled = true;
-    killGroup();
+    stop();
   };
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   if (opts.signal?.aborted) onAbort();
   const hb = setInterval(() => opts.heartbeat?.({ elapsedMs: Date.now() - started, stdoutBytes }), opts.heartbeatEveryMs ?? 5000);
   try {
     const result = await child;
+    // Grandchildren outlive the leader for a moment: return only once the group is gone.
+    if (cancelled || timedOut) await waitForGroupExit(child.pid, 3000);
     const code = (result as { code?: string }).code;
     if (code === 'ENOENT') {
       throw new SubprocessError(

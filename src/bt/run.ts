@@ -6,6 +6,7 @@
 import { execa, type ResultPromise } from 'execa';
 import { dirname } from 'node:path';
 import { BtError, firstErrorLine, stderrTail, stripAnsi, truncate } from './errors.js';
+import { killGroup, terminateGroup, waitForGroupExit } from '../process-group.js';
 
 export interface BtHeartbeat {
   /** e.g. "bt eval" */
@@ -59,30 +60,7 @@ export function redactArgv(btPath: string, args: readonly string[]): string[] {
   return out;
 }
 
-function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // ESRCH: the group is already gone.
-  }
-}
-
 const GROUP_EXIT_WAIT_MS = 3_000;
-
-/** Polls until no process is left in the group (or `maxMs` passes: zombies nobody reaps count as members). */
-async function waitForGroupExit(pid: number | undefined, maxMs: number): Promise<void> {
-  if (pid === undefined) return;
-  const deadline = Date.now() + maxMs;
-  while (Date.now() < deadline) {
-    try {
-      process.kill(-pid, 0);
-    } catch {
-      return; // ESRCH: the group is empty.
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /**
  * Runs bt and resolves with its output whatever the exit code; throws `BtError` only for
@@ -128,9 +106,7 @@ export async function runBt(ctx: RunContext, args: readonly string[], opts: RunO
     'abort',
     () => {
       // bt (and bt eval's tsx children) run in their own process group: end the whole group.
-      const pid = subprocess?.pid;
-      killGroup(pid, 'SIGTERM');
-      graceTimer = setTimeout(() => killGroup(pid, 'SIGKILL'), ctx.killGraceMs);
+      graceTimer = terminateGroup(subprocess?.pid, ctx.killGraceMs);
     },
     { once: true },
   );

@@ -186,7 +186,7 @@ async function closedResult(handle: WorkflowHandle): Promise<{ result: FlywheelR
   }
 }
 
-async function report(client: Client, workflowId: string, runId?: string, opts: { query?: boolean } = {}): Promise<RunReport> {
+export async function report(client: Client, workflowId: string, runId?: string, opts: { query?: boolean } = {}): Promise<RunReport> {
   const { desc } = await describeRun(client, workflowId, runId);
   const closed = desc.status.name !== 'RUNNING';
   const q: QueryResult = opts.query === false ? { ok: false, reason: 'not asked' } : await queryStatus(client, client.workflow.getHandle(workflowId, desc.runId), desc.taskQueue);
@@ -387,8 +387,8 @@ export function heartbeatText(p: PendingActivity): string | null {
   return null;
 }
 
-/** One line describing where a live run is; changes of it are what `watch` prints. */
-function progressLine(r: RunReport): string {
+/** One line describing where a live run is; changes of it are what `watch` and `run` print. */
+export function progressLine(r: RunReport): string {
   const live = r.live;
   const parts: string[] = [];
   if (live) {
@@ -399,7 +399,7 @@ function progressLine(r: RunReport): string {
   }
   for (const p of r.pendingActivities) {
     if (p.attempt > 1 || p.lastFailure) parts.push(`${p.activityType} attempt ${p.attempt}${p.lastFailure ? ` (last failure: ${p.lastFailure})` : ''}`);
-    else if (p.heartbeat !== null) parts.push(`${p.activityType}: ${typeof p.heartbeat === 'string' ? p.heartbeat : JSON.stringify(p.heartbeat)}`);
+    else if (heartbeatText(p)) parts.push(`${p.activityType}: ${heartbeatText(p)}`);
   }
   return parts.join(' — ');
 }

@@ -13,10 +13,10 @@ import { TASK_QUEUE } from '../shared.js';
 import { connectWorkerConnection } from '../temporal/connection.js';
 import { createWorker } from '../worker.js';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { appliedSignal, approveSignal, overrideSignal, rejectSignal, statusQuery, stopSignal, type FlywheelStatus } from '../workflows/definitions.js';
+import { appliedSignal, approveSignal, overrideSignal, rejectSignal, stopSignal, type FlywheelStatus } from '../workflows/definitions.js';
 import type { FlywheelResult } from '../workflows/flywheel.js';
 import { flywheelInputSchema, type FlywheelInput } from '../../schemas/flywheel-input.js';
-import { answerHints, heartbeatText, pendingActivities } from './ops.js';
+import { answerHints, progressLine, report } from './ops.js';
 import {
   actorName,
   braintrustEnv,
@@ -171,13 +171,9 @@ function guessSnapshotProject(dir: string): string | undefined {
   return undefined;
 }
 
-function describeStatus(s: FlywheelStatus): string {
-  const gate = s.pendingGate ? ` — waiting at ${s.pendingGate.kind} gate '${s.pendingGate.id}'` : '';
-  return `[${s.phase}${s.iteration ? ` · iteration ${s.iteration}` : ''}] ${s.activity}${gate}`;
-}
-
 /** Polls the status query and prints changes; answers gates on a TTY in interactive mode. */
 async function follow(
+  client: Client,
   handle: WorkflowHandle,
   globals: GlobalOptions,
   interactive: boolean,
@@ -190,19 +186,11 @@ async function follow(
   let announcedGate = '';
   const tty = process.stderr.isTTY && !globals.json;
   while (!done && !interrupted()) {
-    let s: FlywheelStatus | null = null;
-    try {
-      s = await handle.query(statusQuery);
-    } catch {
-      /* not queryable yet (first workflow task) */
-    }
-    if (s) {
-      let line = describeStatus(s);
-      const detail = await handle
-        .describe()
-        .then((d) => pendingActivities(d).map(heartbeatText).filter(Boolean).join('; '))
-        .catch(() => '');
-      if (detail) line += ` — ${detail}`;
+    // The same report and progress line as `flywheel watch` (phase, iteration, activity, gate, heartbeats).
+    const r = await report(client, handle.workflowId).catch(() => null);
+    const s = r?.live ?? null;
+    if (r && s) {
+      const line = progressLine(r);
       if (line !== last) {
         if (!globals.json) process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
         last = line;
@@ -340,7 +328,7 @@ export async function runCommand(opts: RunOptions, globals: GlobalOptions): Prom
     let final: FlywheelResult;
     try {
       if (opts.worker === false) {
-        await follow(handle, globals, input.mode === 'interactive', result, interrupted);
+        await follow(client, handle, globals, input.mode === 'interactive', result, interrupted);
         if (interrupted()) throw resumeHint();
         final = await result;
       } else {
@@ -349,7 +337,7 @@ export async function runCommand(opts: RunOptions, globals: GlobalOptions): Prom
         try {
           const worker = await createWorker({ connection, namespace: target.namespace, activities: createActivities({ btEnv: bt.btEnv, appUrl: bt.appUrl }) });
           final = await worker.runUntil(async () => {
-            await follow(handle, globals, input.mode === 'interactive', result, interrupted);
+            await follow(client, handle, globals, input.mode === 'interactive', result, interrupted);
             if (interrupted()) throw resumeHint();
             return result;
           });

@@ -15,6 +15,7 @@ import { Connection } from '@temporalio/client';
 import Long from 'long';
 import { findTemporalCli } from '../paths.js';
 import { DEFAULT_NAMESPACE, SEARCH_ATTRIBUTES } from '../shared.js';
+import { killGroup } from '../process-group.js';
 
 export const DEFAULT_DEV_SERVER_PORT = 7233;
 /** The Web UI listens on the gRPC port + this offset (the CLI's own convention). */
@@ -473,18 +474,6 @@ export async function stopDevServer(home: string, opts: { timeoutMs?: number } =
 }
 
 /** Sends `signal` to the process group (detached servers lead their own), falling back to the pid. */
-export function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      /* already gone */
-    }
-  }
-}
-
 /** Alive and not a zombie (orphans are not always reaped here, so kill(pid, 0) alone is not enough). */
 export function isAlive(pid: number): boolean {
   try {

@@ -16,7 +16,6 @@ import type { FlywheelInput } from '../../schemas/flywheel-input.js';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(repoRoot, 'bin', 'flywheel.js');
-const stamp = join(repoRoot, 'dist', '.cli-test-build');
 const lock = join(repoRoot, 'dist', '.cli-test-build.lock');
 
 function newestSource(dir: string): number {
@@ -29,10 +28,12 @@ function newestSource(dir: string): number {
   return newest;
 }
 
+/** dist/ is fresh when the built entry is newer than every source (tsc rewrites every output file). */
 function buildIsFresh(): boolean {
-  if (!existsSync(stamp) || !existsSync(join(repoRoot, 'dist', 'src', 'starter.js'))) return false;
+  const entry = join(repoRoot, 'dist', 'src', 'starter.js');
+  if (!existsSync(entry)) return false;
   const sources = Math.max(newestSource(join(repoRoot, 'src')), newestSource(join(repoRoot, 'schemas')));
-  return statSync(stamp).mtimeMs > sources;
+  return statSync(entry).mtimeMs > sources;
 }
 
 /** Builds dist/ with `tsc -p tsconfig.build.json` unless it is newer than every source; one builder at a time. */
@@ -51,10 +52,8 @@ export async function ensureCliBuilt(): Promise<void> {
     }
     try {
       if (buildIsFresh()) return;
-      const started = Date.now();
       const res = await execa('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: repoRoot, reject: false, all: true });
       if (res.exitCode !== 0) throw new Error(`building the CLI failed:\n${res.all}`);
-      writeFileSync(stamp, `${new Date(started).toISOString()}\n`);
       return;
     } finally {
       rmSync(lock, { recursive: true, force: true });
