@@ -11,6 +11,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { execa } from 'execa';
 import type { FlywheelActivities } from '../../src/activities/index.js';
 import type { DiscoverEvidence } from '../../src/workflows/logic/evidence.js';
+import { healthy } from './evidence.js';
 import type { HandoffPaths, OrientContext } from '../../src/workflows/types.js';
 import type { FlywheelInput } from '../../schemas/flywheel-input.js';
 
@@ -97,50 +98,9 @@ export function oneLineError(r: CliResult): string {
 
 // ─── a flywheel without Braintrust ────────────────────────────────────────────────────────────────
 
-const Q = 'SELECT 1';
-
 /** Discover evidence: healthy production, or tool errors + root spans without input (a two-step plan). */
 export function evidence(kind: 'healthy' | 'plan', project: string): DiscoverEvidence {
-  const e: DiscoverEvidence = {
-    project: { id: 'p1', name: project },
-    goal: 'general health check',
-    primaryScore: 'Factuality',
-    window: { days: 7, from: '2025-01-01T00:00:00Z', to: '2025-01-08T00:00:00Z' },
-    traffic: { traces: 500, spans: 2400, lowTraffic: false, query: Q },
-    scores: [
-      {
-        name: 'Factuality',
-        n: 480,
-        mean: 0.86,
-        stddev: 0.12,
-        shareZero: 0.02,
-        shareOne: 0.3,
-        distinctValues: 25,
-        histogram: [2, 1, 3, 4, 6, 10, 30, 80, 150, 194],
-        lowScoreExamples: ['t-low-1'],
-        query: Q,
-      },
-    ],
-    reliability: { errorCount: 3, errorRate: 0.006, groups: [], toolErrors: [{ tool: 'search', errors: 1, calls: 400, exampleTraceIds: ['t-tool-1'] }], query: Q },
-    cohorts: [],
-    performance: null,
-    changes: [],
-    instrumentation: {
-      rootSpans: 500,
-      missingInput: 0,
-      missingOutput: 0,
-      missingScores: 20,
-      missingInputShare: 0,
-      missingOutputShare: 0,
-      missingScoresShare: 0.04,
-      staleScoreColumns: [],
-      exampleTraceIds: [],
-      query: Q,
-    },
-    evalAlignment: null,
-    datasets: [],
-    examples: [],
-  };
+  const e = healthy(project);
   if (kind === 'plan') {
     e.reliability.toolErrors = [{ tool: 'search', errors: 40, calls: 400, exampleTraceIds: ['t-tool-1', 't-tool-2'] }];
     Object.assign(e.instrumentation, { missingInput: 150, missingInputShare: 0.3, exampleTraceIds: ['t-noinput-1'] });
