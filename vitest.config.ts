@@ -5,7 +5,7 @@ export default defineConfig({
     pool: 'forks',
     include: ['test/**/*.test.ts'],
     globalSetup: ['./test/support/global-setup.ts'],
-    setupFiles: ['./test/support/quiet-runtime.ts'],
+    setupFiles: ['./test/support/quiet-runtime.ts', './test/support/fixed-clock.ts'],
     testTimeout: 120_000,
     hookTimeout: 180_000,
     // Two cores: real servers (Temporal, DuckDB, bt subprocesses) contend, so keep files in two forks.

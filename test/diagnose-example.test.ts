@@ -15,7 +15,7 @@ import { startLocalServer, type LocalServerHandle } from '../src/local-server/in
 import type { DiscoverEvidence } from '../src/workflows/logic/evidence.js';
 import { diagnose, windowText, type Diagnosis, type Route } from '../src/workflows/logic/diagnose.js';
 import type { OrientContext } from '../src/workflows/types.js';
-import { DAY_MS, EXAMPLE_DIR, btEnvFor, generateWithSafeWindows, type Row, type SafeTraces } from './support/example-window.js';
+import { DAY_MS, EXAMPLE_DIR, btEnvFor, generateAtFixedClock, type Row, type WindowedTraces } from './support/example-window.js';
 
 const PROJECT = 'support-agent';
 const RETURNS = 'Returns & refunds';
@@ -26,7 +26,7 @@ const covers = (artifact: string, cohortName: string) => (r: { artifact: string;
 interface Run {
   home: string;
   server: LocalServerHandle;
-  data: SafeTraces;
+  data: WindowedTraces;
   ctx: OrientContext;
   evidence: DiscoverEvidence;
   diagnosis: Diagnosis;
@@ -40,7 +40,7 @@ async function runVariant(variant: TraceVariant, traces: number): Promise<Run> {
   const home = mkdtempSync(join(tmpdir(), `diagnose-${variant}-`));
   const server = await startLocalServer({ port: 0, dataFile: join(home, 'bt.duckdb') });
   try {
-    const data = await generateWithSafeWindows({ outDir: join(home, 'sync'), projectName: PROJECT, variant, traces, seed: 42, windowsDays: [7, 30] });
+    const data = await generateAtFixedClock({ outDir: join(home, 'sync'), projectName: PROJECT, variant, traces, seed: 42 });
     await server.seedFromSyncDir(data.gen.dir, { projectName: PROJECT });
     const activities = createActivities({ btEnv: btEnvFor(server.btEnv(), home), appUrl: server.appUrl });
     const config = flywheelInputSchema.parse({
@@ -52,7 +52,6 @@ async function runVariant(variant: TraceVariant, traces: number): Promise<Run> {
     });
     const ctx = await activities.orient(config, `diagnose-${variant}`);
     const evidence = await activities.discover({ ctx, goal: config.goal, windowDays: config.windowDays, iteration: 1 });
-    data.assertStillSafe();
     const diagnosis = diagnose(evidence, { binaryScores: ctx.binaryScores, ...(ctx.primaryScore ? { primaryScore: ctx.primaryScore } : {}) });
     const days = evidence.window.days;
     const spans = data.rows.filter((r) => data.inWindow(r, days));
@@ -74,13 +73,12 @@ const ids = (d: Diagnosis) => d.routes.map((r) => r.id);
 const indexOf = (d: Diagnosis, pred: (r: Route) => boolean) => d.routes.findIndex(pred);
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-/** The window of the evidence covers [now - days, now] as seen by the test. */
+/** The window of the evidence covers [now - days, now] at the suite's fixed clock. */
 function expectWindow(run: Run, days: number): void {
   const w = run.evidence.window;
   expect(w.days).toBe(days);
   const to = Date.parse(w.to);
-  expect(to).toBeGreaterThanOrEqual(run.data.t0);
-  expect(to).toBeLessThanOrEqual(Date.now());
+  expect(to).toBe(run.data.t0);
   expect(to - Date.parse(w.from)).toBe(days * DAY_MS);
 }
 

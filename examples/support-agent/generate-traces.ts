@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
+import { clockFromEnv } from '../../src/clock.js';
 import { EXAMPLE_DIR, loadAgent, type AgentModule } from './load-agent.js';
 import { QUESTION_TEMPLATES, expectedFor, fillTemplate, type QuestionTemplate } from './questions.js';
 import { scoreAll } from './scorers.js';
@@ -123,6 +124,7 @@ const TONE: Record<keyof typeof SENTIMENT_WEIGHTS, { prefix: readonly string[]; 
 };
 /** Relative traffic per UTC hour (busier during European/US business hours). */
 const HOUR_WEIGHT = [2, 1, 1, 1, 1, 2, 3, 5, 7, 9, 10, 10, 9, 9, 10, 10, 9, 8, 7, 6, 5, 4, 3, 2];
+const HOUR_WEIGHT_TOTAL = HOUR_WEIGHT.reduce((a, b) => a + b, 0);
 
 const CLASSIFY_PROMPT =
   'You are the intent router of Example Shop customer support. Classify the customer message into exactly one of: billing, shipping, returns, account, technical, escalation. Answer with the category only.';
@@ -141,12 +143,20 @@ function orderIdFor(rng: () => number, t: number, rolloutAt: number): string {
   return `${lower ? 'ord' : 'ORD'}-${digits}`;
 }
 
+/**
+ * A time in [from, to) with busier hours more likely. Exactly three draws per call, whatever the time of
+ * day `to` falls at, so the traffic's content (categories, questions, ids) is the same for every `now` and
+ * only its placement in time moves with it (rejection sampling made the whole sample depend on `now`).
+ */
 function sampleTime(rng: () => number, from: number, to: number): number {
-  for (;;) {
-    const t = from + rng() * (to - from);
-    const hour = new Date(t * 1000).getUTCHours();
-    if (rng() * 10 < HOUR_WEIGHT[hour]!) return t;
-  }
+  const uniform = from + rng() * (to - from);
+  const hourDraw = rng();
+  const within = rng();
+  let r = hourDraw * HOUR_WEIGHT_TOTAL;
+  let hour = 0;
+  while (hour < 23 && r >= HOUR_WEIGHT[hour]!) r -= HOUR_WEIGHT[hour++]!;
+  const shaped = Math.floor(uniform / 86400) * 86400 + (hour + within) * 3600;
+  return shaped >= from && shaped < to ? shaped : uniform;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -191,7 +201,7 @@ export async function generateExampleTraces(options: GenerateTracesOptions): Pro
     seed = 42,
     traces = 3000,
     days = 30,
-    now = new Date(),
+    now = clockFromEnv(process.env)(),
     projectName = 'support-agent',
     variant = 'defective',
   } = options;
@@ -460,6 +470,7 @@ async function cli(): Promise<void> {
     ...(args.variant ? { variant: args.variant as TraceVariant } : {}),
     ...(args['project-id'] ? { projectId: args['project-id'] } : {}),
     ...(args['project-name'] ? { projectName: args['project-name'] } : {}),
+    // Without --now: FLYWHEEL_FAKE_NOW when set (tests, reproducible demos), else the real clock.
     ...(args.now ? { now: new Date(args.now) } : {}),
   });
   process.stdout.write(JSON.stringify(result) + '\n');

@@ -41,6 +41,8 @@ export interface DiscoverParams {
   dir: string;
   /** Eval dataset to measure coverage against, if it exists already. */
   datasetId?: string | null;
+  /** The instant the window ends at (the same `NOW()` the queries are evaluated at); default the real clock. */
+  now?: Date;
 }
 
 /** Runs queries and keeps every query with its row count, for the evidence file. */
@@ -89,7 +91,7 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
     [t] = await q.run(trafficQuery(days));
   }
   const traces = n(t?.traces);
-  const now = new Date();
+  const now = p.now ?? new Date();
   const window = {
     days,
     from: new Date(now.getTime() - days * 86_400_000).toISOString(),

@@ -15,6 +15,7 @@ import type { DiscoverEvidence, EvalResult, RowComparison } from '../workflows/l
 import type { BriefRef, ChangeAgentResult, CurateResult, HandoffPaths, OrientContext } from '../workflows/types.js';
 import { renderBrief, runChangeAgent as runChange, type BriefInput } from './change-agent.js';
 import { curateDataset as curate } from './curate.js';
+import { clockFromEnv, type Clock } from '../clock.js';
 import { discover as runDiscover } from './discover.js';
 import { compareRuns as compare, loadBaseline as loadBase, runEval as runEvalCmd, type RunEvalParams } from './evals.js';
 import { phaseDir, readJson, writeFileAtomic, writeJsonAtomic } from './files.js';
@@ -26,6 +27,8 @@ export interface ActivityDeps {
   btPath?: string;
   /** Base of Braintrust UI links; default BRAINTRUST_APP_URL or https://www.braintrust.dev. */
   appUrl?: string;
+  /** The clock Discover's windows end at; default FLYWHEEL_FAKE_NOW or the real clock (src/clock.ts). */
+  clock?: Clock;
 }
 
 function heartbeatFn(): (detail?: unknown) => void {
@@ -77,6 +80,7 @@ async function guarded<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 export function createActivities(deps: ActivityDeps = {}) {
+  const clock = deps.clock ?? clockFromEnv(process.env);
   const baseEnv = deps.btEnv ?? btEnvFrom(process.env);
   // bt eval finds its TypeScript runner (tsx) on PATH: make the project's own copy available.
   const env: Record<string, string> = { ...baseEnv, PATH: [join(packageRoot, 'node_modules', '.bin'), baseEnv.PATH ?? process.env.PATH ?? ''].join(':') };
@@ -98,7 +102,7 @@ export function createActivities(deps: ActivityDeps = {}) {
       return guarded(() =>
         runDiscover(
           bt({}, p.ctx.agentDir),
-          { ...p, dir: phaseDir(p.ctx.runDir, '', p.iteration, 'discover') },
+          { ...p, dir: phaseDir(p.ctx.runDir, '', p.iteration, 'discover'), now: clock() },
           signal(),
           (what) => hb({ what }),
         ),

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
+import { clockFromEnv } from '../clock.js';
 import { seedFromSyncDir } from './seed.js';
 import { LocalApi } from './server.js';
 import { Store } from './store.js';
@@ -33,7 +34,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   const apiKey = options.apiKey ?? generateApiKey();
   const orgName = options.orgName ?? DEFAULT_ORG_NAME;
   const store = await Store.open(dataFile);
-  const api = new LocalApi({ store, apiKey, orgName });
+  const api = new LocalApi({ store, apiKey, orgName, now: options.now ?? clockFromEnv(process.env) });
   let port: number;
   try {
     port = await api.listen(options.port ?? 0);

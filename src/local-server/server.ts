@@ -31,6 +31,8 @@ export interface ServerConfig {
   store: Store;
   apiKey: string;
   orgName: string;
+  /** The clock behind SQL `NOW()`; default the real one. */
+  now?: () => Date;
 }
 
 type Json = Record<string, unknown>;
@@ -187,7 +189,7 @@ export class LocalApi {
       case 'POST /logs3':
         return this.logs3(body);
       case 'POST /btql':
-        return runBtql(store, body);
+        return runBtql(store, body, (this.cfg.now ?? (() => new Date()))());
       case 'GET /v1/project':
       case 'GET /api/project':
         return this.getProjects(qs);

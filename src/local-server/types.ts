@@ -9,6 +9,8 @@ export interface LocalServerOptions {
   apiKey?: string;
   /** Organization name reported by the login route (default `local`). */
   orgName?: string;
+  /** The clock behind SQL `NOW()` / `CURRENT_DATE` (default FLYWHEEL_FAKE_NOW or the real clock, see src/clock.ts). */
+  now?: () => Date;
 }
 
 export interface SeedOptions {

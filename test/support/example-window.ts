@@ -1,16 +1,12 @@
 /**
- * Generates the support-agent example traces so that window filters evaluated by the server
- * (`created >= NOW() - INTERVAL N day`, NOW() = the server's clock at query time) give the same
- * answer as the same filter computed in the test from the generated jsonl.
- *
- * The generator places rows at fixed offsets before `now` (for a given seed), so it is run once at
- * t0 to learn the row ages, then (if needed) again with `now = t0 - shift`, the smallest whole-second
- * shift that keeps every row's age at least `marginMs` away from every window boundary for the whole
- * time the test may run (`runtimeMs`). Membership of every row in every window is then the same for
- * any query issued between t0 and t0 + runtimeMs, and the test computes it with `inWindow`.
+ * Generates the support-agent example traces at the suite's fixed clock (FLYWHEEL_FAKE_NOW, see
+ * fixed-clock.ts), so window filters evaluated by the server (`created >= NOW() - INTERVAL N day`, with
+ * the server's NOW() pinned to the same instant) give exactly the answer the test computes from the
+ * generated jsonl with `inWindow`, on any date and however long the test runs.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { clockFromEnv } from '../../src/clock.js';
 import {
   generateExampleTraces,
   readSpecRows,
@@ -26,78 +22,25 @@ export const EXAMPLE_DIR = join(packageRoot, 'examples', 'support-agent');
 
 export type Row = Record<string, any>;
 
-export interface SafeTraces {
+export interface WindowedTraces {
   gen: GenerateTracesResult;
   rows: Row[];
-  /** The `now` the generator used. */
+  /** The instant the traces were generated at and the server's NOW() answers with. */
   now: Date;
-  /** Reference time: windows are computed as `created >= t0 - days`. */
+  /** `now` in ms: windows are `created >= t0 - days`. */
   t0: number;
-  /** How far `now` was moved back from t0 to keep rows away from the boundaries. */
-  shiftMs: number;
   inWindow(row: Row, days: number): boolean;
-  /** Throws when the test has run longer than the interval the windows were made safe for. */
-  assertStillSafe(): void;
-}
-
-export interface SafeOptions extends Omit<GenerateTracesOptions, 'now'> {
-  /** The window sizes (days) the test will compare counts for. */
-  windowsDays: number[];
-  /** How long after t0 queries may still run (default 15 min). */
-  runtimeMs?: number;
-  /** Minimum distance of any row from a boundary (default 5 s; covers the generator's second rounding). */
-  marginMs?: number;
 }
 
 const createdMs = (r: Row): number => Date.parse(String(r.created));
 
-/** Smallest shift s ≥ 0 (ms) such that no age + s falls in any [B - runtime - margin, B + margin]. */
-export function safeShift(agesMs: number[], windowsDays: number[], runtimeMs: number, marginMs: number): number {
-  const forbidden: Array<[number, number]> = [];
-  for (const age of agesMs) {
-    for (const d of windowsDays) {
-      const b = d * DAY_MS;
-      const lo = b - runtimeMs - marginMs - age;
-      const hi = b + marginMs - age;
-      if (hi >= 0) forbidden.push([lo, hi]);
-    }
-  }
-  forbidden.sort((a, b) => a[0] - b[0]);
-  let s = 0;
-  for (const [lo, hi] of forbidden) {
-    if (lo > s) break;
-    if (hi >= s) s = Math.ceil((hi + 1) / 1000) * 1000;
-  }
-  return s;
-}
-
-export async function generateWithSafeWindows(opts: SafeOptions): Promise<SafeTraces> {
-  const { windowsDays, runtimeMs = 15 * 60_000, marginMs = 5_000, ...genOpts } = opts;
-  const t0 = Date.now();
-  let now = new Date(t0);
-  let gen = await generateExampleTraces({ ...genOpts, now });
-  let rows = readSpecRows(gen.dir);
-  const shiftMs = safeShift(rows.map((r) => t0 - createdMs(r)), windowsDays, runtimeMs, marginMs);
-  if (shiftMs > 0) {
-    now = new Date(t0 - shiftMs);
-    gen = await generateExampleTraces({ ...genOpts, now });
-    rows = readSpecRows(gen.dir);
-  }
-  // Re-check on the rows actually written (the generator rounds `now` to whole seconds).
-  const residual = safeShift(rows.map((r) => t0 - createdMs(r)), windowsDays, runtimeMs, marginMs - 1_500);
-  if (residual !== 0) throw new Error(`generated rows still sit within ${marginMs} ms of a window boundary (shift ${shiftMs} ms)`);
-  return {
-    gen,
-    rows,
-    now,
-    t0,
-    shiftMs,
-    inWindow: (row, days) => createdMs(row) >= t0 - days * DAY_MS,
-    assertStillSafe: () => {
-      const elapsed = Date.now() - t0;
-      if (elapsed > runtimeMs) throw new Error(`the test ran ${elapsed} ms, longer than the ${runtimeMs} ms its windows were made safe for`);
-    },
-  };
+/** Generates the traces at `now` (default: the suite's fixed clock). */
+export async function generateAtFixedClock(opts: Omit<GenerateTracesOptions, 'now'> & { now?: Date }): Promise<WindowedTraces> {
+  const now = opts.now ?? clockFromEnv(process.env)();
+  const gen = await generateExampleTraces({ ...opts, now });
+  const rows = readSpecRows(gen.dir);
+  const t0 = now.getTime();
+  return { gen, rows, now, t0, inWindow: (row, days) => createdMs(row) >= t0 - days * DAY_MS };
 }
 
 /** BtClient/bt environment for a local server: temp HOME and XDG dirs, the project's node_modules/.bin first on PATH. */
