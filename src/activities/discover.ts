@@ -31,6 +31,10 @@ const WIDE_WINDOW_DAYS = 30;
 const MAX_COHORT_VALUES = 25;
 const MAX_COHORT_KEYS = 8;
 const LOW = 0.5;
+/** Example traces kept per cohort, tool and error group (the smallest failing trace ids). */
+const EXAMPLES_PER_COHORT = 5;
+/** Cohorts that get example-trace queries (those with failures, worst first). */
+const MAX_COHORT_EXAMPLE_QUERIES = 10;
 
 export interface DiscoverParams {
   ctx: OrientContext;
@@ -129,7 +133,7 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
   const ranked = [...shapes.values()].sort((a, b) => b.count - a.count || a.message.localeCompare(b.message)).slice(0, 20);
   const groups = [];
   for (const [i, g] of ranked.entries()) {
-    const ex = i < 5 ? await q.run(`SELECT root_span_id FROM ${src} WHERE error IS NOT NULL AND ${W} AND error = ${sqlString(g.sample)} LIMIT 3`) : [];
+    const ex = i < 5 ? await q.run(`SELECT root_span_id FROM ${src} WHERE error IS NOT NULL AND ${W} AND error = ${sqlString(g.sample)} ORDER BY root_span_id LIMIT 3`) : [];
     groups.push({ message: g.message, count: g.count, exampleTraceIds: ex.map((r) => str(r.root_span_id)) });
   }
   const toolQuery = `SELECT span_attributes.name AS tool, COUNT(*) AS calls, COUNT(error) AS errors FROM ${src} WHERE span_attributes.type = 'tool' AND ${W} GROUP BY span_attributes.name ORDER BY errors DESC LIMIT 20`;
@@ -138,7 +142,7 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
     const errors = n(r.errors);
     const ex = errors
       ? await q.run(
-          `SELECT root_span_id FROM ${src} WHERE span_attributes.type = 'tool' AND span_attributes.name = ${sqlString(str(r.tool))} AND error IS NOT NULL AND ${W} LIMIT 3`,
+          `SELECT root_span_id FROM ${src} WHERE span_attributes.type = 'tool' AND span_attributes.name = ${sqlString(str(r.tool))} AND error IS NOT NULL AND ${W} ORDER BY root_span_id LIMIT ${EXAMPLES_PER_COHORT}`,
         )
       : [];
     toolErrors.push({ tool: str(r.tool), errors, calls: n(r.calls), exampleTraceIds: ex.map((e) => str(e.root_span_id)), query: toolQuery });
@@ -204,15 +208,18 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
       });
     }
   }
-  // Example traces for the worst cohorts only (bounded number of queries).
+  // Example traces for the cohorts that fail at all, worst first (bounded number of queries). Examples are
+  // the failing traces with the smallest ids, not whatever comes first: two lenses on one failure (a topic,
+  // a category, an issue label) then name the same traces, which is how Diagnose sees they are one failure,
+  // whichever traces happen to be in the window.
   const worst = cohorts
     .filter((c) => c.lowScoreShare !== null && c.lowScoreShare > 0)
-    .sort((a, b) => (b.lowScoreShare ?? 0) - (a.lowScoreShare ?? 0))
-    .slice(0, 4);
+    .sort((a, b) => (b.lowScoreShare ?? 0) - (a.lowScoreShare ?? 0) || b.traffic - a.traffic)
+    .slice(0, MAX_COHORT_EXAMPLE_QUERIES);
   for (const c of worst) {
     const path = c.dimension === 'facet' ? fieldPath('facets', c.key) : fieldPath('metadata', c.key);
     const ex = await q.run(
-      `SELECT root_span_id FROM ${roots} AND ${path} = ${sqlString(c.value)} AND ${fieldPath('scores', primary!)} <= ${LOW} LIMIT 3`,
+      `SELECT root_span_id FROM ${roots} AND ${path} = ${sqlString(c.value)} AND ${fieldPath('scores', primary!)} <= ${LOW} ORDER BY root_span_id LIMIT ${EXAMPLES_PER_COHORT}`,
     );
     c.exampleTraceIds = ex.map((r) => str(r.root_span_id));
   }

@@ -606,7 +606,12 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
   let routes: Route[] = mergeSameFailure(
     candidates.sort(
       (a, b) =>
-        ROUTE_PRIORITY.indexOf(a.artifact) - ROUTE_PRIORITY.indexOf(b.artifact) || b.weight - a.weight || cmp(a.id, b.id),
+        // Within an artifact the surest diagnosis goes first, then the bigger one: weights of different kinds
+        // (failing traces in a cohort, tool errors) are close on real traffic and would swap with every sample.
+        ROUTE_PRIORITY.indexOf(a.artifact) - ROUTE_PRIORITY.indexOf(b.artifact) ||
+        CONF_ORDER.indexOf(b.confidence) - CONF_ORDER.indexOf(a.confidence) ||
+        b.weight - a.weight ||
+        cmp(a.id, b.id),
     ),
   ).map(({ weight: _weight, ...r }) => r);
 
