@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diagnose, isHealthy, type Diagnosis, type DiagnoseOptions } from '../src/workflows/logic/diagnose.js';
+import { diagnose, isHealthy, rateLowerBound, type Diagnosis, type DiagnoseOptions } from '../src/workflows/logic/diagnose.js';
 import type { DiscoverEvidence } from '../src/workflows/logic/evidence.js';
 import { assessScorer } from '../src/workflows/logic/scorer-health.js';
 
@@ -195,5 +195,29 @@ describe('assessScorer', () => {
     { name: 'too few to judge', d: { ...base, n: 3, shareZero: 1, distinctValues: 1 }, problem: null },
   ])('$name', ({ d, problem }) => {
     expect(assessScorer(d).problem).toBe(problem);
+  });
+});
+
+describe('diagnose: rates judged beyond sampling noise', () => {
+  const tool = (errors: number, calls: number): Mutator => (e) => {
+    e.reliability.toolErrors = [{ tool: 'lookup', errors, calls, exampleTraceIds: ['t-1', 't-2', 't-3'] }];
+  };
+  it.each([
+    // A few timeouts just above 5% in under a hundred calls are noise; the same rate over thousands is not.
+    { errors: 5, calls: 88, routed: false },
+    { errors: 250, calls: 4000, routed: true },
+    // A clearly broken tool is routed even on little traffic.
+    { errors: 30, calls: 100, routed: true },
+    { errors: 4, calls: 10, routed: true },
+  ])('$errors errors in $calls calls → routed: $routed', ({ errors, calls, routed }) => {
+    const d = run([tool(errors, calls)]);
+    expect(d.routes.some((r) => r.id === 'agent:tool:lookup')).toBe(routed);
+  });
+  it('rateLowerBound is below the observed rate, and tightens with more trials', () => {
+    expect(rateLowerBound(0, 10)).toBe(0);
+    expect(rateLowerBound(5, 88)).toBeLessThan(5 / 88);
+    expect(rateLowerBound(500, 8800)).toBeGreaterThan(rateLowerBound(5, 88));
+    expect(rateLowerBound(500, 8800)).toBeLessThan(500 / 8800);
+    expect(rateLowerBound(10, 10)).toBeGreaterThan(0.75);
   });
 });

@@ -478,7 +478,8 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
   for (const tool of [...rel.toolErrors].sort((a, b) => cmp(a.tool, b.tool))) {
     const denom = tool.calls ?? traces;
     const rate = denom > 0 ? tool.errors / denom : 0;
-    if (tool.errors < t.toolErrorMin || rate < t.toolErrorRate) continue;
+    // The rate must be above the threshold beyond sampling noise (a few timeouts in 90 calls are not a broken tool).
+    if (tool.errors < t.toolErrorMin || rateLowerBound(tool.errors, denom) < t.toolErrorRate) continue;
     toolRoutes++;
     const f = addFinding({
       id: `reliability:tool:${tool.tool}`,
@@ -504,7 +505,7 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
       weight: tool.errors,
     });
   }
-  if (toolRoutes === 0 && rel.errorCount >= t.errorMin && rel.errorRate >= t.errorRate) {
+  if (toolRoutes === 0 && rel.errorCount >= t.errorMin && rel.errorRate >= t.errorRate && rateLowerBound(rel.errorCount, traces) >= t.errorRate) {
     const groups = [...rel.groups].sort((a, b) => b.count - a.count || cmp(a.message, b.message)).slice(0, 3);
     const f = addFinding({
       id: 'reliability:errors',
@@ -622,6 +623,21 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
   routes = routes.map((r) => ({ ...r, evidence: r.evidence.filter(Boolean), counterevidence: lowConfidence ? [...r.counterevidence, `thin evidence: ${lowReasons.join('; ')}`] : r.counterevidence }));
 
   return { routes, findings, lowConfidence, notes, primaryScore: primaryName, scorerHealth };
+}
+
+/**
+ * One-sided 95% lower confidence bound (Wilson score interval) of a rate of `k` events in `n` trials: a
+ * rate threshold is crossed only when this bound crosses it, so small samples near the threshold do not
+ * flip a plan from run to run.
+ */
+export function rateLowerBound(k: number, n: number): number {
+  if (n <= 0 || k <= 0) return 0;
+  const z = 1.645;
+  const p = Math.min(1, k / n);
+  const z2n = (z * z) / n;
+  const centre = p + z2n / 2;
+  const margin = z * Math.sqrt((p * (1 - p)) / n + z2n / (4 * n));
+  return Math.max(0, (centre - margin) / (1 + z2n));
 }
 
 /** Shared example traces at which two routes of one artifact are the same failure seen through two lenses. */
