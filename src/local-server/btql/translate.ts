@@ -7,6 +7,7 @@
  * how it is coerced (numbers for comparisons with numbers, strings for LIKE/MATCH, …).
  */
 import { type Expr, type OrderItem, type Query, QueryError, type SelectItem } from './ast.js';
+import { dialectError } from './dialect.js';
 
 export type T = 'num' | 'str' | 'bool' | 'ts' | 'json' | 'interval' | 'null' | 'xact' | 'pkey';
 
@@ -162,7 +163,7 @@ export function decodeCursor(c: string): bigint {
 /** JSON path for the key bound to `u.k` (quoted so that keys with dots, spaces or `$` stay one key). */
 const KEY_PATH_SQL = `'$."' || replace(replace(u.k, '\\', '\\\\'), '"', '\\"') || '"'`;
 
-const AGGS = new Set(['count', 'sum', 'avg', 'min', 'max', 'median', 'percentile', 'count_distinct']);
+const AGGS = new Set(['count', 'sum', 'avg', 'min', 'max', 'median', 'percentile', 'count_distinct', 'any_value']);
 
 interface Ctx {
   fields: Record<string, ColumnDef>;
@@ -305,6 +306,15 @@ class Translator {
         const x = this.expr(e.e, ctx);
         if (e.list.length === 0) return { sql: e.not ? 'TRUE' : 'FALSE', t: 'bool', agg: x.agg };
         const items = e.list.map((i) => this.expr(i, ctx));
+        if (x.t === 'json' && e.list.every((i) => i.k === 'lit' && i.v !== null)) {
+          // Documented SQL-mode array membership: `tags IN ('a')` is true when the array holds 'a';
+          // on a scalar JSON value it is the usual comparison.
+          const member = e.list.map((i) => `json_contains(${x.sql}, ${sqlStr(JSON.stringify((i as { v: unknown }).v))})`).join(' OR ');
+          const [l] = this.pair(x, items[0]!);
+          const scalar = `${l} IN (${items.map((i) => this.pair(x, i)[1]).join(', ')})`;
+          const s = `(CASE WHEN json_type(${x.sql}) = 'ARRAY' THEN (${member}) ELSE ${scalar} END)`;
+          return { sql: e.not ? `(NOT ${s})` : s, t: 'bool', agg: x.agg };
+        }
         const probe = items.find((i) => i.t !== 'null') ?? items[0]!;
         const [l] = this.pair(x, probe);
         const rs = items.map((i) => this.pair(x, i)[1]);
@@ -485,7 +495,13 @@ class Translator {
         const nn = x.t === 'json' ? `json_extract_string(${x.sql}, '$')` : x.sql;
         return { sql: e.distinct ? `count(DISTINCT CASE WHEN ${nn} IS NOT NULL THEN ${v} END)` : `count(${nn})`, t: 'num', agg: true };
       }
+      if (name === 'any_value') {
+        if (e.args.length !== 1) throw new QueryError('ANY_VALUE() takes 1 argument');
+        const x = this.expr(e.args[0]!, inner);
+        return { sql: `any_value(${x.sql})`, t: x.t, agg: true };
+      }
       if (name === 'count_distinct') {
+        if (e.args.length !== 1) throw new QueryError('COUNT_DISTINCT() takes 1 argument');
         const x = this.expr(e.args[0]!, inner);
         return { sql: `count(DISTINCT ${x.t === 'json' ? `CAST(${x.sql} AS VARCHAR)` : x.sql})`, t: 'num', agg: true };
       }
@@ -661,7 +677,9 @@ class Translator {
         return { sql: `epoch(${this.toTs(tx)})`, t: 'num', agg: tx.agg };
       }
       case 'json_extract':
-        throw new QueryError('unsupported: json_extract(); use dotted paths such as metadata.key');
+        throw dialectError('json_extract');
+      case 'estimated_cost':
+        throw dialectError('estimated_cost');
       default:
         throw new QueryError(`unsupported: unknown function ${name.toUpperCase()}()`);
     }
