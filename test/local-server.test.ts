@@ -234,7 +234,7 @@ describe('local server with the real bt binary', () => {
     expect(view.rows.map((r) => r.id).sort()).toEqual(['case-1', 'case-2', 'case-3']);
     expect(view.rows.find((r) => r.id === 'case-2')!.expected).toBe('B2');
     expect(view.rows.find((r) => r.id === 'case-1')).toMatchObject({ metadata: { split: 'train' }, tags: ['x'] });
-    const count = await sql(`SELECT COUNT(*) AS n, COUNT(DISTINCT id) AS ids FROM dataset('${datasetId}')`);
+    const count = await sql(`SELECT COUNT(*) AS n, count_distinct(id) AS ids FROM dataset('${datasetId}')`);
     expect(count.data).toEqual([{ n: 3, ids: 3 }]);
     const dup = await bt.run(['datasets', 'create', 'golden', '-p', PROJECT, '--json']);
     expect(dup.exitCode).not.toBe(0);
