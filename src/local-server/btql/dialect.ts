@@ -16,6 +16,8 @@ export const SQL_REFERENCE = 'https://www.braintrust.dev/docs/reference/sql';
 export const SQL_FUNCTIONS = 'https://www.braintrust.dev/docs/reference/sql/functions';
 export const BTQL_REFERENCE = 'https://www.braintrust.dev/docs/reference/btql';
 const BT = 'https://gh.040729.xyz/braintrustdata/bt/blob/v0.12.0/src';
+/** Constructs known from the reference notes (shared/reference/bt-cli.md, "What the real service documents") rather than a page read here. */
+const PER_NOTES = `${SQL_FUNCTIONS} (as listed in shared/reference/bt-cli.md; syntax not re-checked)`;
 
 export type Documented = 'yes' | 'no' | 'btql-only' | 'unclear';
 export type LocalBehaviour = 'supported' | 'rejected' | 'not-implemented';
@@ -47,7 +49,7 @@ export const DIALECT: readonly DialectRow[] = [
     id: 'ternary',
     construct: 'conditional `(cond ? a : b)`',
     documented: 'yes',
-    source: `${BTQL_REFERENCE} (operators: ternary); bt ${BT}/topics/api.rs sends \`count((pred) ? 1 : null)\``,
+    source: `${SQL_FUNCTIONS} and ${BTQL_REFERENCE} (operators: ternary); bt ${BT}/topics/api.rs sends \`count((pred) ? 1 : null)\` (pipe-syntax measures)`,
     local: 'supported',
     example: `SELECT count((scores.helpful = 1) ? 1 : null) AS helpful, sum((error IS NULL) ? 0 : 1) AS errors ${FROM} WHERE is_root = true AND ${W}`,
   },
@@ -55,7 +57,7 @@ export const DIALECT: readonly DialectRow[] = [
     id: 'count_distinct',
     construct: '`count_distinct(expr)`',
     documented: 'yes',
-    source: `${SQL_FUNCTIONS} (aggregate functions); bt ${BT}/topics/api.rs`,
+    source: `${SQL_FUNCTIONS} (aggregate functions); bt ${BT}/topics/api.rs sends it (pipe-syntax measures)`,
     local: 'supported',
     example: `SELECT count_distinct(root_span_id) AS traces ${FROM} WHERE ${W}`,
   },
@@ -63,7 +65,7 @@ export const DIALECT: readonly DialectRow[] = [
     id: 'any_value',
     construct: '`any_value(expr)`',
     documented: 'yes',
-    source: `${SQL_FUNCTIONS} (aggregate functions)`,
+    source: PER_NOTES,
     local: 'supported',
     example: `SELECT metadata.model AS model, any_value(root_span_id) AS example ${FROM} WHERE is_root = true AND ${W} GROUP BY metadata.model`,
   },
@@ -194,7 +196,7 @@ export const DIALECT: readonly DialectRow[] = [
     id: 'any_span',
     construct: '`ANY_SPAN(…)`',
     documented: 'yes',
-    source: SQL_FUNCTIONS,
+    source: PER_NOTES,
     local: 'not-implemented',
     names: 'ANY_SPAN',
     instead: "run it against Braintrust, or locally filter with WHERE on project_logs('<id>', shape => 'traces')",
@@ -204,7 +206,7 @@ export const DIALECT: readonly DialectRow[] = [
     id: 'filter_spans',
     construct: '`FILTER_SPANS(…)`',
     documented: 'yes',
-    source: SQL_FUNCTIONS,
+    source: PER_NOTES,
     local: 'not-implemented',
     names: 'FILTER_SPANS',
     instead: "run it against Braintrust, or locally filter spans with WHERE on the spans shape",
@@ -224,7 +226,7 @@ export const DIALECT: readonly DialectRow[] = [
     id: 'estimated_cost',
     construct: '`estimated_cost()`',
     documented: 'yes',
-    source: SQL_FUNCTIONS,
+    source: PER_NOTES,
     local: 'not-implemented',
     names: 'ESTIMATED_COST',
     instead: 'read token counts from metrics on LLM spans, or run it against Braintrust',
@@ -234,7 +236,7 @@ export const DIALECT: readonly DialectRow[] = [
     id: 'null_safe_eq',
     construct: '`a <=> b`',
     documented: 'yes',
-    source: SQL_FUNCTIONS,
+    source: PER_NOTES,
     local: 'not-implemented',
     names: '<=>',
     instead: 'use = together with IS NULL, or run it against Braintrust',
