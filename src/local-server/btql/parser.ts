@@ -441,21 +441,28 @@ class Parser {
     return this.fail('expected an expression');
   }
   parsePath(): Expr {
-    const path: string[] = [this.next().v];
+    const first = this.next();
+    const path: string[] = [first.v];
+    const quoted: boolean[] = [first.t === 'qident'];
     for (;;) {
       if (this.isOp('.') && (this.peek(1).t === 'ident' || this.peek(1).t === 'qident')) {
         this.next();
-        path.push(this.next().v);
+        const seg = this.next();
+        path.push(seg.v);
+        quoted.push(seg.t === 'qident');
       } else if (this.isOp('.') && this.peek(1).t === 'num' && /^\d+$/.test(this.peek(1).v)) {
         this.next();
         path.push(this.next().v);
+        quoted.push(false);
       } else if (this.isOp('[') && (this.peek(1).t === 'str' || this.peek(1).t === 'num') && this.isOp(']', 2)) {
         this.next();
-        path.push(this.next().v);
+        const seg = this.next();
+        path.push(seg.v);
+        quoted.push(seg.t === 'str');
         this.next();
       } else break;
     }
-    return { k: 'ident', path };
+    return quoted.some(Boolean) ? { k: 'ident', path, quoted } : { k: 'ident', path };
   }
   parseCall(): Expr {
     const name = this.next().v.toLowerCase();

@@ -131,10 +131,11 @@ function sqlNum(n: number): string {
   return Number.isInteger(n) && Math.abs(n) < 2 ** 53 ? String(n) : `CAST(${JSON.stringify(n)} AS DOUBLE)`;
 }
 
-export function jsonPath(segs: string[]): string {
+/** A DuckDB JSON path; an all-digit segment is an array index unless it was written quoted (`quoted[i]`). */
+export function jsonPath(segs: string[], quoted: boolean[] = []): string {
   let p = '$';
-  for (const s of segs) {
-    if (/^\d+$/.test(s)) p += `[${s}]`;
+  for (const [i, s] of segs.entries()) {
+    if (/^\d+$/.test(s) && !quoted[i]) p += `[${s}]`;
     else p += `."${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
   }
   return sqlStr(p);
@@ -277,7 +278,7 @@ class Translator {
         if (!Number.isFinite(e.n)) throw new QueryError('invalid interval');
         return { sql: `INTERVAL ${sqlStr(`${e.n} ${e.unit}`)}`, t: 'interval', agg: false };
       case 'ident':
-        return this.ident(e.path, ctx);
+        return this.ident(e.path, ctx, e.quoted);
       case 'neg': {
         const x = this.expr(e.e, ctx);
         return { sql: `(-${this.toNum(x)})`, t: 'num', agg: x.agg };
@@ -408,7 +409,7 @@ class Translator {
     throw new QueryError(`unsupported: cast to ${type}`);
   }
 
-  ident(path: string[], ctx: Ctx): X {
+  ident(path: string[], ctx: Ctx, quoted: boolean[] = []): X {
     const head = path[0]!;
     if (path.length === 1 && ctx.aliases?.has(head) && !(head in ctx.fields)) {
       const target = ctx.aliases.get(head)!;
@@ -425,12 +426,12 @@ class Translator {
       if (ctx.aliases?.has(head)) return this.ident(path, { ...ctx, fields: {} });
       if (this.src.kind === 'project_functions') throw new QueryError(`unknown field '${head}'`);
       // Fields outside the known schema are kept in the `extra` JSON column.
-      return { sql: `json_extract(extra, ${jsonPath(path)})`, t: 'json', agg: false };
+      return { sql: `json_extract(extra, ${jsonPath(path, quoted)})`, t: 'json', agg: false };
     }
     if (path.length === 1) return { sql: def.col, t: def.t, agg: false };
     if (def.t !== 'json') throw new QueryError(`field '${head}' has no nested fields`);
     // A JSON null inside an object is NULL, like a missing key (Braintrust groups and filters them as one).
-    const extract = `NULLIF(json_extract(${def.col}, ${jsonPath(path.slice(1))}), 'null'::JSON)`;
+    const extract = `NULLIF(json_extract(${def.col}, ${jsonPath(path.slice(1), quoted.slice(1))}), 'null'::JSON)`;
     if ((head === 'scores' || head === 'metrics') && path.length === 2) {
       return { sql: `TRY_CAST(${extract} AS DOUBLE)`, t: 'num', agg: false };
     }
