@@ -24,6 +24,7 @@ import {
   sqlIdent,
   sqlNumber,
   sqlString,
+  textEquals,
 } from '../src/bt/sql.js';
 
 const P = '11111111-2222-4333-8444-555555555555';
@@ -62,18 +63,33 @@ const HOSTILE = [
   "''''",
 ];
 
+const QUOTABLE = HOSTILE.filter((s) => !s.includes('\\'));
+
 describe('sqlString', () => {
-  it.each(HOSTILE)('round-trips %j and nothing follows the literal', (s) => {
+  it.each(QUOTABLE)('round-trips %j and nothing follows the literal', (s) => {
     const lit = sqlString(s);
     const { value, rest } = readQuoted(lit, "'");
     expect(value).toBe(s);
     expect(rest).toBe('');
   });
 
-  it('doubles quotes and leaves backslashes alone (bt and Braintrust SQL use standard strings)', () => {
+  it('doubles quotes and never emits a backslash (its meaning inside quotes is not documented)', () => {
     expect(sqlString("it's")).toBe("'it''s'");
     expect(sqlString("'); DROP")).toBe("'''); DROP'");
-    expect(sqlString('a\\b')).toBe("'a\\b'");
+    for (const s of HOSTILE.filter((x) => x.includes('\\'))) expect(() => sqlString(s), s).toThrow(/backslash.*textEquals/);
+    expect(() => sqlString('C:\\temp\\')).toThrow(SqlBuildError);
+  });
+
+  it('textEquals: exact equality when quotable, else a backslash-free LIKE superset plus an exact check', () => {
+    expect(textEquals('error', "it's")).toMatchObject({ sql: "error = 'it''s'", exact: true });
+    const m = textEquals('error', 'file not found: C:\\temp\\');
+    expect(m).toMatchObject({ sql: "error LIKE 'file not found: C:_temp_'", exact: false });
+    expect(m.matches('file not found: C:\\temp\\')).toBe(true);
+    expect(m.matches('file not found: C:/temp/')).toBe(false);
+    const inj = textEquals('error', "nomatch\\' OR id IS NOT NULL AND created >= NOW() - INTERVAL 7 day --");
+    expect(inj.sql).toBe("error LIKE 'nomatch_'' OR id IS NOT NULL AND created >= NOW() - INTERVAL 7 day --'");
+    expect(textEquals('x', '50%_a\0b').sql).toBe("x LIKE '50__a_b'");
+    for (const s of HOSTILE) expect(textEquals('f', s).sql.includes('\\'), s).toBe(false);
   });
 
   it('rejects NUL and non-strings', () => {
@@ -83,7 +99,7 @@ describe('sqlString', () => {
 });
 
 describe('identifiers and paths', () => {
-  it.each(HOSTILE.filter((s) => s !== ''))('sqlIdent round-trips %j', (s) => {
+  it.each(QUOTABLE.filter((s) => s !== ''))('sqlIdent round-trips %j', (s) => {
     const { value, rest } = readQuoted(sqlIdent(s), '"');
     expect(value).toBe(s);
     expect(rest).toBe('');
@@ -97,8 +113,9 @@ describe('identifiers and paths', () => {
     expect(fieldPath('scores', "x'); DROP --")).toBe(`scores."x'); DROP --"`);
   });
 
-  it('rejects empty and NUL identifiers', () => {
+  it('rejects empty, NUL and backslash identifiers', () => {
     expect(() => sqlIdent('')).toThrow(SqlBuildError);
+    expect(() => sqlIdent('a\\" OR true --')).toThrow(/backslash/);
     expect(() => fieldPath('scores', 'a\0')).toThrow(SqlBuildError);
   });
 });
@@ -111,6 +128,7 @@ describe('small builders', () => {
 
   it('search, match, numbers, sources', () => {
     expect(searchCall("can't log in")).toBe("search('can''t log in')");
+    expect(searchCall('C:\\new\\path')).toBe("search('C: new path')");
     expect(matchClause('output', 'refund')).toBe("output MATCH 'refund'");
     expect(sqlNumber(0.25)).toBe('0.25');
     expect(() => sqlNumber(Number.NaN)).toThrow(SqlBuildError);

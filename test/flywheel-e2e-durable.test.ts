@@ -41,7 +41,7 @@ describeTemporal('worker restarted mid-run', () => {
     const summary = JSON.parse(readFileSync(result.summaryPath!, 'utf8')) as Summary;
     const written = summary.changes_detail.filter((c) => c.artifact === 'dataset');
     const datasetId = written[0]!.dataset_rows!.dataset_id;
-    const [counts] = await env.sql(`SELECT COUNT(*) AS n, COUNT(DISTINCT id) AS ids FROM dataset('${datasetId}')`);
+    const [counts] = await env.sql(`SELECT COUNT(*) AS n, count_distinct(id) AS ids FROM dataset('${datasetId}')`);
     expect(Number(counts!.n)).toBe(Number(counts!.ids));
     // Every curated row file's ids are in the dataset exactly once.
     const ids = new Set<string>();

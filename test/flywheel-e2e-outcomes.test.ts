@@ -56,7 +56,7 @@ describeTemporal('flywheel outcomes on the example project', () => {
 
     // Curated rows: stable ids, no duplicates, labeled (never the bad production output).
     const [counts] = await env.sql(
-      `SELECT COUNT(*) AS n, COUNT(DISTINCT id) AS ids, SUM(CASE WHEN expected IS NULL THEN 1 ELSE 0 END) AS unlabeled FROM dataset('${summary.changes_detail.find((c) => c.artifact === 'dataset')!.dataset_rows!.dataset_id}')`,
+      `SELECT COUNT(*) AS n, count_distinct(id) AS ids, count((expected IS NULL) ? 1 : null) AS unlabeled FROM dataset('${summary.changes_detail.find((c) => c.artifact === 'dataset')!.dataset_rows!.dataset_id}')`,
     );
     expect(Number(counts!.n)).toBeGreaterThan(20);
     expect(Number(counts!.ids)).toBe(Number(counts!.n));

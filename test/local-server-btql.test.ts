@@ -40,7 +40,9 @@ describe('BTQL SQL syntax', () => {
     expect(await ids(`input.question LIKE '%number 1_?'`)).toEqual(['trace-10', 'trace-11']);
     expect(await ids(`output IS NULL`)).toEqual(['trace-11', 'trace-3', 'trace-7']);
     expect(await ids(`error IS NOT NULL OR metrics.duration_ms BETWEEN 1000 AND 2500`)).toEqual(['trace-0', 'trace-1', 'trace-11', 'trace-3', 'trace-7']);
-    expect(await ids(`tags INCLUDES 'web' AND input.user = 'u0'`)).toEqual(['trace-0', 'trace-6']);
+    expect(await ids(`tags IN ('web') AND input.user = 'u0'`)).toEqual(['trace-0', 'trace-6']);
+    expect(await ids(`tags NOT IN ('web', 'prod') AND input.user = 'u0'`)).toEqual(['trace-3', 'trace-9']);
+    expect(await ids(`metadata.model IN ('gpt-large') AND tags IN ('web') AND input.user = 'u1'`)).toEqual(['trace-10', 'trace-4']);
     expect(await ids(`span_attributes.type = 'task' AND metrics.tokens >= 110`)).toEqual(['trace-10', 'trace-11']);
     expect(await ids(`created >= NOW() - INTERVAL 13 hour`)).toEqual(['trace-0', 'trace-1', 'trace-2']);
     expect(await ids(`created < NOW() - INTERVAL 3600 minute`)).toEqual(['trace-10', 'trace-11']);
@@ -66,7 +68,7 @@ describe('BTQL SQL syntax', () => {
     expect(res.schema).toEqual({ type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, helpful: { type: 'number' } } } });
   });
 
-  it('aggregates with GROUP BY, HAVING, aliases, CASE, scalar functions and COUNT(DISTINCT)', async () => {
+  it('aggregates with GROUP BY, HAVING, aliases, the ternary, scalar functions, count_distinct and any_value', async () => {
     expect(
       await rows(
         `SELECT metadata.model AS model, COUNT(*) AS n, ROUND(AVG(scores."Response Quality"), 3) AS avg_q, SUM(metrics.tokens) AS tokens, MIN(metrics.duration_ms) AS min_ms, MAX(created) AS last
@@ -78,7 +80,7 @@ describe('BTQL SQL syntax', () => {
     ]);
     expect(
       await rows(
-        `SELECT CASE WHEN scores."Response Quality" >= 0.75 THEN 'good' WHEN scores."Response Quality" >= 0.5 THEN 'ok' ELSE 'bad' END AS bucket, COUNT(*) AS n
+        `SELECT (scores."Response Quality" >= 0.75 ? 'good' : scores."Response Quality" >= 0.5 ? 'ok' : 'bad') AS bucket, COUNT(*) AS n
          FROM project_logs('${P}') WHERE is_root AND ${W} GROUP BY 1 ORDER BY 2 DESC, 1`,
       ),
     ).toEqual([
@@ -87,8 +89,11 @@ describe('BTQL SQL syntax', () => {
       { bucket: 'ok', n: 2 },
     ]);
     expect(
-      await rows(`SELECT COUNT(DISTINCT metadata.model) AS models, COUNT(error) AS errors, COUNT(DISTINCT root_span_id) AS traces, LOWER(COALESCE(NULL, 'X')) AS x FROM project_logs('${P}') WHERE ${W}`),
-    ).toEqual([{ models: 2, errors: 3, traces: 12, x: 'x' }]);
+      await rows(`SELECT count_distinct(metadata.model) AS models, COUNT(error) AS errors, count_distinct(root_span_id) AS traces, LOWER(COALESCE(NULL, 'X')) AS x, count((scores.helpful = 1) ? 1 : null) AS helpful, sum((error IS NULL) ? 0 : 1) AS errs FROM project_logs('${P}') WHERE ${W}`),
+    ).toEqual([{ models: 2, errors: 3, traces: 12, x: 'x', helpful: 6, errs: 3 }]);
+    const anyByModel = await rows(`SELECT metadata.model AS model, any_value(metadata.version) AS v, any_value(root_span_id) AS t FROM project_logs('${P}') WHERE is_root AND ${W} GROUP BY 1 ORDER BY 1`);
+    expect(anyByModel.map((r) => [r.model, r.v])).toEqual([['gpt-large', 'v1'], ['gpt-small', 'v2']]);
+    expect(String(anyByModel[0]!.t)).toMatch(/^trace-\d+$/);
     const byDay = await rows(`SELECT DATE_TRUNC('day', created) AS day, COUNT(*) AS n FROM project_logs('${P}') WHERE is_root AND ${W} GROUP BY day ORDER BY day`);
     expect(byDay.reduce((s, r) => s + Number(r.n), 0)).toBe(12);
     expect(String(byDay[0]!.day)).toMatch(/T00:00:00\.000Z$/);
@@ -183,11 +188,40 @@ describe('lint and unsupported SQL', () => {
       [`SELECT id FROM experiment('e') WHERE`, /expected an expression/],
       [`select: * | from: project_logs('p') spans | pivot: x`, /pivot/],
       [`SELECT id FROM project_logs('p', shape => 'threads')`, /shape/],
+      // Not documented in Braintrust SQL mode: a 400 naming the construct and what to use instead.
+      [`SELECT CASE WHEN x THEN 1 ELSE 0 END FROM experiment('e')`, /CASE is not part of Braintrust SQL.*ternary/],
+      [`SELECT COUNT(DISTINCT id) FROM experiment('e')`, /COUNT\(DISTINCT is not part of Braintrust SQL.*count_distinct/],
+      [`SELECT SUM(DISTINCT x) FROM experiment('e')`, /SUM\(DISTINCT …\) is not part of Braintrust SQL.*count_distinct/],
+      [`SELECT CAST(x AS int) FROM experiment('e')`, /CAST is not part of Braintrust SQL/],
+      [`SELECT x::int FROM experiment('e')`, /'::' is not part of Braintrust SQL/],
+      [`SELECT id FROM experiment('e') WHERE tags INCLUDES 'a'`, /INCLUDES is BTQL-only.*IN/],
+      [`SELECT id FROM experiment('e') WHERE tags NOT CONTAINS 'a'`, /CONTAINS is BTQL-only/],
+      [`SELECT id FROM experiment('e') WHERE ANY_SPAN(x = 1)`, /ANY_SPAN is documented by Braintrust but not implemented by the local server/],
+      [`SELECT id FROM experiment('e') WHERE filter_spans(x = 1)`, /FILTER_SPANS is documented by Braintrust but not implemented/],
+      [`SELECT id FROM experiment('e') WHERE a <=> 'b'`, /<=> is documented by Braintrust but not implemented/],
+      [`SELECT id FROM experiment('e') WHERE error = 'C:\\temp\\'`, /backslash.*string literal at position 45/],
+      [`SELECT metadata."a\\" FROM experiment('e')`, /backslash.*quoted name/],
+      [`SELECT id FROM experiment('e') WHERE x = (1 ? 2)`, /expected ':'/],
     ];
     for (const [text, re] of bad) expect(() => parseQuery(text), text).toThrow(re);
   });
 
+  it('keeps the pipe syntax as it was: INCLUDES, JSON-style backslash escapes', async () => {
+    const r = await rows(`select: id | from: project_logs('${P}') spans | filter: is_root and tags includes 'web' and input.user = 'u0' and ${W} | sort: id asc`);
+    expect(r.map((x) => x.id)).toEqual(['trace-0', 'trace-6']);
+    expect(await rows(`select: id | from: project_logs('${P}') spans | filter: input.question = 'a\\'b' and ${W}`)).toEqual([]);
+  });
+
+  it('ternary: right-associative, below OR, usable in WHERE and inside aggregates', async () => {
+    const r = await rows(`SELECT id, (metrics.tokens > 105 ? 'big' : 'small') AS size, (is_root ? 1 : 0) + 1 AS two FROM project_logs('${P}') WHERE id = 'trace-4' OR id = 'trace-11' ORDER BY id`);
+    expect(r).toEqual([{ id: 'trace-11', size: 'big', two: 2 }, { id: 'trace-4', size: 'small', two: 2 }]);
+    const w = await rows(`SELECT id FROM project_logs('${P}') WHERE is_root AND ${W} AND (metadata.model = 'gpt-large' ? metrics.tokens >= 110 : metrics.tokens >= 111) ORDER BY id`);
+    expect(w.map((x) => x.id)).toEqual(['trace-10', 'trace-11']);
+  });
+
   it('rejects unknown functions and unknown sources at translation', async () => {
+    await expect(q(`SELECT json_extract(output, '$.a') FROM project_logs('${P}') WHERE ${W}`)).rejects.toThrow(/JSON_EXTRACT is documented by Braintrust but not implemented by the local server/);
+    await expect(q(`SELECT sum(estimated_cost()) FROM project_logs('${P}') WHERE ${W}`)).rejects.toThrow(/ESTIMATED_COST is documented/);
     await expect(q(`SELECT regexp_replace(id, 'a', 'b') FROM project_logs('${P}') WHERE ${W}`)).rejects.toThrow(/unsupported: unknown function REGEXP_REPLACE/);
     await expect(q(`SELECT id FROM experiment('does-not-exist')`)).rejects.toThrow(/experiment 'does-not-exist' not found/);
   });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { BtClient } from '../bt/client.js';
 import type { DatasetRecordInput } from '../bt/schemas.js';
-import { fieldPath, projectLogs, sqlString } from '../bt/sql.js';
+import { fieldPath, isQuotable, projectLogs, textEquals } from '../bt/sql.js';
 import type { RouteTarget } from '../workflows/logic/diagnose.js';
 import type { CurateResult, OrientContext } from '../workflows/types.js';
 import { readJson, writeJsonAtomic, writeJsonlAtomic } from './files.js';
@@ -76,15 +76,33 @@ export function dedupe<T extends { input: unknown }>(rows: readonly T[]): { kept
   return { kept, dropped: rows.length - kept.length };
 }
 
+interface CohortFilter {
+  /** ` AND <condition>` (empty for "no cohort"). */
+  sql: string;
+  /** The exact comparison on a returned row (the SQL may be a LIKE superset: see textEquals in src/bt/sql.ts). */
+  keep(row: Record<string, unknown>): boolean;
+}
+
+const ALL: CohortFilter = { sql: '', keep: () => true };
+
 /** A SQL condition per cohort target of the route (a merged route has several lenses on one failure). */
-function cohortFilters(targets: RouteTarget[]): string[] {
-  const out: string[] = [];
+function cohortFilters(targets: RouteTarget[]): CohortFilter[] {
+  const out: CohortFilter[] = [];
   for (const t of targets) {
     if (t.kind !== 'cohort') continue;
     const m = /^(facet|metadata):(.+?)=(.*)$/.exec(t.name);
-    if (!m) continue;
+    if (!m || !isQuotable(m[2]!)) continue;
     const [, dim, key, value] = m;
-    out.push(` AND ${fieldPath(dim === 'facet' ? 'facets' : 'metadata', key!)} = ${sqlString(value!)}`);
+    const column = dim === 'facet' ? 'facets' : 'metadata';
+    const match = textEquals(fieldPath(column, key!), value!);
+    out.push({
+      sql: ` AND ${match.sql}`,
+      keep: (row) => {
+        const obj = row[column];
+        const v = obj && typeof obj === 'object' ? (obj as Record<string, unknown>)[key!] : undefined;
+        return match.matches(typeof v === 'string' ? v : v === null || v === undefined ? '' : JSON.stringify(v));
+      },
+    });
   }
   return out;
 }
@@ -95,12 +113,15 @@ async function pullCandidates(bt: BtClient, p: CurateParams, signal?: AbortSigna
   const col = fieldPath('scores', score);
   const base = `SELECT root_span_id, input, output, metadata, facets, ${col} AS score FROM ${projectLogs(p.ctx.project.id)} WHERE is_root = true AND ${windowClause(p.windowDays)} AND input IS NOT NULL`;
   const filters = cohortFilters(p.targets);
-  const failing = await bt.sql(`${base}${filters[0] ?? ''} AND ${col} <= ${FAIL_AT} ORDER BY created DESC LIMIT ${PER_BUCKET * 3}`, { signal });
+  const first = filters[0] ?? ALL;
+  const failing = await bt.sql(`${base}${first.sql} AND ${col} <= ${FAIL_AT} ORDER BY created DESC LIMIT ${PER_BUCKET * 3}`, { signal });
+  failing.data = failing.data.filter(first.keep);
   // Passing rows from the same cohort when it has any; a label that only marks failures (an issue facet) has
   // none, so try the route's other lenses, then production at large: the dataset must not be only hard cases.
   let passing = { data: [] as Record<string, unknown>[] };
-  for (const filter of [...filters, '']) {
-    passing = await bt.sql(`${base}${filter} AND ${col} >= ${PASS_AT} ORDER BY created DESC LIMIT ${PER_BUCKET * 3}`, { signal });
+  for (const filter of [...filters, ALL]) {
+    passing = await bt.sql(`${base}${filter.sql} AND ${col} >= ${PASS_AT} ORDER BY created DESC LIMIT ${PER_BUCKET * 3}`, { signal });
+    passing.data = passing.data.filter(filter.keep);
     if (passing.data.length) break;
   }
   const map = (bucket: Candidate['bucket']) => (r: Record<string, unknown>): Candidate => ({

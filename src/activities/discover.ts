@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import type { BtClient } from '../bt/client.js';
-import { experimentSource, fieldPath, projectLogs, sqlString } from '../bt/sql.js';
+import { before, datasetSource, experimentSource, fieldPath, isQuotable, projectLogs, since, textEquals } from '../bt/sql.js';
 import { traceUrl } from '../handoff/urls.js';
 import type {
   ChangeCorrelation,
@@ -70,8 +70,20 @@ const nOrNull = (v: unknown): number | null => (v === null || v === undefined ? 
 const str = (v: unknown): string => (typeof v === 'string' ? v : v === null || v === undefined ? '' : JSON.stringify(v));
 
 export function windowClause(days: number, olderThanDays?: number): string {
-  const lower = `created >= NOW() - INTERVAL ${Math.trunc(days)} day`;
-  return olderThanDays ? `${lower} AND created < NOW() - INTERVAL ${Math.trunc(olderThanDays)} day` : lower;
+  const lower = since(Math.trunc(days));
+  return olderThanDays ? `${lower} AND ${before(Math.trunc(olderThanDays))}` : lower;
+}
+
+/** Example trace ids for an equality on a text field: exact SQL, or a LIKE superset narrowed here (sql.ts). */
+/**
+ * Example traces where `field` equals `value`: the smallest trace ids, not whatever comes first, so two
+ * lenses on one failure (a topic, a category, an issue label, a tool) name the same traces, which is how
+ * Diagnose sees they are one failure, whichever traces happen to be in the window.
+ */
+async function examplesWhere(q: QueryLog, from: string, field: string, value: string, rest: string, limit = EXAMPLES_PER_COHORT): Promise<string[]> {
+  const m = textEquals(field, value);
+  const rows = await q.run(`SELECT root_span_id, ${field} AS v FROM ${from} WHERE ${rest} AND ${m.sql} ORDER BY root_span_id LIMIT ${m.exact ? limit : limit * 20}`);
+  return rows.filter((r) => m.matches(str(r.v))).slice(0, limit).map((r) => str(r.root_span_id));
 }
 
 export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSignal, progress?: (what: string) => void): Promise<DiscoverEvidence> {
@@ -83,7 +95,7 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
   // Traffic, widening the window for low traffic.
   progress?.('measuring traffic');
   const trafficQuery = (days: number) =>
-    `SELECT COUNT(*) AS spans, COUNT(DISTINCT root_span_id) AS traces FROM ${src} WHERE ${windowClause(days)}`;
+    `SELECT COUNT(*) AS spans, count_distinct(root_span_id) AS traces FROM ${src} WHERE ${windowClause(days)}`;
   let days = p.windowDays;
   let [t] = await q.run(trafficQuery(days));
   let widenedFrom: number | undefined;
@@ -133,21 +145,17 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
   const ranked = [...shapes.values()].sort((a, b) => b.count - a.count || a.message.localeCompare(b.message)).slice(0, 20);
   const groups = [];
   for (const [i, g] of ranked.entries()) {
-    const ex = i < 5 ? await q.run(`SELECT root_span_id FROM ${src} WHERE error IS NOT NULL AND ${W} AND error = ${sqlString(g.sample)} ORDER BY root_span_id LIMIT 3`) : [];
-    groups.push({ message: g.message, count: g.count, exampleTraceIds: ex.map((r) => str(r.root_span_id)) });
+    const ex = i < 5 ? await examplesWhere(q, src, 'error', g.sample, `error IS NOT NULL AND ${W}`, 3) : [];
+    groups.push({ message: g.message, count: g.count, exampleTraceIds: ex });
   }
   const toolQuery = `SELECT span_attributes.name AS tool, COUNT(*) AS calls, COUNT(error) AS errors FROM ${src} WHERE span_attributes.type = 'tool' AND ${W} GROUP BY span_attributes.name ORDER BY errors DESC LIMIT 20`;
   const toolErrors = [];
   for (const r of await q.run(toolQuery)) {
     const errors = n(r.errors);
-    const ex = errors
-      ? await q.run(
-          `SELECT root_span_id FROM ${src} WHERE span_attributes.type = 'tool' AND span_attributes.name = ${sqlString(str(r.tool))} AND error IS NOT NULL AND ${W} ORDER BY root_span_id LIMIT ${EXAMPLES_PER_COHORT}`,
-        )
-      : [];
-    toolErrors.push({ tool: str(r.tool), errors, calls: n(r.calls), exampleTraceIds: ex.map((e) => str(e.root_span_id)), query: toolQuery });
+    const ex = errors ? await examplesWhere(q, src, 'span_attributes.name', str(r.tool), `span_attributes.type = 'tool' AND error IS NOT NULL AND ${W}`) : [];
+    toolErrors.push({ tool: str(r.tool), errors, calls: n(r.calls), exampleTraceIds: ex, query: toolQuery });
   }
-  const [rootErr] = await q.run(`SELECT COUNT(DISTINCT root_span_id) AS traces FROM ${src} WHERE error IS NOT NULL AND ${W}`);
+  const [rootErr] = await q.run(`SELECT count_distinct(root_span_id) AS traces FROM ${src} WHERE error IS NOT NULL AND ${W}`);
   const errorCount = n(rootErr?.traces);
   const reliability: ReliabilityStats = {
     errorCount,
@@ -160,12 +168,12 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
   // Coverage: production cohorts vs the eval coverage (baseline experiment rows + curated dataset rows).
   progress?.('coverage: cohorts vs eval datasets');
   const cohortKeys: { dimension: 'facet' | 'metadata'; key: string; path: string }[] = [
-    ...ctx.facetColumns.map((k) => ({ dimension: 'facet' as const, key: k, path: fieldPath('facets', k) })),
-    ...ctx.metadataKeys.map((k) => ({ dimension: 'metadata' as const, key: k, path: fieldPath('metadata', k) })),
+    ...ctx.facetColumns.filter(isQuotable).map((k) => ({ dimension: 'facet' as const, key: k, path: fieldPath('facets', k) })),
+    ...ctx.metadataKeys.filter(isQuotable).map((k) => ({ dimension: 'metadata' as const, key: k, path: fieldPath('metadata', k) })),
   ].slice(0, MAX_COHORT_KEYS);
   const coverageSources: { label: string; source: string; filter: string }[] = [];
   if (ctx.baseline) coverageSources.push({ label: `experiment ${ctx.baseline.name}`, source: experimentSource(ctx.baseline.id), filter: 'is_root = true' });
-  if (p.datasetId) coverageSources.push({ label: `dataset ${ctx.datasetName}`, source: `dataset(${sqlString(p.datasetId)})`, filter: 'id IS NOT NULL' });
+  if (p.datasetId) coverageSources.push({ label: `dataset ${ctx.datasetName}`, source: datasetSource(p.datasetId), filter: 'id IS NOT NULL' });
   let evalRowsTotal = 0;
   const evalCounts = new Map<string, number>();
   for (const cs of coverageSources) {
@@ -184,7 +192,7 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
   for (const ck of cohortKeys) {
     const sc = primary ? fieldPath('scores', primary) : null;
     const query = sc
-      ? `SELECT ${ck.path} AS value, COUNT(*) AS n, AVG(${sc}) AS mean, COUNT(${sc}) AS scored, SUM(CASE WHEN ${sc} <= ${LOW} THEN 1 ELSE 0 END) AS low FROM ${roots} AND ${ck.path} IS NOT NULL GROUP BY ${ck.path} ORDER BY n DESC LIMIT ${MAX_COHORT_VALUES}`
+      ? `SELECT ${ck.path} AS value, COUNT(*) AS n, AVG(${sc}) AS mean, COUNT(${sc}) AS scored, count((${sc} <= ${LOW}) ? 1 : null) AS low FROM ${roots} AND ${ck.path} IS NOT NULL GROUP BY ${ck.path} ORDER BY n DESC LIMIT ${MAX_COHORT_VALUES}`
       : `SELECT ${ck.path} AS value, COUNT(*) AS n FROM ${roots} AND ${ck.path} IS NOT NULL GROUP BY ${ck.path} ORDER BY n DESC LIMIT ${MAX_COHORT_VALUES}`;
     const rows = await q.run(query);
     if (rows.length < 2) continue; // one value is not a cohort split
@@ -208,20 +216,14 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
       });
     }
   }
-  // Example traces for the cohorts that fail at all, worst first (bounded number of queries). Examples are
-  // the failing traces with the smallest ids, not whatever comes first: two lenses on one failure (a topic,
-  // a category, an issue label) then name the same traces, which is how Diagnose sees they are one failure,
-  // whichever traces happen to be in the window.
+  // Example traces for the cohorts that fail at all, worst first (bounded number of queries; see examplesWhere).
   const worst = cohorts
     .filter((c) => c.lowScoreShare !== null && c.lowScoreShare > 0)
     .sort((a, b) => (b.lowScoreShare ?? 0) - (a.lowScoreShare ?? 0) || b.traffic - a.traffic)
     .slice(0, MAX_COHORT_EXAMPLE_QUERIES);
   for (const c of worst) {
     const path = c.dimension === 'facet' ? fieldPath('facets', c.key) : fieldPath('metadata', c.key);
-    const ex = await q.run(
-      `SELECT root_span_id FROM ${roots} AND ${path} = ${sqlString(c.value)} AND ${fieldPath('scores', primary!)} <= ${LOW} ORDER BY root_span_id LIMIT ${EXAMPLES_PER_COHORT}`,
-    );
-    c.exampleTraceIds = ex.map((r) => str(r.root_span_id));
+    c.exampleTraceIds = await examplesWhere(q, src, path, c.value, `is_root = true AND ${W} AND ${fieldPath('scores', primary!)} <= ${LOW}`);
   }
 
   // Performance and cost: a bounded sample of root metrics; percentiles computed here.
@@ -248,7 +250,7 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
 
   // Instrumentation health: root spans missing input/output/scores; score columns that disappeared.
   progress?.('instrumentation health');
-  const instQuery = `SELECT COUNT(*) AS roots, SUM(CASE WHEN input IS NULL THEN 1 ELSE 0 END) AS no_input, SUM(CASE WHEN output IS NULL THEN 1 ELSE 0 END) AS no_output, SUM(CASE WHEN scores IS NULL THEN 1 ELSE 0 END) AS no_scores FROM ${roots}`;
+  const instQuery = `SELECT COUNT(*) AS roots, count((input IS NULL) ? 1 : null) AS no_input, count((output IS NULL) ? 1 : null) AS no_output, count((scores IS NULL) ? 1 : null) AS no_scores FROM ${roots}`;
   const [inst] = await q.run(instQuery);
   const rootsN = n(inst?.roots);
   const missingEx = await q.run(`SELECT root_span_id FROM ${roots} AND (input IS NULL OR output IS NULL) LIMIT 3`);
@@ -289,7 +291,7 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
   // Dataset coverage of the flywheel's own dataset (split counts), when it exists.
   const datasets: DatasetCoverage[] = [];
   if (p.datasetId) {
-    const dq = `SELECT metadata.split AS split, COUNT(*) AS n, SUM(CASE WHEN expected IS NULL THEN 1 ELSE 0 END) AS unlabeled FROM dataset(${sqlString(p.datasetId)}) GROUP BY metadata.split`;
+    const dq = `SELECT metadata.split AS split, COUNT(*) AS n, count((expected IS NULL) ? 1 : null) AS unlabeled FROM ${datasetSource(p.datasetId)} GROUP BY metadata.split`;
     const rows = await q.run(dq);
     const byKey = (k: string) => rows.filter((r) => str(r.split) === k).reduce((a, r) => a + n(r.n), 0);
     datasets.push({

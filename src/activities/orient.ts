@@ -7,7 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { BtClient } from '../bt/client.js';
-import { projectLogs } from '../bt/sql.js';
+import { isQuotable, projectLogs, since } from '../bt/sql.js';
 import type { FlywheelConfig } from '../../schemas/flywheel-input.js';
 import type { OrientContext, ProjectSource } from '../workflows/types.js';
 import { runDir as runDirOf } from './files.js';
@@ -169,7 +169,7 @@ export async function orient(bt: BtClient, p: OrientParams): Promise<OrientConte
   let sample: Record<string, unknown>[] = [];
   let schemaWindowDays: number | null = null;
   for (const days of SCHEMA_WINDOWS) {
-    const res = await bt.sql(`SELECT * FROM ${projectLogs(project.id)} WHERE is_root = true AND created >= NOW() - INTERVAL ${days} day LIMIT 50`);
+    const res = await bt.sql(`SELECT * FROM ${projectLogs(project.id)} WHERE is_root = true AND ${since(days)} LIMIT 50`);
     if (!res.data.length) continue;
     sample.push(...(res.data as Record<string, unknown>[]));
     schemaWindowDays ??= days;
@@ -178,15 +178,21 @@ export async function orient(bt: BtClient, p: OrientParams): Promise<OrientConte
   if (sample.length && !keysOf(sample, 'scores').length) {
     // The newest root spans carry no scores (a logging gap): look further back for the score column names.
     const scored = await bt.sql(
-      `SELECT scores FROM ${projectLogs(project.id)} WHERE is_root = true AND scores IS NOT NULL AND created >= NOW() - INTERVAL ${SCHEMA_WINDOWS[SCHEMA_WINDOWS.length - 1]} day LIMIT 50`,
+      `SELECT scores FROM ${projectLogs(project.id)} WHERE is_root = true AND scores IS NOT NULL AND ${since(SCHEMA_WINDOWS[SCHEMA_WINDOWS.length - 1]!)} LIMIT 50`,
     );
     sample.push(...(scored.data as Record<string, unknown>[]));
     notes.push(`The newest root spans carry no scores; score columns were taken from older scored spans (${keysOf(sample, 'scores').join(', ') || 'none found'}).`);
   }
   if (!sample.length) notes.push('No root spans in the last 30 days: discovery falls back to generic queries.');
-  const scoreColumns = keysOf(sample, 'scores');
-  const facetColumns = keysOf(sample, 'facets', true);
-  const metadataKeys = keysOf(sample, 'metadata', true);
+  // Names with a backslash or NUL cannot be quoted unambiguously in Braintrust SQL (src/bt/sql.ts): left out, with a note.
+  const unquotable: string[] = [];
+  const quotable = (col: string) => (k: string) => (isQuotable(k) ? true : (unquotable.push(`${col}.${JSON.stringify(k)}`), false));
+  const scoreColumns = keysOf(sample, 'scores').filter(quotable('scores'));
+  const facetColumns = keysOf(sample, 'facets', true).filter(quotable('facets'));
+  const metadataKeys = keysOf(sample, 'metadata', true).filter(quotable('metadata'));
+  if (unquotable.length) {
+    notes.push(`Left out of the analysis: ${unquotable.join(', ')} (a backslash or NUL in a field name has no documented quoting in Braintrust SQL).`);
+  }
   const primaryScore =
     config.targetScore ??
     (instructions.primaryScore && scoreColumns.includes(instructions.primaryScore) ? instructions.primaryScore : undefined) ??

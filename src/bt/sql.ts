@@ -1,32 +1,77 @@
 /**
  * Safe builders for the Braintrust SQL the flywheel writes (shared/seed/references/bt-sql-patterns.md).
+ * Only documented syntax (docs/sql-dialect.md, src/local-server/btql/dialect.ts).
  *
- * Quoting follows what bt itself emits: string literals are single-quoted with `'` doubled (no
- * backslash escapes), identifiers are double-quoted with `"` doubled. Every value that reaches a
- * query goes through `sqlString`, `sqlIdent`/`fieldPath`, or an integer/number validator.
+ * The quoting contract (docs/sql-dialect.md, "Quoting"):
+ * - a string literal is `'…'` with `'` doubled, an identifier `"…"` with `"` doubled: what bt 0.12.0
+ *   itself emits (`sql_quote` in src/traces.rs and src/sync.rs, `btql_identifier_segment` in
+ *   src/sync.rs) and what Braintrust's reference shows;
+ * - a backslash or NUL is never emitted inside quotes. Braintrust does not document whether a
+ *   backslash inside quotes is an escape (standard SQL reads it as itself; backslash-escaping
+ *   dialects read `\'` as a quote, which is how `C:\temp\` became an unterminated literal and
+ *   `x\' OR … --` an injection). Text without a backslash reads the same under both conventions, so
+ *   `sqlString`/`sqlIdent` refuse one (SqlBuildError) and `textEquals` matches such a value with
+ *   LIKE, `_` standing for each backslash/NUL/`%`/`_`, for the caller to compare exactly afterwards.
+ *   The local server refuses quoted backslashes in SQL mode, so it cannot be more lenient.
  */
 
-/** Thrown for values that cannot be put into a query safely (NUL, non-integers, empty names). */
+/** Thrown for values that cannot be put into a query safely (NUL, backslash, non-integers, empty names). */
 export class SqlBuildError extends TypeError {
   override readonly name = 'SqlBuildError';
 }
 
-function noNul(what: string, s: string): void {
+/** Characters never emitted inside quotes (see the quoting contract above). */
+const UNQUOTABLE = /[\\\0]/;
+
+function checkQuotable(what: string, s: string): void {
   if (typeof s !== 'string') throw new SqlBuildError(`${what} must be a string`);
   if (s.includes('\0')) throw new SqlBuildError(`${what} contains a NUL character`);
+  if (s.includes('\\')) {
+    throw new SqlBuildError(
+      `${what} contains a backslash, whose meaning inside quotes Braintrust SQL does not document; match it with textEquals (LIKE, then an exact comparison)`,
+    );
+  }
 }
 
-/** A single-quoted string literal: `it's` → `'it''s'`. Rejects NUL. */
+/** Whether `sqlString` / `sqlIdent` can quote this text (no backslash, no NUL). */
+export function isQuotable(s: string): boolean {
+  return typeof s === 'string' && !UNQUOTABLE.test(s);
+}
+
+/** A single-quoted string literal: `it's` → `'it''s'`. Rejects NUL and backslashes. */
 export function sqlString(s: string): string {
-  noNul('SQL string', s);
+  checkQuotable('SQL string', s);
   return `'${s.replaceAll("'", "''")}'`;
 }
 
-/** A double-quoted identifier segment: `My "Score"` → `"My ""Score"""`. Rejects NUL and empty names. */
+/** A double-quoted identifier segment: `My "Score"` → `"My ""Score"""`. Rejects NUL, backslashes and empty names. */
 export function sqlIdent(name: string): string {
-  noNul('SQL identifier', name);
+  checkQuotable('SQL identifier', name);
   if (name.length === 0) throw new SqlBuildError('SQL identifier is empty');
   return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** An equality test on a text field that works for every string (see the quoting contract). */
+export interface TextMatch {
+  /** The SQL condition. */
+  sql: string;
+  /** True when `sql` alone selects exactly the equal rows; false when it is a LIKE superset. */
+  exact: boolean;
+  /** The exact comparison to apply to the field's value in each returned row. */
+  matches(value: string): boolean;
+}
+
+/**
+ * `field = '<value>'`, or for a value with a backslash or NUL, `field LIKE '<pattern>'` where every
+ * backslash, NUL, `%` and `_` is `_` (one character): a superset the caller narrows with `matches`.
+ * `field` must itself come from a builder (`fieldPath`, a known column name).
+ */
+export function textEquals(field: string, value: string): TextMatch {
+  if (typeof value !== 'string') throw new SqlBuildError('textEquals value must be a string');
+  const matches = (v: string) => v === value;
+  if (isQuotable(value)) return { sql: `${field} = ${sqlString(value)}`, exact: true, matches };
+  const pattern = value.replace(/[\\\0%_]/g, '_');
+  return { sql: `${field} LIKE ${sqlString(pattern)}`, exact: false, matches };
 }
 
 const SIMPLE = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -55,17 +100,28 @@ export function sqlPositiveInt(what: string, n: number): string {
 
 /** Full-text search across all text fields: `search('term')`. */
 export function searchCall(term: string): string {
-  return `search(${sqlString(term)})`;
+  return `search(${sqlString(wordsOnly(term))})`;
+}
+
+/** MATCH / search() look for words: a backslash or NUL separates words, so it becomes a space. */
+function wordsOnly(term: string): string {
+  if (typeof term !== 'string') throw new SqlBuildError('search term must be a string');
+  return term.replace(/[\\\0]/g, ' ');
 }
 
 /** Word match on one field: `input MATCH 'term'`. */
 export function matchClause(field: string, term: string): string {
-  return `${field} MATCH ${sqlString(term)}`;
+  return `${field} MATCH ${sqlString(wordsOnly(term))}`;
 }
 
 /** `created >= NOW() - INTERVAL <days> day`: the range filter strict lint requires on project_logs(). */
 export function since(days: number): string {
   return `created >= NOW() - INTERVAL ${sqlPositiveInt('days', days)} day`;
+}
+
+/** `created < NOW() - INTERVAL <days> day`: the upper bound of an older window. */
+export function before(days: number): string {
+  return `created < NOW() - INTERVAL ${sqlPositiveInt('days', days)} day`;
 }
 
 export type LogsShape = 'spans' | 'traces' | 'summary';

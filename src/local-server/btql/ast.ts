@@ -20,7 +20,8 @@ export type BinaryOp =
 
 export type Expr =
   | { k: 'lit'; v: string | number | boolean | null }
-  | { k: 'ident'; path: string[] }
+  /** `quoted[i]`: segment i was written as a quoted name (`metadata."9"` is the key "9", not index 9). */
+  | { k: 'ident'; path: string[]; quoted?: boolean[] }
   | { k: 'star' }
   | { k: 'interval'; n: number; unit: IntervalUnit }
   | { k: 'bin'; op: BinaryOp; l: Expr; r: Expr }

@@ -8,9 +8,11 @@ export interface Token {
   v: string;
   pos: number;
   end: number;
+  /** Set on `str` / `qident` tokens whose source text contains a backslash (SQL mode refuses them: see dialect.ts). */
+  bs?: boolean;
 }
 
-const OPERATORS = ['=>', '<=', '>=', '<>', '!=', '==', '||', '::', '=', '<', '>', '+', '-', '*', '/', '%', '(', ')', ',', '.', '[', ']', ':', '|', ';'];
+const OPERATORS = ['<=>', '=>', '<=', '>=', '<>', '!=', '==', '||', '::', '=', '<', '>', '+', '-', '*', '/', '%', '(', ')', ',', '.', '[', ']', ':', '|', ';', '?'];
 
 function isIdentStart(c: string): boolean {
   return /[A-Za-z_$]/.test(c) || c.charCodeAt(0) > 127;
@@ -20,8 +22,24 @@ function isIdentPart(c: string): boolean {
   return /[A-Za-z0-9_$]/.test(c) || c.charCodeAt(0) > 127;
 }
 
-/** Splits Braintrust SQL / BTQL text into tokens. */
-export function tokenize(src: string): Token[] {
+function withBackslashFlag(t: Token, src: string): Token {
+  if (src.slice(t.pos, t.end).includes('\\')) t.bs = true;
+  return t;
+}
+
+/**
+ * Splits Braintrust SQL / BTQL text into tokens.
+ *
+ * Quoted text: `'…'` is a string and `"…"` (or a backquoted name) an identifier; the quote character
+ * is doubled inside (`'it''s'`, `"My ""Score"""`). Backslash escapes are decoded here only for the
+ * pipe syntax (bt's own view/sync send JSON-style strings there); with `backslashEscapes: false`
+ * (SQL mode) a backslash is an ordinary character while tokenizing, and the parser refuses any
+ * quoted token whose text contains a backslash: Braintrust does not document whether a backslash is
+ * an escape in SQL, so a local server that picked either reading would accept queries the real
+ * service may read differently (dialect.ts, "backslash in a quoted literal").
+ */
+export function tokenize(src: string, opts: { backslashEscapes?: boolean } = {}): Token[] {
+  const escapes = opts.backslashEscapes ?? true;
   const out: Token[] = [];
   let i = 0;
   const n = src.length;
@@ -57,7 +75,7 @@ export function tokenize(src: string): Token[] {
           i++;
           break;
         }
-        if (d === '\\' && i + 1 < n) {
+        if (escapes && d === '\\' && i + 1 < n) {
           const e = src[i + 1]!;
           v += e === 'n' ? '\n' : e === 't' ? '\t' : e === 'r' ? '\r' : e;
           i += 2;
@@ -66,7 +84,7 @@ export function tokenize(src: string): Token[] {
         v += d;
         i++;
       }
-      out.push({ t: 'str', v, pos: start, end: i });
+      out.push(withBackslashFlag({ t: 'str', v, pos: start, end: i }, src));
       continue;
     }
     if (c === '"' || c === '`') {
@@ -84,7 +102,7 @@ export function tokenize(src: string): Token[] {
           i++;
           break;
         }
-        if (d === '\\' && c === '"' && (src[i + 1] === '"' || src[i + 1] === '\\')) {
+        if (escapes && d === '\\' && c === '"' && (src[i + 1] === '"' || src[i + 1] === '\\')) {
           v += src[i + 1];
           i += 2;
           continue;
@@ -92,7 +110,7 @@ export function tokenize(src: string): Token[] {
         v += d;
         i++;
       }
-      out.push({ t: 'qident', v, pos: start, end: i });
+      out.push(withBackslashFlag({ t: 'qident', v, pos: start, end: i }, src));
       continue;
     }
     if (/[0-9]/.test(c) || (c === '.' && /[0-9]/.test(src[i + 1] ?? ''))) {

@@ -7,6 +7,7 @@
  * how it is coerced (numbers for comparisons with numbers, strings for LIKE/MATCH, …).
  */
 import { type Expr, type OrderItem, type Query, QueryError, type SelectItem } from './ast.js';
+import { dialectError } from './dialect.js';
 
 export type T = 'num' | 'str' | 'bool' | 'ts' | 'json' | 'interval' | 'null' | 'xact' | 'pkey';
 
@@ -130,10 +131,11 @@ function sqlNum(n: number): string {
   return Number.isInteger(n) && Math.abs(n) < 2 ** 53 ? String(n) : `CAST(${JSON.stringify(n)} AS DOUBLE)`;
 }
 
-export function jsonPath(segs: string[]): string {
+/** A DuckDB JSON path; an all-digit segment is an array index unless it was written quoted (`quoted[i]`). */
+export function jsonPath(segs: string[], quoted: boolean[] = []): string {
   let p = '$';
-  for (const s of segs) {
-    if (/^\d+$/.test(s)) p += `[${s}]`;
+  for (const [i, s] of segs.entries()) {
+    if (/^\d+$/.test(s) && !quoted[i]) p += `[${s}]`;
     else p += `."${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
   }
   return sqlStr(p);
@@ -162,7 +164,7 @@ export function decodeCursor(c: string): bigint {
 /** JSON path for the key bound to `u.k` (quoted so that keys with dots, spaces or `$` stay one key). */
 const KEY_PATH_SQL = `'$."' || replace(replace(u.k, '\\', '\\\\'), '"', '\\"') || '"'`;
 
-const AGGS = new Set(['count', 'sum', 'avg', 'min', 'max', 'median', 'percentile', 'count_distinct']);
+const AGGS = new Set(['count', 'sum', 'avg', 'min', 'max', 'median', 'percentile', 'count_distinct', 'any_value']);
 
 interface Ctx {
   fields: Record<string, ColumnDef>;
@@ -276,7 +278,7 @@ class Translator {
         if (!Number.isFinite(e.n)) throw new QueryError('invalid interval');
         return { sql: `INTERVAL ${sqlStr(`${e.n} ${e.unit}`)}`, t: 'interval', agg: false };
       case 'ident':
-        return this.ident(e.path, ctx);
+        return this.ident(e.path, ctx, e.quoted);
       case 'neg': {
         const x = this.expr(e.e, ctx);
         return { sql: `(-${this.toNum(x)})`, t: 'num', agg: x.agg };
@@ -305,6 +307,15 @@ class Translator {
         const x = this.expr(e.e, ctx);
         if (e.list.length === 0) return { sql: e.not ? 'TRUE' : 'FALSE', t: 'bool', agg: x.agg };
         const items = e.list.map((i) => this.expr(i, ctx));
+        if (x.t === 'json' && e.list.every((i) => i.k === 'lit' && i.v !== null)) {
+          // Documented SQL-mode array membership: `tags IN ('a')` is true when the array holds 'a';
+          // on a scalar JSON value it is the usual comparison.
+          const member = e.list.map((i) => `json_contains(${x.sql}, ${sqlStr(JSON.stringify((i as { v: unknown }).v))})`).join(' OR ');
+          const [l] = this.pair(x, items[0]!);
+          const scalar = `${l} IN (${items.map((i) => this.pair(x, i)[1]).join(', ')})`;
+          const s = `(CASE WHEN json_type(${x.sql}) = 'ARRAY' THEN (${member}) ELSE ${scalar} END)`;
+          return { sql: e.not ? `(NOT ${s})` : s, t: 'bool', agg: x.agg };
+        }
         const probe = items.find((i) => i.t !== 'null') ?? items[0]!;
         const [l] = this.pair(x, probe);
         const rs = items.map((i) => this.pair(x, i)[1]);
@@ -398,7 +409,7 @@ class Translator {
     throw new QueryError(`unsupported: cast to ${type}`);
   }
 
-  ident(path: string[], ctx: Ctx): X {
+  ident(path: string[], ctx: Ctx, quoted: boolean[] = []): X {
     const head = path[0]!;
     if (path.length === 1 && ctx.aliases?.has(head) && !(head in ctx.fields)) {
       const target = ctx.aliases.get(head)!;
@@ -415,12 +426,12 @@ class Translator {
       if (ctx.aliases?.has(head)) return this.ident(path, { ...ctx, fields: {} });
       if (this.src.kind === 'project_functions') throw new QueryError(`unknown field '${head}'`);
       // Fields outside the known schema are kept in the `extra` JSON column.
-      return { sql: `json_extract(extra, ${jsonPath(path)})`, t: 'json', agg: false };
+      return { sql: `json_extract(extra, ${jsonPath(path, quoted)})`, t: 'json', agg: false };
     }
     if (path.length === 1) return { sql: def.col, t: def.t, agg: false };
     if (def.t !== 'json') throw new QueryError(`field '${head}' has no nested fields`);
     // A JSON null inside an object is NULL, like a missing key (Braintrust groups and filters them as one).
-    const extract = `NULLIF(json_extract(${def.col}, ${jsonPath(path.slice(1))}), 'null'::JSON)`;
+    const extract = `NULLIF(json_extract(${def.col}, ${jsonPath(path.slice(1), quoted.slice(1))}), 'null'::JSON)`;
     if ((head === 'scores' || head === 'metrics') && path.length === 2) {
       return { sql: `TRY_CAST(${extract} AS DOUBLE)`, t: 'num', agg: false };
     }
@@ -485,7 +496,13 @@ class Translator {
         const nn = x.t === 'json' ? `json_extract_string(${x.sql}, '$')` : x.sql;
         return { sql: e.distinct ? `count(DISTINCT CASE WHEN ${nn} IS NOT NULL THEN ${v} END)` : `count(${nn})`, t: 'num', agg: true };
       }
+      if (name === 'any_value') {
+        if (e.args.length !== 1) throw new QueryError('ANY_VALUE() takes 1 argument');
+        const x = this.expr(e.args[0]!, inner);
+        return { sql: `any_value(${x.sql})`, t: x.t, agg: true };
+      }
       if (name === 'count_distinct') {
+        if (e.args.length !== 1) throw new QueryError('COUNT_DISTINCT() takes 1 argument');
         const x = this.expr(e.args[0]!, inner);
         return { sql: `count(DISTINCT ${x.t === 'json' ? `CAST(${x.sql} AS VARCHAR)` : x.sql})`, t: 'num', agg: true };
       }
@@ -661,7 +678,9 @@ class Translator {
         return { sql: `epoch(${this.toTs(tx)})`, t: 'num', agg: tx.agg };
       }
       case 'json_extract':
-        throw new QueryError('unsupported: json_extract(); use dotted paths such as metadata.key');
+        throw dialectError('json_extract');
+      case 'estimated_cost':
+        throw dialectError('estimated_cost');
       default:
         throw new QueryError(`unsupported: unknown function ${name.toUpperCase()}()`);
     }
