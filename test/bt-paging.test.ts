@@ -184,3 +184,19 @@ describe('the local server is as strict as the service on limits and large field
     expect(ids.cursor).toBeNull();
   });
 });
+
+describe('pageQuery', () => {
+  it('appends the _pagination_key sort, the limit and the quoted cursor', () => {
+    expect(pageQuery("SELECT id FROM experiment('e')", { limit: 100 })).toBe("SELECT id FROM experiment('e') ORDER BY _pagination_key ASC LIMIT 100");
+    expect(pageQuery("SELECT id FROM experiment('e')", { limit: 5, cursor: "c'1", order: 'desc' })).toBe(
+      "SELECT id FROM experiment('e') ORDER BY _pagination_key DESC LIMIT 5 OFFSET 'c''1'",
+    );
+  });
+  it('refuses a base with its own ORDER BY / LIMIT / OFFSET, and limits above the service maximum', () => {
+    expect(() => pageQuery("SELECT id FROM experiment('e') LIMIT 5", { limit: 5 })).toThrow(/ORDER BY, LIMIT or OFFSET/);
+    expect(() => pageQuery("SELECT id FROM experiment('e') ORDER BY id", { limit: 5 })).toThrow(/ORDER BY, LIMIT or OFFSET/);
+    // Words inside literals are not clauses.
+    expect(pageQuery("SELECT id FROM experiment('e') WHERE input = 'order by limit'", { limit: 5 })).toContain('LIMIT 5');
+    expect(() => pageQuery("SELECT id FROM experiment('e')", { limit: 1001 })).toThrow(/at most 1000/);
+  });
+});
