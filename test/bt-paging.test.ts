@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadExperimentRows } from '../src/activities/evals.js';
+import { loadExperimentRows, rowKey } from '../src/activities/evals.js';
 import { BtClient } from '../src/bt/client.js';
 import { BtError } from '../src/bt/errors.js';
 import { experimentSource, pageQuery, projectLogs, since } from '../src/bt/sql.js';
@@ -22,7 +22,7 @@ let dirs: ReturnType<typeof tempBtDirs>;
 let bt: BtClient;
 let projectId: string;
 let experimentId: string;
-/** The score each case got, by case id: the expectation for every mean below. */
+/** The score each case got, by its join key (a hash of the input: these rows carry no dataset ids). */
 const accByCase = new Map<string, number>();
 
 async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -57,9 +57,10 @@ beforeAll(async () => {
   const now = new Date().toISOString();
   const rows = [];
   for (let i = 0; i < N; i++) {
-    const caseId = `case-${String(i).padStart(3, '0')}`;
     const acc = (i * 7) % 11 / 10; // 0 … 1 in tenths, uneven
-    accByCase.set(caseId, acc);
+    // A large-ish input: the reason these rows are read in small pages.
+    const input = { question: `question ${i} ${'x'.repeat(400)}` };
+    accByCase.set(rowKey({ input }), acc);
     rows.push({
       id: `r${i}`,
       span_id: `r${i}`,
@@ -67,9 +68,8 @@ beforeAll(async () => {
       experiment_id: experimentId,
       created: now,
       is_root: true,
-      // A large-ish input: the reason these rows come in small pages.
-      input: { question: `question ${i} ${'x'.repeat(400)}` },
-      metadata: { case_id: caseId },
+      input,
+      metadata: { i },
       scores: { acc },
     });
   }
@@ -111,9 +111,10 @@ describe('paging through the real bt against the local server', () => {
     expect(err.exitCode).toBe(4);
   });
 
-  it('the eval-row loader reads a 250-row experiment fully in 3 pages of 100; the mean is the mean over every row', async () => {
+  it('the eval-row loader reads a 250-row experiment fully: its inputs in 3 pages of 100; the mean is the mean over every row', async () => {
     const loaded = await loadExperimentRows(bt, experimentId, join(dirs.home, 'rows-all.jsonl'));
-    expect(loaded).toMatchObject({ spansRead: N, requests: 3, truncated: false });
+    // One page of small fields (scores, keys; up to 1000 rows), then the inputs the join key is hashed from: 3 pages.
+    expect(loaded).toMatchObject({ spansRead: N, requests: 1 + 3, truncated: false });
     expect(loaded.rows).toHaveLength(N);
     const fromFile = readFileSync(loaded.file.path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as RowScores);
     expect(fromFile).toHaveLength(N);
@@ -160,7 +161,7 @@ describe('the local server is as strict as the service on limits and large field
 
   it('large fields with LIMIT ≤ 100, sub-paths of them, and grouped queries pass the lint', async () => {
     expect((await bt.sql(`SELECT id, input FROM ${experimentSource(experimentId)} LIMIT 100`)).data).toHaveLength(100);
-    const small = await bt.sql(`SELECT id, metadata.case_id FROM ${experimentSource(experimentId)} LIMIT 1000`);
+    const small = await bt.sql(`SELECT id, metadata.i FROM ${experimentSource(experimentId)} LIMIT 1000`);
     expect(small.data).toHaveLength(N);
     expect(small.warnings ?? []).toEqual([]);
     const grouped = await bt.sql(`SELECT metadata, COUNT(*) AS n FROM ${experimentSource(experimentId)} GROUP BY metadata`);
