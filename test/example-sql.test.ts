@@ -51,6 +51,17 @@ async function sql(query: string): Promise<Row[]> {
   return res.data as Row[];
 }
 
+/**
+ * Every row of a template's query: its trailing LIMIT dropped, read through the cursor in pages (the service allows
+ * LIMIT ≤ 1000, and ≤ 100 with large fields such as output).
+ */
+async function allRows(query: string, pageSize = 1000): Promise<Row[]> {
+  const base = query.replace(/ LIMIT \d+$/, '');
+  const res = await bt.sqlPages(base, { pageSize, maxRows: 100_000 });
+  expect(res.truncated).toBe(false);
+  return res.data as Row[];
+}
+
 /** Value counts keyed by JSON (null included), e.g. {"0": 12, "1": 300, "null": 5}. */
 function countBy<T>(items: readonly T[], key: (x: T) => unknown): Map<string, number> {
   const m = new Map<string, number>();
@@ -167,7 +178,7 @@ describe('discovery templates (7-day window)', () => {
     expect(rows).toHaveLength(20);
     const want = new Map(errSpans.map((r) => [r.id as string, r.error]));
     for (const r of rows) expect(r.error).toBe(want.get(r.id as string));
-    const all = await sql(`SELECT id, error FROM ${projectLogs(projectId)} WHERE error IS NOT NULL AND ${since(7)} LIMIT 10000`);
+    const all = await allRows(`SELECT id, error FROM ${projectLogs(projectId)} WHERE error IS NOT NULL AND ${since(7)}`);
     expect(new Set(all.map((r) => r.id))).toEqual(new Set(want.keys()));
   });
 
@@ -181,7 +192,7 @@ describe('discovery templates (7-day window)', () => {
         expect(want.has(r.id as string), `${String(r.id)} is not a low-${score} root in the window`).toBe(true);
         expect(r[score]).toBe(want.get(r.id as string));
       }
-      const all = await sql(lowScoresQuery(projectId, score, { limit: 10000 }));
+      const all = await allRows(lowScoresQuery(projectId, score));
       expect(all).toHaveLength(want.size);
       expect(new Map(all.map((r) => [r.id as string, r[score]]))).toEqual(want);
     });
@@ -311,7 +322,7 @@ describe('experiment templates (a real `bt eval` of eval_support.ts on the golde
       const allowed = new Set(values());
       for (const r of rows) if (r[score] != null) expect(allowed.has(r[score] as number)).toBe(true);
       // All rows: the score appears exactly once per golden case (on its scorer span).
-      const all = await sql(experimentRowsQuery(experimentId, score, { limit: 10000 }));
+      const all = await allRows(experimentRowsQuery(experimentId, score), 100);
       const scored = all.filter((r) => r[score] != null).map((r) => r[score] as number);
       expect(scored.sort()).toEqual(values().sort());
     });

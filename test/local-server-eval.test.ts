@@ -82,14 +82,14 @@ describe('bt eval against the local server', () => {
 
     const roots = await bt.json<{ data: Array<Record<string, unknown>> }>([
       'sql', '--json',
-      `SELECT input, output, expected, origin FROM experiment('${summary.experimentId}') WHERE is_root ORDER BY output`,
+      `SELECT input, output, expected, origin FROM experiment('${summary.experimentId}') WHERE is_root ORDER BY output LIMIT 100`,
     ]);
     expect(roots.data.map((r) => r.output)).toEqual(['ABC', 'FLYWHEEL', 'HELLO', 'XYZ']);
     expect(roots.data.every((r) => (r.origin as { object_type?: string }).object_type === 'dataset')).toBe(true);
     // Scores live on the scorer spans; the summary shape carries them per trace.
     const summaryRows = await bt.json<{ data: Array<Record<string, unknown>> }>([
       'sql', '--json',
-      `SELECT output, scores FROM experiment('${summary.experimentId}', shape => 'summary') ORDER BY output`,
+      `SELECT output, scores FROM experiment('${summary.experimentId}', shape => 'summary') ORDER BY output LIMIT 100`,
     ]);
     expect(summaryRows.data[0]).toEqual({ output: 'ABC', scores: { exact: 1, nonempty: 1 } });
     const exps = await bt.json<Array<{ id: string; dataset_id: string | null }>>(['experiments', 'list', '-p', PROJECT, '--json']);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { BtClient } from '../bt/client.js';
 import type { DatasetRecordInput } from '../bt/schemas.js';
-import { fieldPath, isQuotable, projectLogs, textEquals } from '../bt/sql.js';
+import { LARGE_FIELD_PAGE_SIZE, fieldPath, isQuotable, projectLogs, textEquals } from '../bt/sql.js';
 import type { RouteTarget } from '../workflows/logic/diagnose.js';
 import type { CurateResult, OrientContext } from '../workflows/types.js';
 import { readJson, writeJsonAtomic, writeJsonlAtomic } from './files.js';
@@ -19,6 +19,8 @@ import { windowClause } from './discover.js';
 export const TRAIN_FRACTION = 0.8;
 export const SPLIT_SEED = 'flywheel-v1';
 const PER_BUCKET = 40;
+/** Candidate rows read per bucket (they carry input and output, so in pages of `LARGE_FIELD_PAGE_SIZE`). */
+export const CANDIDATES_CAP = PER_BUCKET * 3;
 const FAIL_AT = 0.5;
 const PASS_AT = 0.8;
 
@@ -107,23 +109,34 @@ function cohortFilters(targets: RouteTarget[]): CohortFilter[] {
   return out;
 }
 
-async function pullCandidates(bt: BtClient, p: CurateParams, signal?: AbortSignal): Promise<Candidate[]> {
+interface PulledCandidates {
+  candidates: Candidate[];
+  /** Buckets whose query hit `CANDIDATES_CAP` with more matching rows left. */
+  truncated: Array<Candidate['bucket']>;
+}
+
+async function pullCandidates(bt: BtClient, p: CurateParams, signal?: AbortSignal): Promise<PulledCandidates> {
   const score = p.targets.find((t) => t.kind === 'score')?.name ?? p.ctx.primaryScore;
   if (!score) throw ApplicationFailure.nonRetryable('dataset curation needs a score column to tell failing from passing rows; none was discovered', 'NoScore');
   const col = fieldPath('scores', score);
   const base = `SELECT root_span_id, input, output, metadata, facets, ${col} AS score FROM ${projectLogs(p.ctx.project.id)} WHERE is_root = true AND ${windowClause(p.windowDays)} AND input IS NOT NULL`;
   const filters = cohortFilters(p.targets);
+  // Newest first (descending _pagination_key), in small pages: the rows carry input and output.
+  const read = (query: string) => bt.sqlPages(query, { signal, pageSize: LARGE_FIELD_PAGE_SIZE, maxRows: CANDIDATES_CAP, order: 'desc' });
+  const truncated: Array<Candidate['bucket']> = [];
   const first = filters[0] ?? ALL;
-  const failing = await bt.sql(`${base}${first.sql} AND ${col} <= ${FAIL_AT} ORDER BY created DESC LIMIT ${PER_BUCKET * 3}`, { signal });
+  const failing = await read(`${base}${first.sql} AND ${col} <= ${FAIL_AT}`);
+  if (failing.truncated) truncated.push('failing');
   failing.data = failing.data.filter(first.keep);
   // Passing rows from the same cohort when it has any; a label that only marks failures (an issue facet) has
   // none, so try the route's other lenses, then production at large: the dataset must not be only hard cases.
-  let passing = { data: [] as Record<string, unknown>[] };
+  let passing: { data: Record<string, unknown>[]; truncated: boolean } = { data: [], truncated: false };
   for (const filter of [...filters, ALL]) {
-    passing = await bt.sql(`${base}${filter.sql} AND ${col} >= ${PASS_AT} ORDER BY created DESC LIMIT ${PER_BUCKET * 3}`, { signal });
+    passing = await read(`${base}${filter.sql} AND ${col} >= ${PASS_AT}`);
     passing.data = passing.data.filter(filter.keep);
     if (passing.data.length) break;
   }
+  if (passing.truncated) truncated.push('passing');
   const map = (bucket: Candidate['bucket']) => (r: Record<string, unknown>): Candidate => ({
     traceId: String(r.root_span_id),
     input: r.input,
@@ -136,7 +149,7 @@ async function pullCandidates(bt: BtClient, p: CurateParams, signal?: AbortSigna
   const f = dedupe(failing.data.map(map('failing'))).kept.slice(0, PER_BUCKET);
   // Balance: no more passing than failing rows (and at least a few, so the set is not only hard cases).
   const p2 = dedupe(passing.data.map(map('passing'))).kept.slice(0, Math.max(f.length, 5));
-  return [...f, ...p2];
+  return { candidates: [...f, ...p2], truncated };
 }
 
 async function label(p: CurateParams, rows: Candidate[], signal?: AbortSignal, heartbeat?: () => void): Promise<Map<string, unknown>> {
@@ -175,8 +188,19 @@ export async function curateDataset(
   const { ctx } = p;
   // Candidates are pinned in the run directory: a retried activity writes exactly the same rows.
   const candidatesPath = join(p.dir, 'candidates.json');
-  const candidates = existsSync(candidatesPath) ? await readJson<Candidate[]>(candidatesPath) : await pullCandidates(bt, p, signal);
-  if (!existsSync(candidatesPath)) await writeJsonAtomic(candidatesPath, candidates);
+  const readPath = join(p.dir, 'candidates-read.json');
+  let candidates: Candidate[];
+  let truncatedBuckets: Array<Candidate['bucket']>;
+  if (existsSync(candidatesPath)) {
+    candidates = await readJson<Candidate[]>(candidatesPath);
+    truncatedBuckets = existsSync(readPath) ? (await readJson<{ truncated: Array<Candidate['bucket']> }>(readPath)).truncated : [];
+  } else {
+    const pulled = await pullCandidates(bt, p, signal);
+    candidates = pulled.candidates;
+    truncatedBuckets = pulled.truncated;
+    await writeJsonAtomic(readPath, { cap: CANDIDATES_CAP, truncated: truncatedBuckets });
+    await writeJsonAtomic(candidatesPath, candidates);
+  }
   const { kept, dropped } = dedupe(candidates);
   const labels = await label(p, kept, signal, heartbeat);
 
@@ -246,6 +270,7 @@ export async function curateDataset(
     labeled,
     rowsFile,
     cohorts: [...cohorts].sort().slice(0, 50),
+    ...(truncatedBuckets.length ? { candidatesTruncated: { cap: CANDIDATES_CAP, buckets: truncatedBuckets } } : {}),
     sampleRows: rows.slice(0, 5).map((r) => ({
       id: String(r.id),
       input: JSON.stringify(r.input).slice(0, 160),

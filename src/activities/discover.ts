@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import type { BtClient } from '../bt/client.js';
-import { before, datasetSource, experimentSource, fieldPath, isQuotable, projectLogs, since, textEquals } from '../bt/sql.js';
+import { SQL_MAX_LIMIT, before, datasetSource, experimentSource, fieldPath, isQuotable, projectLogs, since, textEquals } from '../bt/sql.js';
 import { traceUrl } from '../handoff/urls.js';
 import type {
   ChangeCorrelation,
@@ -35,6 +35,8 @@ const LOW = 0.5;
 const EXAMPLES_PER_COHORT = 5;
 /** Cohorts that get example-trace queries (those with failures, worst first). */
 const MAX_COHORT_EXAMPLE_QUERIES = 10;
+/** Root spans sampled for latency and token percentiles (scalars only, so in pages of the service's maximum). */
+export const PERF_SAMPLE_CAP = 5000;
 
 export interface DiscoverParams {
   ctx: OrientContext;
@@ -51,7 +53,7 @@ export interface DiscoverParams {
 
 /** Runs queries and keeps every query with its row count, for the evidence file. */
 class QueryLog {
-  readonly entries: { query: string; rows: number; ms: number }[] = [];
+  readonly entries: { query: string; rows: number; ms: number; requests?: number; truncated?: boolean }[] = [];
   constructor(
     private readonly bt: BtClient,
     private readonly signal?: AbortSignal,
@@ -62,6 +64,15 @@ class QueryLog {
     const rows = res.data as Row[];
     this.entries.push({ query, rows: rows.length, ms: Date.now() - started });
     return rows;
+  }
+  /** A cursor-paged read (`base` without ORDER BY / LIMIT); logged with its request count and whether it hit the cap. */
+  async pages(base: string, pageSize: number, maxRows: number): Promise<{ rows: Row[]; truncated: boolean }> {
+    const started = Date.now();
+    // Newest first: when the cap cuts the read short, the sample is the most recent rows.
+    const res = await this.bt.sqlPages(base, { signal: this.signal, pageSize, maxRows, order: 'desc' });
+    const rows = res.data as Row[];
+    this.entries.push({ query: base, rows: rows.length, ms: Date.now() - started, requests: res.requests, truncated: res.truncated });
+    return { rows, truncated: res.truncated };
   }
 }
 
@@ -123,7 +134,7 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
   const scores: ScoreStats[] = [];
   for (const name of ctx.scoreColumns) {
     const col = fieldPath('scores', name);
-    const query = `SELECT ${col} AS value, COUNT(*) AS count FROM ${roots} AND ${col} IS NOT NULL GROUP BY ${col} ORDER BY ${col} LIMIT 10000`;
+    const query = `SELECT ${col} AS value, COUNT(*) AS count FROM ${roots} AND ${col} IS NOT NULL GROUP BY ${col} ORDER BY ${col} LIMIT ${SQL_MAX_LIMIT}`;
     const dist = (await q.run(query)).map((r) => ({ value: n(r.value), count: n(r.count) }));
     const lowQuery = `SELECT root_span_id, ${col} AS score FROM ${roots} AND ${col} <= ${LOW} ORDER BY ${col} LIMIT 5`;
     const low = await q.run(lowQuery);
@@ -228,8 +239,8 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
 
   // Performance and cost: a bounded sample of root metrics; percentiles computed here.
   progress?.('performance: latency and tokens');
-  const perfQuery = `SELECT root_span_id, metrics."start" AS s, metrics."end" AS e, metrics.tokens AS tokens FROM ${roots} LIMIT 5000`;
-  const perfRows = await q.run(perfQuery);
+  const perfQuery = `SELECT root_span_id, metrics."start" AS s, metrics."end" AS e, metrics.tokens AS tokens FROM ${roots}`;
+  const perfRows = (await q.pages(perfQuery, SQL_MAX_LIMIT, PERF_SAMPLE_CAP)).rows;
   const performance = perfStats(perfRows, perfQuery);
 
   // Change correlation: by day and by version-like metadata.

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { BtClient } from '../bt/client.js';
-import { experimentSource } from '../bt/sql.js';
+import { LARGE_FIELD_PAGE_SIZE, SQL_MAX_LIMIT, experimentSource } from '../bt/sql.js';
 import { experimentUrl } from '../handoff/urls.js';
 import { compareRows } from '../workflows/logic/decide.js';
 import type { EvalResult, EvalRunMode, EvalSplit, RowComparison, RowScores, ScoreDistribution } from '../workflows/logic/evidence.js';
@@ -15,6 +15,8 @@ import { readJsonl, writeJsonAtomic, writeJsonlAtomic } from './files.js';
 import { distributionStats } from './discover.js';
 
 export const SMOKE_ROWS = 20;
+/** Most experiment spans (roots, scorer and error spans) read per experiment; past it the result says so (`rowsTruncated`). */
+export const EXPERIMENT_ROWS_CAP = 20_000;
 
 export interface RunEvalParams {
   ctx: OrientContext;
@@ -37,33 +39,73 @@ export function rowKey(row: { id?: unknown; input?: unknown; metadata?: unknown;
   return 'input:' + createHash('sha256').update(JSON.stringify(row.input ?? null)).digest('hex').slice(0, 24);
 }
 
+export interface LoadedExperimentRows {
+  rows: RowScores[];
+  file: Awaited<ReturnType<typeof writeJsonlAtomic>>;
+  errors: number;
+  /** Spans read, requests made, and whether the cap cut the read short (then the means cover only what was read). */
+  spansRead: number;
+  requests: number;
+  truncated: boolean;
+  cap: number;
+}
+
 /** Pulls an experiment's root rows into a RowScores JSONL file; returns means and distributions. */
 export async function loadExperimentRows(
   bt: BtClient,
   experimentId: string,
   path: string,
   signal?: AbortSignal,
-): Promise<{ rows: RowScores[]; file: Awaited<ReturnType<typeof writeJsonlAtomic>>; errors: number }> {
-  // Scores live on the eval's child `score` spans; input, metadata and origin on the root span. Merge per trace.
-  const res = await bt.sql(
-    `SELECT id, root_span_id, is_root, input, metadata, origin, scores, error FROM ${experimentSource(experimentId)} WHERE is_root = true OR scores IS NOT NULL OR error IS NOT NULL LIMIT 100000`,
-    { signal },
+  opts: { maxRows?: number; onPage?: () => void } = {},
+): Promise<LoadedExperimentRows> {
+  // Scores live on the eval's child `score` spans; the join key on the root span. Merge per trace.
+  // The key comes from small fields (origin.id, metadata ids), read in pages of the service's maximum; only roots
+  // without one need their input (hashed), which is a large field and comes in pages of LARGE_FIELD_PAGE_SIZE.
+  const cap = opts.maxRows ?? EXPERIMENT_ROWS_CAP;
+  const src = experimentSource(experimentId);
+  const paging = { signal, maxRows: cap, ...(opts.onPage ? { onPage: opts.onPage } : {}) };
+  const res = await bt.sqlPages(
+    `SELECT id, root_span_id, is_root, origin, metadata.record_id AS m_record_id, metadata.case_id AS m_case_id, metadata.dataset_record_id AS m_dataset_record_id, scores, error FROM ${src} WHERE is_root = true OR scores IS NOT NULL OR error IS NOT NULL`,
+    { ...paging, pageSize: SQL_MAX_LIMIT },
   );
   const data = res.data as Record<string, unknown>[];
   const traces = new Map<string, { root?: Record<string, unknown>; scores: Record<string, number | null>; error: boolean }>();
   for (const r of data) {
     const id = String(r.root_span_id ?? r.id);
     const t = traces.get(id) ?? { scores: {}, error: false };
-    if (r.is_root === true) t.root = r;
+    if (r.is_root === true) t.root = { id: r.id, origin: r.origin, metadata: { record_id: r.m_record_id, case_id: r.m_case_id, dataset_record_id: r.m_dataset_record_id } };
     for (const [k, v] of Object.entries((r.scores as Record<string, unknown> | null) ?? {})) t.scores[k] = typeof v === 'number' ? v : (t.scores[k] ?? null);
     if (r.error !== null && r.error !== undefined) t.error = true;
     traces.set(id, t);
+  }
+  let requests = res.requests;
+  let truncated = res.truncated;
+  const unkeyed = [...traces.values()].filter((t) => t.root && rowKey(t.root).startsWith('input:'));
+  if (unkeyed.length) {
+    const inputs = await bt.sqlPages(`SELECT id, input FROM ${src} WHERE is_root = true`, { ...paging, pageSize: LARGE_FIELD_PAGE_SIZE });
+    requests += inputs.requests;
+    truncated ||= inputs.truncated;
+    const byId = new Map((inputs.data as Record<string, unknown>[]).map((r) => [String(r.id), r.input]));
+    for (const t of unkeyed) t.root!.input = byId.get(String(t.root!.id)) ?? null;
   }
   const rows: RowScores[] = [...traces.entries()]
     .filter(([, t]) => t.root)
     .map(([traceId, t]) => ({ key: rowKey(t.root!), rowId: String(t.root!.id), traceId, scores: t.scores }));
   const file = await writeJsonlAtomic(path, rows);
-  return { rows, file, errors: [...traces.values()].filter((t) => t.root && t.error).length };
+  return {
+    rows,
+    file,
+    errors: [...traces.values()].filter((t) => t.root && t.error).length,
+    spansRead: data.length,
+    requests,
+    truncated,
+    cap,
+  };
+}
+
+/** The truncation note for an EvalResult (absent when every row was read). */
+function truncationOf(loaded: LoadedExperimentRows): Pick<EvalResult, 'rowsTruncated'> {
+  return loaded.truncated ? { rowsTruncated: { spansRead: loaded.spansRead, cap: loaded.cap } } : {};
 }
 
 function summarize(rows: RowScores[]): { means: Record<string, number | null>; distributions: ScoreDistribution[] } {
@@ -115,6 +157,7 @@ export async function runEval(bt: BtClient, p: RunEvalParams, signal?: AbortSign
     errorCount: loaded.errors,
     rowsFile: loaded.file,
     distributions,
+    ...truncationOf(loaded),
   };
   await writeJsonAtomic(join(p.dir, `${p.runMode}-${p.split}-summary.json`), { summary, userStdout: res.userStdout.slice(-50), result });
   return result;
@@ -141,6 +184,7 @@ export async function loadBaseline(
     errorCount: loaded.errors,
     rowsFile: loaded.file,
     distributions,
+    ...truncationOf(loaded),
   };
 }
 

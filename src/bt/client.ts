@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { defaultBtPath } from '../paths.js';
 import { BtError, classifyExit, stderrTail, truncate } from './errors.js';
 import { buildChildEnv, runBt, type BtHeartbeat, type RunResult } from './run.js';
+import { SQL_MAX_LIMIT, pageQuery, type PageOrder } from './sql.js';
 import {
   DatasetCreateResultSchema,
   DatasetSchema,
@@ -80,6 +81,28 @@ export interface SqlOptions<Row> extends CallOptions {
   forceIgnoreLinter?: boolean;
   /** Validate each row (default: any object). */
   rowSchema?: z.ZodType<Row>;
+}
+
+export interface SqlPagesOptions<Row> extends SqlOptions<Row> {
+  /** Rows per request: 1…1000 (the service's maximum); at most 100 when the query selects large fields. */
+  pageSize: number;
+  /** Read at most this many rows; when more exist the result says `truncated: true`. */
+  maxRows: number;
+  /** `_pagination_key` order (default ascending). */
+  order?: PageOrder;
+  /** Called after every request (e.g. an activity heartbeat). */
+  onPage?: (progress: { requests: number; rows: number }) => void;
+}
+
+export interface SqlPagesResult<Row> {
+  data: Row[];
+  /** Requests that returned rows. */
+  pages: number;
+  /** `bt sql` calls made (the last one may be an empty page or a one-row probe past the cap). */
+  requests: number;
+  /** The cap was reached and the service had more rows. */
+  truncated: boolean;
+  maxRows: number;
 }
 
 export type ObjectRef = `${'project_logs' | 'experiment' | 'dataset'}:${string}`;
@@ -227,6 +250,45 @@ export class BtClient {
     const rows = opts.rowSchema.array().safeParse(result.data);
     if (!rows.success) throw this.schemaError('bt sql', args, 'rows do not match the expected row schema', rows.error);
     return { ...result, data: rows.data };
+  }
+
+  /**
+   * Reads a query page by page, following the response cursor: `base` (`SELECT … FROM … [WHERE …]`, no ORDER BY /
+   * LIMIT) runs as `ORDER BY _pagination_key LIMIT <pageSize> OFFSET '<cursor>'` until a response has no cursor or no
+   * rows, or `maxRows` rows are read. At the cap one more row is asked for, so `truncated` is true only when the
+   * service really had more.
+   */
+  async sqlPages<Row = Record<string, unknown>>(base: string, opts: SqlPagesOptions<Row>): Promise<SqlPagesResult<Row>> {
+    const what = 'bt sql (paged)';
+    const pageSize = Number(this.posInt(what, 'pageSize', opts.pageSize));
+    if (pageSize > SQL_MAX_LIMIT) throw this.usage(what, `pageSize must be at most ${SQL_MAX_LIMIT} (the service's limit), got ${pageSize}`);
+    const maxRows = Number(this.posInt(what, 'maxRows', opts.maxRows));
+    const { pageSize: _p, maxRows: _m, order, onPage, ...sqlOpts } = opts;
+    const data: Row[] = [];
+    const seen = new Set<string>();
+    let cursor: string | null = null;
+    let pages = 0;
+    let requests = 0;
+    let truncated = false;
+    for (;;) {
+      const remaining = maxRows - data.length;
+      // One row past the cap tells "exactly maxRows" from "more than maxRows".
+      const limit = Math.min(pageSize, remaining + 1);
+      const res: SqlResult<Row> = await this.sql<Row>(pageQuery(base, { limit, cursor, order }), sqlOpts);
+      requests++;
+      const next = typeof res.cursor === 'string' && res.cursor !== '' ? res.cursor : null;
+      if (res.data.length > 0) pages++;
+      if (res.data.length > remaining) {
+        data.push(...res.data.slice(0, remaining));
+        truncated = true;
+      } else data.push(...res.data);
+      onPage?.({ requests, rows: data.length });
+      if (truncated || res.data.length === 0 || next === null) break;
+      if (seen.has(next)) throw this.usage(what, `the service returned the same cursor twice (${truncate(next, 60)}); stopping instead of looping`);
+      seen.add(next);
+      cursor = next;
+    }
+    return { data, pages, requests, truncated, maxRows };
   }
 
   /** `bt view logs --json`: one page of traces (summary) or spans, newest first. */

@@ -223,3 +223,27 @@ export function experimentScoreDistributionQuery(experimentId: string, score: st
   const col = fieldPath('scores', score);
   return `SELECT ${col}, COUNT(*) AS count FROM ${experimentSource(experimentId)} GROUP BY ${col} ORDER BY ${col}`;
 }
+
+// --- paging ---------------------------------------------------------------------------------------
+
+/** Rows per query the service allows ("BTQL currently enforces limit <= 1000", bt 0.12.0 src/sync.rs). */
+export const SQL_MAX_LIMIT = 1000;
+/** Page size for queries that select large fields (input, output, expected, metadata, `*`). */
+export const LARGE_FIELD_PAGE_SIZE = 100;
+
+export type PageOrder = 'asc' | 'desc';
+
+/**
+ * One page of a cursor-paged query: `<base> ORDER BY _pagination_key <dir> LIMIT n [OFFSET '<cursor>']`.
+ * `base` is `SELECT … FROM … [WHERE …]` with no ORDER BY / LIMIT of its own. The cursor is the opaque token of
+ * the previous response.
+ */
+export function pageQuery(base: string, page: { limit: number; cursor?: string | null; order?: PageOrder }): string {
+  const limit = sqlPositiveInt('limit', page.limit);
+  if (page.limit > SQL_MAX_LIMIT) throw new SqlBuildError(`limit must be at most ${SQL_MAX_LIMIT}, got ${page.limit}`);
+  if (/\b(ORDER\s+BY|LIMIT|OFFSET)\b/i.test(base.replace(/'(?:[^']|'')*'|"(?:[^"]|"")*"/g, "''")))
+    throw new SqlBuildError('a paged query must not carry its own ORDER BY, LIMIT or OFFSET');
+  const dir = (page.order ?? 'asc') === 'desc' ? 'DESC' : 'ASC';
+  const offset = page.cursor ? ` OFFSET ${sqlString(page.cursor)}` : '';
+  return `${base.trim()} ORDER BY _pagination_key ${dir} LIMIT ${limit}${offset}`;
+}

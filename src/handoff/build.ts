@@ -373,7 +373,7 @@ export function buildSummary(input: HandoffInput): Summary {
       mode_reason: input.context?.modeReason ?? '',
       project_source: input.context?.projectSource ?? null,
       baseline: input.context?.baseline ?? null,
-      notes: input.context?.notes ?? [],
+      notes: [...(input.context?.notes ?? []), ...boundedReadNotes(input)],
     },
     findings_detail: findingsDetail,
     diagnosis: diagnosis
@@ -564,4 +564,18 @@ function buildNextSteps(ctx: NextStepContext): NextStep[] {
     });
   }
   return steps;
+}
+
+/** Reads that hit their row cap: the numbers they fed cover only the rows that were read. */
+function boundedReadNotes(input: HandoffInput): string[] {
+  const out: string[] = [];
+  for (const e of input.evals) {
+    if (e.rowsTruncated)
+      out.push(`Experiment ${e.experimentName} has more than ${e.rowsTruncated.cap} spans; only the first ${e.rowsTruncated.spansRead} were read, so its per-row comparison and distributions cover part of it.`);
+  }
+  for (const c of input.changes) {
+    const t = c.datasetRows?.candidatesTruncated;
+    if (t) out.push(`Dataset curation for ${c.datasetRows!.dataset} stopped at ${t.cap} candidate rows per bucket (${t.buckets.join(', ')}); more matching production rows exist.`);
+  }
+  return out;
 }

@@ -42,7 +42,7 @@ export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[
       artifact: 'dataset',
       description: `Upserted ${res.upserted} curated rows (${res.failing} failing, ${res.passing} passing; ${res.train} train / ${res.validation} validation; ${res.needsLabel} need a label; ${res.duplicatesDropped} near-duplicates dropped) into ${res.dataset}`,
       files: [],
-      datasetRows: { dataset: res.dataset, ...(res.datasetId ? { datasetId: res.datasetId } : {}), upserted: res.upserted, train: res.train, validation: res.validation, needsLabel: res.needsLabel, rowsFile: res.rowsFile },
+      datasetRows: { dataset: res.dataset, ...(res.datasetId ? { datasetId: res.datasetId } : {}), upserted: res.upserted, train: res.train, validation: res.validation, needsLabel: res.needsLabel, rowsFile: res.rowsFile, ...(res.candidatesTruncated ? { candidatesTruncated: res.candidatesTruncated } : {}) },
       appliedBy: 'bt-flywheel',
     });
   }

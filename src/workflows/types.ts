@@ -50,6 +50,8 @@ export interface CurateResult {
   /** Cohort keys the curated rows cover (for the coverage comparison). */
   cohorts: string[];
   sampleRows: { id: string; input: string; expected: string | null; bucket: string }[];
+  /** Set when a candidate query hit its row cap (more matching production rows exist than were read). */
+  candidatesTruncated?: { cap: number; buckets: Array<'failing' | 'passing'> };
 }
 
 export interface ChangeAgentResult {

@@ -1,13 +1,16 @@
 /** Executes a BTQL request body against the store and shapes the response the way Braintrust does. */
 import type { Store } from '../store.js';
 import { type Query, QueryError } from './ast.js';
-import { strictLintFailures, strictLintMessage } from './lint.js';
+import { type Lint, MAX_LIMIT, lintQuery, strictLintMessage } from './lint.js';
 import { queryFromObject } from './object-query.js';
 import { parseQuery } from './parser.js';
 import { type ResolvedSource, encodeCursor, schemaFor, translate } from './translate.js';
 
-/** Largest page a query without LIMIT returns; a cursor continues it. */
-export const DEFAULT_ROW_LIMIT = 10_000;
+/**
+ * Largest page a query without LIMIT returns; a cursor continues it. The service documents a default limit without
+ * its value; it cannot exceed the enforced maximum, so the maximum is used.
+ */
+export const DEFAULT_ROW_LIMIT = MAX_LIMIT;
 
 export class LintError extends Error {}
 
@@ -15,6 +18,8 @@ export interface BtqlResponse {
   data: Array<Record<string, unknown>>;
   schema: Record<string, unknown>;
   cursor?: string | null;
+  /** Lint findings of a query that was not blocked (`lint_mode` other than strict). */
+  warnings?: Lint[];
 }
 
 function truncate(v: unknown, n: number): unknown {
@@ -52,12 +57,13 @@ export function parseBtqlBody(body: Record<string, unknown>): Query {
 
 export async function runBtql(store: Store, body: Record<string, unknown>, now = new Date()): Promise<BtqlResponse> {
   const q = parseBtqlBody(body);
-  if (body.lint_mode === 'strict' || body.strict_lint_mode === true) {
-    const failures = strictLintFailures(q);
-    if (failures.length) throw new LintError(strictLintMessage(failures));
+  if (q.limit !== undefined && q.limit > MAX_LIMIT) {
+    throw new QueryError(`LIMIT ${q.limit} exceeds the maximum of ${MAX_LIMIT} rows per query; page with ORDER BY _pagination_key and OFFSET '<cursor>'`);
   }
-  const src = await resolveSource(store, q);
   const isAggLike = q.groupBy.length > 0 || q.having !== undefined;
+  const lints = lintQuery(q, q.limit ?? (isAggLike ? MAX_LIMIT : DEFAULT_ROW_LIMIT));
+  if (lints.length && (body.lint_mode === 'strict' || body.strict_lint_mode === true)) throw new LintError(strictLintMessage(lints));
+  const src = await resolveSource(store, q);
   if (q.limit === undefined && !isAggLike) q.limit = DEFAULT_ROW_LIMIT;
   const tr = translate(q, src, now);
   let raw: Array<Record<string, unknown>>;
@@ -96,5 +102,6 @@ export async function runBtql(store: Store, body: Record<string, unknown>, now =
     const seen = tr.traceKeyed ? traceKeys.size : data.length;
     resp.cursor = seen >= tr.paging.limit ? encodeCursor(String(lastKey)) : null;
   } else resp.cursor = null;
+  if (lints.length) resp.warnings = lints;
   return resp;
 }

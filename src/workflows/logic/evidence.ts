@@ -238,6 +238,11 @@ export interface EvalResult {
   /** JSONL of `RowScores`, for the per-row comparison. */
   rowsFile: FileRef | null;
   distributions?: ScoreDistribution[];
+  /**
+   * Set when the experiment had more spans than the loader's cap: the means and the per-row comparison cover only
+   * the `spansRead` spans that were read.
+   */
+  rowsTruncated?: { spansRead: number; cap: number };
 }
 
 /** One eval row's scores, keyed for the join between baseline and new run. */
@@ -292,6 +297,8 @@ export interface DatasetRowsWritten {
   /** Failing rows written without a label (a `label_data` next step follows). */
   needsLabel: number;
   rowsFile: FileRef | null;
+  /** A candidate query hit its row cap: more matching production rows exist than were read. */
+  candidatesTruncated?: { cap: number; buckets: Array<'failing' | 'passing'> };
 }
 
 export interface FunctionPushed {
