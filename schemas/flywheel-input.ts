@@ -38,6 +38,15 @@ export const flywheelInputSchema = z
     /** Dataset the flywheel curates into; default `flywheel-<project>`. */
     datasetName: z.string().min(1).optional(),
     maxIterations: z.number().int().min(1).max(10).default(3),
+    /**
+     * Extra environment for `bt eval` (and the eval runner it starts), as PATHS and NAMES only: the worker reads
+     * the files and the named variables when it runs the eval, so no value enters workflow history.
+     * `dotenv`: load `.env` from agentDir when it exists. `envFiles`: absolute .env-format files (must exist),
+     * later ones override earlier ones. `evalEnv`: names passed through from the worker's environment.
+     */
+    dotenv: z.boolean().default(true),
+    envFiles: z.array(z.string().min(1)).default([]),
+    evalEnv: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a variable name (letters, digits, _)')).default([]),
     /** Score the goal is about; default: the first score column discovered. */
     targetScore: z.string().min(1).optional(),
   })

@@ -276,6 +276,15 @@ export const RunInfoSchema = z.object({
   baseline: z.object({ id: z.string(), name: z.string(), chosen_by: z.enum(['env', 'session', 'latest', 'none']) }).nullable(),
   /** What Orient had to assume or could not find (no .bt/config.json, no experiments, no eval files, …). */
   notes: z.array(z.string()),
+  /**
+   * The variables `bt eval` got on top of the flywheel's own (NAMES only, never values) and where each came from:
+   * `dotenv` the agent directory's .env, `env_file` an --env-file, `eval_env` an --eval-env pass-through,
+   * `worker_env` defined in `file` but taken from the worker's environment (the shell wins over .env files).
+   * Optional: summaries written before it existed have none.
+   */
+  eval_env: z
+    .array(z.object({ name: z.string(), source: z.enum(['dotenv', 'env_file', 'eval_env', 'worker_env']), file: z.string().nullable() }))
+    .optional(),
 });
 
 const V1Experiment = z.object({

@@ -6,7 +6,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
-import { BtClient, btEnvFrom, toActivityFailure } from '../bt/index.js';
+import { ApplicationFailure } from '@temporalio/common';
+import { BtClient, btEnvFrom, FORWARDED_ENV_KEYS, toActivityFailure } from '../bt/index.js';
+import { EvalEnvError, evalEnvSpec, redactValues, resolveEvalEnv, type EvalEnvSpec } from '../eval-env.js';
 import { buildSummary, renderNarrative, writeHandoff as writeHandoffFiles, type HandoffInput } from '../handoff/index.js';
 import type { SummaryArtifact } from '../../schemas/summary.js';
 import { packageRoot } from '../paths.js';
@@ -29,6 +31,8 @@ export interface ActivityDeps {
   appUrl?: string;
   /** The clock Discover's windows end at; default FLYWHEEL_FAKE_NOW or the real clock (src/clock.ts). */
   clock?: Clock;
+  /** The worker's environment for `--eval-env` names and for shadowing .env values; default process.env. */
+  workerEnv?: Readonly<Record<string, string | undefined>>;
 }
 
 function heartbeatFn(): (detail?: unknown) => void {
@@ -85,16 +89,42 @@ export function createActivities(deps: ActivityDeps = {}) {
   // bt eval finds its TypeScript runner (tsx) on PATH: make the project's own copy available.
   const env: Record<string, string> = { ...baseEnv, PATH: [join(packageRoot, 'node_modules', '.bin'), baseEnv.PATH ?? process.env.PATH ?? ''].join(':') };
   const appUrl = deps.appUrl ?? env.BRAINTRUST_APP_URL ?? 'https://www.braintrust.dev';
-  const bt = (extra: Record<string, string | undefined> = {}, cwd?: string) => {
+  const bt = (extra: Record<string, string | undefined> = {}, cwd?: string, evalEnv: Record<string, string> = {}) => {
     const hb = heartbeatFn();
-    return new BtClient({ btPath: deps.btPath, env: { ...env, ...extra }, cwd, onHeartbeat: (d) => hb(d) });
+    const secrets = Object.keys(evalEnv).length > 0;
+    // The eval environment sits beneath everything the flywheel sets (resolveEvalEnv already drops those names);
+    // its values are removed from bt's output, so an eval printing one cannot put it into a heartbeat or an error.
+    return new BtClient({
+      btPath: deps.btPath,
+      env: { ...evalEnv, ...env, ...extra },
+      cwd,
+      onHeartbeat: (d) => hb(d),
+      ...(secrets ? { redact: (t: string) => redactValues(t, evalEnv) } : {}),
+    });
+  };
+  const workerEnv = deps.workerEnv ?? process.env;
+  // Names bt gets from the flywheel: a .env file never overrides them and --eval-env may not name them.
+  const controlled = new Set<string>([...FORWARDED_ENV_KEYS, ...Object.keys(env), 'NO_COLOR']);
+  /** Reads the eval environment on this worker, now; a missing file or unset name fails the run (not retryable). */
+  const loadEvalEnv = (spec: EvalEnvSpec) => {
+    try {
+      return resolveEvalEnv(spec, workerEnv, controlled);
+    } catch (err) {
+      if (err instanceof EvalEnvError) throw ApplicationFailure.nonRetryable(`eval environment: ${err.message}`, 'EvalEnv');
+      throw err;
+    }
   };
 
   return {
     async orient(config: FlywheelConfig, workflowId: string, runId?: string): Promise<OrientContext> {
-      return guarded(() =>
+      // Checked first, on the worker that will run the evals: names and sources only go into the context.
+      const spec = evalEnvSpec(config);
+      const { record } = loadEvalEnv(spec);
+      const ctx = await guarded(() =>
         runOrient(bt({}, config.agentDir), { config, workflowId, ...(runId ? { runId } : {}), appUrl, orgFallback: env.BRAINTRUST_ORG_NAME ?? null }),
       );
+      const notes = record.ignored.map((i) => `${i.file} sets ${i.name}, which the flywheel sets for bt itself: ignored for bt eval.`);
+      return { ...ctx, notes: [...ctx.notes, ...notes], evalEnv: { spec, ...record } };
     },
 
     async discover(p: { ctx: OrientContext; goal: string; windowDays: number; iteration: number; datasetId?: string | null }): Promise<DiscoverEvidence> {
@@ -149,7 +179,11 @@ export function createActivities(deps: ActivityDeps = {}) {
         BRAINTRUST_DEFAULT_PROJECT: p.ctx.project.name,
       };
       const dir = phaseDir(p.ctx.runDir, '', p.iteration, 'verify');
-      return oncePerExecution(join(dir, `${p.runMode}-${p.split}-result.json`), () => guarded(() => runEvalCmd(bt(extra, p.cwd), { ...p, dir }, signal())));
+      return oncePerExecution(join(dir, `${p.runMode}-${p.split}-result.json`), async () => {
+        // Read now, on this worker; only this bt eval (and the runner it starts) gets the values.
+        const values = p.ctx.evalEnv ? loadEvalEnv(p.ctx.evalEnv.spec).values : {};
+        return guarded(() => runEvalCmd(bt(extra, p.cwd, values), { ...p, dir }, signal()));
+      });
     },
 
     async compareRuns(p: { baseline: EvalResult; next: EvalResult; tolerance: number; runDir: string; iteration: number }): Promise<RowComparison> {

@@ -79,13 +79,24 @@ export async function copyTreeOnce(src: string, dest: string): Promise<boolean> 
   await cp(src, dest, {
     recursive: true,
     force: true,
-    filter: (source) => !relative(src, source).split(/[\\/]/).some((part) => COPY_SKIP.has(part)),
+    filter: (source) => {
+      const parts = relative(src, source).split(/[\\/]/);
+      return !parts.some((part) => COPY_SKIP.has(part)) && !isSecretEnvFile(parts[parts.length - 1]!);
+    },
   });
   // Dependencies are not copied: link the nearest node_modules above the source so evals resolve them.
   const modules = nearestNodeModules(src);
   if (modules && !existsSync(join(dest, 'node_modules'))) await symlink(modules, join(dest, 'node_modules'), 'dir');
   await writeFile(join(dest, COPY_MARKER), new Date().toISOString());
   return true;
+}
+
+/**
+ * `.env`, `.env.local`, … hold secrets: they stay out of the working copy in the run directory (bt eval gets
+ * their variables injected from the original agent directory; see src/eval-env.ts). Templates are copied.
+ */
+export function isSecretEnvFile(name: string): boolean {
+  return /^\.env(\..+)?$/.test(name) && !/\.(example|sample|template|dist)$/.test(name);
 }
 
 function nearestNodeModules(start: string): string | undefined {

@@ -67,6 +67,8 @@ export interface BtClientOptions {
   heartbeatIntervalMs?: number;
   /** Grace between SIGTERM and SIGKILL when killing the process group. Default 3 s. */
   killGraceMs?: number;
+  /** Applied to bt's stdout and stderr (results, errors, heartbeats), e.g. to remove injected secret values. */
+  redact?: (text: string) => string;
 }
 
 export interface CallOptions {
@@ -452,6 +454,7 @@ export class BtClient {
         heartbeatIntervalMs: this.opts.heartbeatIntervalMs ?? 5_000,
         onHeartbeat: this.opts.onHeartbeat,
         killGraceMs: this.opts.killGraceMs ?? 3_000,
+        redact: this.opts.redact,
       },
       args,
       {

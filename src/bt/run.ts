@@ -33,6 +33,8 @@ export interface RunContext {
   onHeartbeat?: ((detail: BtHeartbeat) => void) | undefined;
   /** Grace between SIGTERM and SIGKILL to the process group. */
   killGraceMs: number;
+  /** Applied to stdout and stderr before anything sees them (heartbeats, errors, the result). */
+  redact?: ((text: string) => string) | undefined;
 }
 
 export interface RunResult {
@@ -126,14 +128,15 @@ export async function runBt(ctx: RunContext, args: readonly string[], opts: RunO
       stderr: [
         function* (line: unknown) {
           const text = stripAnsi(String(line)).trim();
-          if (text) lastStderrLine = truncate(text, 200);
+          if (text) lastStderrLine = truncate(ctx.redact ? ctx.redact(text) : text, 200);
           yield line;
         },
       ],
     });
     const result = await subprocess;
-    const stdout = String(result.stdout ?? '');
-    const stderr = String(result.stderr ?? '');
+    const clean = ctx.redact ?? ((t: string) => t);
+    const stdout = clean(String(result.stdout ?? ''));
+    const stderr = clean(String(result.stderr ?? ''));
     if (stoppedBy === 'timeout')
       throw fail('timeout', `no result within ${opts.timeoutMs} ms; the process group was killed`, stderr, result.exitCode);
     if (stoppedBy === 'cancelled') throw fail('cancelled', 'cancelled; the process group was killed', stderr, result.exitCode);

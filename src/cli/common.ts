@@ -59,6 +59,12 @@ export const configFileSchema = z
     gateTimeout: z.string().optional(),
     outDir: z.string().optional(),
     datasetName: z.string().optional(),
+    /** .env-format files for `bt eval` (relative paths resolve against the current directory, like agentDir). */
+    envFile: z.union([z.string(), z.array(z.string())]).optional(),
+    /** Names of the worker's environment variables passed to `bt eval`. */
+    evalEnv: z.union([z.string(), z.array(z.string())]).optional(),
+    /** false: do not load the agent directory's .env for `bt eval`. */
+    dotenv: z.boolean().optional(),
     temporal: z.object({ address: z.string().optional(), namespace: z.string().optional(), profile: z.string().optional() }).strict().optional(),
   })
   .strict();

@@ -16,6 +16,8 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { appliedSignal, approveSignal, overrideSignal, rejectSignal, stopSignal, type FlywheelStatus } from '../workflows/definitions.js';
 import type { FlywheelResult } from '../workflows/flywheel.js';
 import { flywheelInputSchema, type FlywheelInput } from '../../schemas/flywheel-input.js';
+import { FORWARDED_ENV_KEYS } from '../bt/run.js';
+import { checkPassName, evalEnvSpec, resolveEvalEnv } from '../eval-env.js';
 import { answerHints, progressLine, report } from './ops.js';
 import {
   actorName,
@@ -51,7 +53,18 @@ export interface RunOptions {
   snapshot?: string;
   detach?: boolean;
   worker?: boolean;
+  /** --env-file (repeatable). */
+  envFile?: string[];
+  /** --eval-env (repeatable). */
+  evalEnv?: string[];
+  /** commander sets this to false for --no-dotenv. */
+  dotenv?: boolean;
 }
+
+const asList = (v: string | string[] | undefined): string[] | undefined => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);
+
+/** Repeatable option collector (undefined until given, so a flag can replace the config file's list). */
+export const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 export const EXAMPLE_PROJECT = 'support-agent';
 export const EXAMPLE_DIR = join(packageRoot, 'examples', 'support-agent');
@@ -117,8 +130,19 @@ export async function buildRunRequest(opts: RunOptions, globals: GlobalOptions, 
     runsDir: join(home, 'runs'),
     ...((opts.dataset ?? cfg.datasetName) ? { datasetName: opts.dataset ?? cfg.datasetName } : {}),
     ...(maxIterations !== undefined ? { maxIterations } : {}),
+    // bt eval's extra environment: paths and names only (the worker reads the values when it runs the eval).
+    dotenv: opts.dotenv === false ? false : (cfg.dotenv ?? true),
+    envFiles: (opts.envFile ?? asList(cfg.envFile) ?? []).map((f) => resolve(f)),
+    evalEnv: [...new Set(opts.evalEnv ?? asList(cfg.evalEnv) ?? [])],
   };
   const parsed = flywheelInputSchema.safeParse(input);
+  for (const name of input.evalEnv ?? []) {
+    try {
+      checkPassName(name, FORWARDED_ENV_KEYS);
+    } catch (err) {
+      throw new CliError((err as Error).message, EXIT_CODES.usage);
+    }
+  }
   if (!parsed.success) {
     const i = parsed.error.issues[0]!;
     throw new CliError(`invalid option ${i.path.join('.')}: ${i.message}`, EXIT_CODES.usage);
@@ -263,6 +287,20 @@ async function preflight(input: FlywheelInput, btEnv: Record<string, string>): P
   }
 }
 
+/**
+ * The eval environment, checked before anything starts: every --env-file exists and parses, the agent
+ * directory's .env (if any) parses, and — when the worker runs in this process, so its environment is ours —
+ * every --eval-env name is set. Values are read and dropped here; the worker reads them again for each eval.
+ */
+export function checkEvalEnv(input: FlywheelInput, inProcessWorker: boolean, env: NodeJS.ProcessEnv = process.env): void {
+  const spec = evalEnvSpec(input);
+  try {
+    resolveEvalEnv(inProcessWorker ? spec : { ...spec, passNames: [] }, env, FORWARDED_ENV_KEYS);
+  } catch (err) {
+    throw new CliError((err as Error).message, EXIT_CODES.usage);
+  }
+}
+
 /** The worker's own INFO logs (webpack, state changes) would drown the progress display: warnings only. */
 function quietRuntime(globals: GlobalOptions): void {
   try {
@@ -283,7 +321,7 @@ export async function runCommand(opts: RunOptions, globals: GlobalOptions): Prom
   const home = homeOf(globals);
   // Braintrust first: the example and --snapshot need the local server seeded before the run starts.
   // Validate the options before starting anything, so bad input costs one line and no side effects.
-  await buildRunRequest(opts, globals);
+  checkEvalEnv((await buildRunRequest(opts, globals)).input, opts.worker !== false);
   const bt = await braintrustEnv(globals);
   if (opts.example) {
     if (!bt.embedded) throw new CliError('--example runs on the local Braintrust server; unset BRAINTRUST_API_KEY to use it', EXIT_CODES.usage);
@@ -389,6 +427,9 @@ export function registerRunCommand(program: Command): Command {
     .option('--workflow-id <id>', 'default flywheel-<project>-<date>: a second trigger the same day joins the running one')
     .option('--dataset <name>', 'dataset the flywheel curates into (default flywheel-<project>)')
     .option('--max-iterations <n>', 'loop limit (default 3)')
+    .option('--env-file <path>', 'a .env-format file loaded for `bt eval` (repeatable; later files win; default: .env in the agent directory)', collect)
+    .option('--eval-env <name>', "pass this variable of the worker's environment to `bt eval` (repeatable)", collect)
+    .option('--no-dotenv', "do not load the agent directory's .env for `bt eval`")
     .option('--example', 'run on the bundled example project (seeded local data, scripted change agent)')
     .option('--snapshot <dir>', 'analyse a `bt sync pull` output directory on the local server (no credentials needed)')
     .option('--detach', 'start the run and print its workflow id without waiting')

@@ -15,7 +15,7 @@ import { durationMs } from '../../schemas/flywheel-input.js';
 import { TASK_QUEUE, WORKFLOW_TYPE } from '../shared.js';
 import { FlywheelGoalKey, FlywheelModeKey, FlywheelProjectKey } from '../workflows/definitions.js';
 import { CliError, EXIT_CODES, globalsOf, output, withClient, type GlobalOptions } from './common.js';
-import { buildRunRequest, type RunOptions } from './run.js';
+import { buildRunRequest, checkEvalEnv, collect, type RunOptions } from './run.js';
 
 // ─── cron validation (before the server sees it, so the user gets one clear line) ─────────────────
 
@@ -97,6 +97,8 @@ export async function scheduleCreate(scheduleId: string, opts: ScheduleCreateOpt
     throw new CliError('scheduled runs are always autonomous (nobody is there to answer a gate); drop --mode', EXIT_CODES.usage);
   }
   const { input } = await buildRunRequest({ ...opts, mode: 'autonomous' }, globals);
+  // The files must exist and parse now; --eval-env names are checked by each run on its worker (Orient).
+  checkEvalEnv(input, false);
   input.mode = 'autonomous';
   input.modeReason = `scheduled run (schedule ${scheduleId})`;
   const taskQueue = opts.taskQueue ?? TASK_QUEUE;
@@ -275,6 +277,9 @@ export function registerScheduleCommands(program: Command): Command {
     .option('--out <dir>', 'where each run writes bt-flywheel-summary.json (default: the current directory)')
     .option('--dataset <name>', 'dataset the flywheel curates into')
     .option('--max-iterations <n>', 'loop limit (default 3)')
+    .option('--env-file <path>', 'a .env-format file loaded for `bt eval` (repeatable; default: .env in the agent directory)', collect)
+    .option('--eval-env <name>', "pass this variable of the worker's environment to `bt eval` (repeatable)", collect)
+    .option('--no-dotenv', "do not load the agent directory's .env for `bt eval`")
     .action(async (scheduleId: string, opts: ScheduleCreateOptions, cmd: Command) => {
       await scheduleCreate(scheduleId, opts, globalsOf(cmd));
     });

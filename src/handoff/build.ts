@@ -24,6 +24,7 @@ import {
   type V1LoopDecision,
 } from '../../schemas/summary.js';
 import { experimentUrl, projectUrl, traceUrl } from './urls.js';
+import type { EvalEnvName } from '../eval-env.js';
 
 export interface HandoffEval extends EvalResult {
   /** Loop iteration that produced it (omit for the pinned baseline). */
@@ -75,6 +76,8 @@ export interface HandoffInput {
     projectSource: string | null;
     baseline: { id: string; name: string; chosen_by: 'env' | 'session' | 'latest' | 'none' } | null;
     notes: string[];
+    /** bt eval's extra variables: names and sources only. */
+    evalEnv?: EvalEnvName[];
   };
   /** Change briefs written for routes nobody applied (no change agent): each becomes a next step. */
   briefs?: { routeId: string; artifact: string; title: string; body: string; path: string }[];
@@ -374,6 +377,7 @@ export function buildSummary(input: HandoffInput): Summary {
       project_source: input.context?.projectSource ?? null,
       baseline: input.context?.baseline ?? null,
       notes: [...(input.context?.notes ?? []), ...boundedReadNotes(input)],
+      eval_env: (input.context?.evalEnv ?? []).map((n) => ({ name: n.name, source: n.source, file: n.file })),
     },
     findings_detail: findingsDetail,
     diagnosis: diagnosis

@@ -136,10 +136,29 @@ function scoreImpact(s: Summary): string[] {
   return out;
 }
 
+function envSource(n: NonNullable<Summary['run']['eval_env']>[number]): string {
+  switch (n.source) {
+    case 'dotenv':
+      return '.env';
+    case 'env_file':
+      return `--env-file ${n.file ?? ''}`;
+    case 'eval_env':
+      return '--eval-env';
+    case 'worker_env':
+      return `worker environment, over ${n.file ?? 'a file'}`;
+  }
+}
+
 function runSection(s: Summary): string[] {
   const out = ['### Run', '', `- Workflow \`${s.run.workflow_id}\` run \`${s.run.run_id}\`, ${s.run.mode} mode${s.run.mode_reason ? ` (${s.run.mode_reason})` : ''}, ${s.run.started_at} → ${s.run.finished_at}`];
   if (s.run.project_source) out.push(`- Project resolved from ${s.run.project_source}`);
   if (s.run.baseline) out.push(`- Baseline experiment \`${s.run.baseline.name}\` (chosen by: ${s.run.baseline.chosen_by})`);
+  const evalEnv = s.run.eval_env ?? [];
+  out.push(
+    evalEnv.length
+      ? `- \`bt eval\` environment (names only): ${evalEnv.map((n) => `\`${n.name}\` (${envSource(n)})`).join(', ')}`
+      : '- `bt eval` environment: no variables beyond the flywheel\'s own (no `.env`, `--env-file` or `--eval-env`)',
+  );
   for (const n of s.run.notes) out.push(`- _Note:_ ${n}`);
   if (s.run.window) out.push(`- Evidence window: ${s.run.window.from} → ${s.run.window.to} (${s.run.window.days} days)`);
   for (const d of s.verification.decisions) out.push(`- Iteration ${d.iteration}: \`${d.rule}\` → ${d.next === 'route' ? `route ${d.route}` : `exit ${d.outcome}`} — ${d.reason}`);

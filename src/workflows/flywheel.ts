@@ -188,6 +188,7 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
       projectSource: ctx ? `${ctx.project.source}: ${ctx.project.sourceDetail}` : null,
       baseline: ctx?.baseline ? { id: ctx.baseline.id, name: ctx.baseline.name, chosen_by: ctx.baseline.chosenBy } : null,
       notes: ctx?.notes ?? [],
+      evalEnv: ctx?.evalEnv?.names ?? [],
     },
     ...(run.forced ? { outcome: run.forced.outcome, outcomeReason: run.forced.reason } : {}),
   };

@@ -3,6 +3,7 @@
  * Types only (no runtime code), so the workflow bundle stays free of activity code.
  */
 import type { FileRef } from './logic/evidence.js';
+import type { EvalEnvRecord } from '../eval-env.js';
 
 export type ProjectSource = 'input' | 'bt-config' | 'instructions' | 'projects-list';
 export type BaselineSource = 'env' | 'session' | 'latest' | 'none';
@@ -31,6 +32,11 @@ export interface OrientContext {
   datasetName: string;
   /** Files read for project instructions (AGENTS.md, CLAUDE.md…). */
   instructionFiles: string[];
+  /**
+   * bt eval's extra environment: the files and names to load (paths and NAMES only, never values) and what
+   * they resolved to on the worker at Orient. Absent in histories recorded before it existed.
+   */
+  evalEnv?: EvalEnvRecord;
   notes: string[];
 }
 

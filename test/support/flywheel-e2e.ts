@@ -40,7 +40,9 @@ export interface FlywheelEnv {
   teardown(): Promise<void>;
 }
 
-export async function makeFlywheelEnv(opts: { variant?: TraceVariant; traces?: number; seed?: number } = {}): Promise<FlywheelEnv> {
+export async function makeFlywheelEnv(
+  opts: { variant?: TraceVariant; traces?: number; seed?: number; workerEnv?: Record<string, string | undefined> } = {},
+): Promise<FlywheelEnv> {
   const home = mkdtempSync(join(tmpdir(), 'flywheel-e2e-'));
   const server = await startLocalServer({ port: 0, dataFile: join(home, 'bt.duckdb') });
   const gen = await generateExampleTraces({
@@ -52,7 +54,7 @@ export async function makeFlywheelEnv(opts: { variant?: TraceVariant; traces?: n
   });
   await server.seedFromSyncDir(gen.dir, { projectName: 'support-agent' });
   const btEnv = { ...server.btEnv(), HOME: home, XDG_CONFIG_HOME: join(home, '.config'), XDG_CACHE_HOME: join(home, '.cache'), PATH: process.env.PATH ?? '' };
-  const activities = createActivities({ btEnv, appUrl: server.appUrl });
+  const activities = createActivities({ btEnv, appUrl: server.appUrl, ...(opts.workerEnv ? { workerEnv: opts.workerEnv } : {}) });
   const taskQueue = `flywheel-e2e-${randomUUID()}`;
   const connection = await Connection.connect({ address: temporalAddress! });
   const client = new Client({ connection, namespace: DEFAULT_NAMESPACE });
