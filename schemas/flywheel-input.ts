@@ -29,6 +29,12 @@ export const flywheelInputSchema = z
     changeTimeout: z.string().regex(durationPattern, 'a duration such as 20m or 1h').default('30m'),
     /** Labeler command (argv): reads JSON rows on stdin, prints them back with `expected` filled. */
     labeler: z.array(z.string().min(1)).min(1).optional(),
+    /**
+     * Worker variables the change agent and the labeler may see, by NAME (they get PATH, HOME, locale and the
+     * brief variables, nothing else of the worker's; see src/child-env.ts). Their commands may also reference
+     * variables as `$NAME`, expanded on the worker when they run.
+     */
+    agentEnv: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a variable name (letters, digits, _)')).default([]),
     /** How long an interactive gate waits for a person before the run ends `blocked`. */
     gateTimeout: z.string().regex(durationPattern, 'a duration such as 30m or 24h').default('24h'),
     /** Where bt-flywheel-summary.json and bt-flywheel-narrative.md are written. */

@@ -11,6 +11,8 @@ import type { Route } from '../workflows/logic/diagnose.js';
 import type { ChangeAgentResult, OrientContext } from '../workflows/types.js';
 import { traceUrl } from '../handoff/urls.js';
 import { writeFileAtomic } from './files.js';
+import { ChildEnvError, childEnv, expandArgv } from '../child-env.js';
+import { commandText } from '../workflows/logic/redact.js';
 import { runSubprocess, SubprocessError, tail } from './subprocess.js';
 import { diffSnapshots, snapshotTree } from './workspace.js';
 
@@ -78,6 +80,10 @@ export interface ChangeAgentParams {
   command: string[];
   timeoutMs: number;
   dir: string;
+  /** Worker variables the change agent may see, by name (src/child-env.ts); nothing else of the worker's. */
+  agentEnv?: string[];
+  /** The worker's environment (default process.env): the source of named variables and $NAME references. */
+  workerEnv?: Readonly<Record<string, string | undefined>>;
 }
 
 export async function runChangeAgent(
@@ -90,23 +96,25 @@ export async function runChangeAgent(
   const text = renderBrief(p.brief);
   const briefFile = await writeFileAtomic(join(p.dir, 'brief.md'), text);
   const before = await snapshotTree(cwd);
+  const workerEnv = p.workerEnv ?? process.env;
   let res;
   try {
     res = await runSubprocess({
-      argv: p.command,
+      argv: expandArgv(p.command, workerEnv),
       cwd,
       input: text,
       timeoutMs: p.timeoutMs,
       signal,
       heartbeat,
-      env: { ...process.env, FLYWHEEL_BRIEF_FILE: briefFile.path, FLYWHEEL_ROUTE: p.brief.artifact },
+      env: childEnv(workerEnv, p.agentEnv ?? [], { FLYWHEEL_BRIEF_FILE: briefFile.path, FLYWHEEL_ROUTE: p.brief.artifact }),
     });
   } catch (err) {
+    if (err instanceof ChildEnvError) throw ApplicationFailure.nonRetryable(`change agent: ${err.message}`, 'ChangeAgentEnv');
     if (err instanceof SubprocessError && err.kind === 'missing_binary') throw ApplicationFailure.nonRetryable(err.message, 'ChangeAgentMissing');
     if (err instanceof SubprocessError && err.kind === 'timeout') throw ApplicationFailure.nonRetryable(err.message, 'ChangeAgentTimeout');
     throw err;
   }
-  await writeFileAtomic(join(p.dir, 'change-agent.log'), `$ ${p.command.join(' ')}\n--- stdout\n${res.stdout}\n--- stderr\n${res.stderr}\n`);
+  await writeFileAtomic(join(p.dir, 'change-agent.log'), `$ ${commandText(p.command)}\n--- stdout\n${res.stdout}\n--- stderr\n${res.stderr}\n`);
   if (res.exitCode !== 0) {
     throw ApplicationFailure.nonRetryable(`change agent exited ${res.exitCode}: ${tail(res.stderr || res.stdout, 600)}`, 'ChangeAgentFailed');
   }

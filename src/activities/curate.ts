@@ -13,6 +13,7 @@ import { LARGE_FIELD_PAGE_SIZE, fieldPath, isQuotable, projectLogs, textEquals }
 import type { RouteTarget } from '../workflows/logic/diagnose.js';
 import type { CurateResult, OrientContext } from '../workflows/types.js';
 import { readJson, writeJsonAtomic, writeJsonlAtomic } from './files.js';
+import { ChildEnvError, childEnv, expandArgv } from '../child-env.js';
 import { runSubprocess, tail } from './subprocess.js';
 import { windowClause } from './discover.js';
 
@@ -33,6 +34,9 @@ export interface CurateParams {
   dir: string;
   labeler?: string[];
   labelerTimeoutMs?: number;
+  /** Worker variables the labeler may see, by name (src/child-env.ts); nothing else of the worker's. */
+  agentEnv?: string[];
+  workerEnv?: Readonly<Record<string, string | undefined>>;
 }
 
 interface Candidate {
@@ -155,8 +159,17 @@ async function pullCandidates(bt: BtClient, p: CurateParams, signal?: AbortSigna
 async function label(p: CurateParams, rows: Candidate[], signal?: AbortSignal, heartbeat?: () => void): Promise<Map<string, unknown>> {
   const labels = new Map<string, unknown>();
   if (!p.labeler || !rows.length) return labels;
+  const workerEnv = p.workerEnv ?? process.env;
+  let argv: string[];
+  try {
+    argv = expandArgv(p.labeler, workerEnv);
+  } catch (err) {
+    if (err instanceof ChildEnvError) throw ApplicationFailure.nonRetryable(`labeler: ${err.message}`, 'LabelerEnv');
+    throw err;
+  }
   const res = await runSubprocess({
-    argv: p.labeler,
+    argv,
+    env: childEnv(workerEnv, p.agentEnv ?? []),
     cwd: p.ctx.agentDir,
     input: JSON.stringify(rows.map((r) => ({ id: r.traceId, input: r.input, metadata: r.metadata }))),
     timeoutMs: p.labelerTimeoutMs ?? 10 * 60_000,

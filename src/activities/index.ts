@@ -146,17 +146,19 @@ export function createActivities(deps: ActivityDeps = {}) {
       windowDays: number;
       iteration: number;
       labeler?: string[];
+      /** Worker variables the labeler may see (names; see src/child-env.ts). */
+      agentEnv?: string[];
     }): Promise<CurateResult> {
       const hb = heartbeatFn();
       return guarded(() =>
-        curate(bt({}, p.ctx.agentDir), { ...p, dir: phaseDir(p.ctx.runDir, '', p.iteration, `improve-${safe(p.routeId)}`) }, signal(), () => hb({ what: 'labeling' })),
+        curate(bt({}, p.ctx.agentDir), { ...p, dir: phaseDir(p.ctx.runDir, '', p.iteration, `improve-${safe(p.routeId)}`), workerEnv }, signal(), () => hb({ what: 'labeling' })),
       );
     },
 
-    async runChangeAgent(p: { brief: BriefInput; command: string[]; timeoutMs: number }): Promise<ChangeAgentResult> {
+    async runChangeAgent(p: { brief: BriefInput; command: string[]; timeoutMs: number; agentEnv?: string[] }): Promise<ChangeAgentResult> {
       const dir = phaseDir(p.brief.ctx.runDir, '', p.brief.iteration, `improve-${p.brief.artifact}`);
       return oncePerExecution(join(dir, 'change-agent-result.json'), () =>
-        guarded(() => runChange(bt({}, p.brief.ctx.agentDir), { ...p, dir }, signal(), heartbeatFn())),
+        guarded(() => runChange(bt({}, p.brief.ctx.agentDir), { ...p, dir, workerEnv }, signal(), heartbeatFn())),
       );
     },
 

@@ -65,6 +65,8 @@ export const configFileSchema = z
     evalEnv: z.union([z.string(), z.array(z.string())]).optional(),
     /** false: do not load the agent directory's .env for `bt eval`. */
     dotenv: z.boolean().optional(),
+    /** Names of the worker's environment variables the change agent and the labeler may see. */
+    agentEnv: z.union([z.string(), z.array(z.string())]).optional(),
     temporal: z.object({ address: z.string().optional(), namespace: z.string().optional(), profile: z.string().optional() }).strict().optional(),
   })
   .strict();

@@ -17,7 +17,9 @@ import { appliedSignal, approveSignal, overrideSignal, rejectSignal, stopSignal,
 import type { FlywheelResult } from '../workflows/flywheel.js';
 import { flywheelInputSchema, type FlywheelInput } from '../../schemas/flywheel-input.js';
 import { FORWARDED_ENV_KEYS } from '../bt/run.js';
+import { argvReferences, missingNames } from '../child-env.js';
 import { checkPassName, evalEnvSpec, resolveEvalEnv } from '../eval-env.js';
+import { secretArgIndexes } from '../workflows/logic/redact.js';
 import { answerHints, progressLine, report } from './ops.js';
 import {
   actorName,
@@ -57,6 +59,8 @@ export interface RunOptions {
   envFile?: string[];
   /** --eval-env (repeatable). */
   evalEnv?: string[];
+  /** --agent-env (repeatable). */
+  agentEnv?: string[];
   /** commander sets this to false for --no-dotenv. */
   dotenv?: boolean;
 }
@@ -134,6 +138,7 @@ export async function buildRunRequest(opts: RunOptions, globals: GlobalOptions, 
     dotenv: opts.dotenv === false ? false : (cfg.dotenv ?? true),
     envFiles: (opts.envFile ?? asList(cfg.envFile) ?? []).map((f) => resolve(f)),
     evalEnv: [...new Set(opts.evalEnv ?? asList(cfg.evalEnv) ?? [])],
+    agentEnv: [...new Set(opts.agentEnv ?? asList(cfg.agentEnv) ?? [])],
   };
   const parsed = flywheelInputSchema.safeParse(input);
   for (const name of input.evalEnv ?? []) {
@@ -301,6 +306,32 @@ export function checkEvalEnv(input: FlywheelInput, inProcessWorker: boolean, env
   }
 }
 
+/**
+ * The change agent's and labeler's environment, checked before anything starts: when the worker runs in this
+ * process, every --agent-env name and every $NAME the commands reference is set. A literal secret in a
+ * command is shown redacted in the handoff but would stay in Temporal history: warn, and say how to avoid it.
+ */
+export function checkAgentEnv(input: FlywheelInput, inProcessWorker: boolean, env: NodeJS.ProcessEnv, warn: (m: string) => void): void {
+  const commands = [
+    ['--change-command', input.changeCommand],
+    ['--labeler', input.labeler],
+  ] as const;
+  if (inProcessWorker) {
+    const missing = missingNames(env, input.agentEnv ?? []);
+    if (missing.length) throw new CliError(`--agent-env ${missing[0]} is not set in this environment (the change agent and labeler would not see it)`, EXIT_CODES.usage);
+    for (const [flag, argv] of commands) {
+      const unset = argv ? missingNames(env, argvReferences(argv)) : [];
+      if (unset.length) throw new CliError(`${flag} references $${unset[0]}, which is not set in this environment`, EXIT_CODES.usage);
+    }
+  }
+  for (const [flag, argv] of commands) {
+    const idx = argv ? secretArgIndexes(argv) : [];
+    if (idx.length) {
+      warn(`warning: ${flag} holds what looks like a secret (argument ${idx[0]}): it is redacted in the handoff but stays in Temporal history; put it in a variable and write $NAME instead`);
+    }
+  }
+}
+
 /** The worker's own INFO logs (webpack, state changes) would drown the progress display: warnings only. */
 function quietRuntime(globals: GlobalOptions): void {
   try {
@@ -321,7 +352,9 @@ export async function runCommand(opts: RunOptions, globals: GlobalOptions): Prom
   const home = homeOf(globals);
   // Braintrust first: the example and --snapshot need the local server seeded before the run starts.
   // Validate the options before starting anything, so bad input costs one line and no side effects.
-  checkEvalEnv((await buildRunRequest(opts, globals)).input, opts.worker !== false);
+  const request = await buildRunRequest(opts, globals);
+  checkEvalEnv(request.input, opts.worker !== false);
+  checkAgentEnv(request.input, opts.worker !== false, process.env, log);
   const bt = await braintrustEnv(globals);
   if (opts.example) {
     if (!bt.embedded) throw new CliError('--example runs on the local Braintrust server; unset BRAINTRUST_API_KEY to use it', EXIT_CODES.usage);
@@ -430,6 +463,11 @@ export function registerRunCommand(program: Command): Command {
     .option('--env-file <path>', 'a .env-format file loaded for `bt eval` (repeatable; later files win; default: .env in the agent directory)', collect)
     .option('--eval-env <name>', "pass this variable of the worker's environment to `bt eval` (repeatable)", collect)
     .option('--no-dotenv', "do not load the agent directory's .env for `bt eval`")
+    .option(
+      '--agent-env <name>',
+      "let the change agent and the labeler see this variable of the worker's environment (repeatable; they get PATH, HOME, locale and the brief variables, nothing else — reference secrets in the commands as $NAME)",
+      collect,
+    )
     .option('--example', 'run on the bundled example project (seeded local data, scripted change agent)')
     .option('--snapshot <dir>', 'analyse a `bt sync pull` output directory on the local server (no credentials needed)')
     .option('--detach', 'start the run and print its workflow id without waiting')

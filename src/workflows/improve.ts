@@ -4,6 +4,7 @@
  * priority order (measurement and instrumentation before agent behaviour).
  */
 import { durationMs } from '../../schemas/flywheel-input.js';
+import { commandText } from './logic/redact.js';
 import type { Diagnosis, Route } from './logic/diagnose.js';
 import type { ChangeRecord, DiscoverEvidence, EvalResult } from './logic/evidence.js';
 import { experimentName } from './plan.js';
@@ -32,7 +33,7 @@ export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[
     if (run.stopAt(a, 'dataset write')) return { ...result, halted: true };
     if (a.kind === 'skipped') continue;
     run.doing(`curating dataset rows for ${route.title}`);
-    const res: CurateResult = await longActs.curateDataset({ ctx, routeId: route.id, targets: route.targets, windowDays: evidence.window.days, iteration, labeler: cfg.labeler });
+    const res: CurateResult = await longActs.curateDataset({ ctx, routeId: route.id, targets: route.targets, windowDays: evidence.window.days, iteration, labeler: cfg.labeler, agentEnv: cfg.agentEnv });
     run.datasetId = res.datasetId ?? run.datasetId;
     changes.push({
       id: `i${iteration}-${route.id}`,
@@ -68,12 +69,12 @@ export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[
       changes.push({ id: `i${iteration}-${artifact}`, iteration, routeId: ids.join(','), findingIds, artifact, description, files, appliedBy, ...extra });
 
     if (cfg.changeCommand) {
-      const a = await gates.ask('write', `Run the change agent for ${artifact}: ${title}`, `\`${cfg.changeCommand.join(' ')}\` in ${ctx.agentDir}`, ids);
+      const a = await gates.ask('write', `Run the change agent for ${artifact}: ${title}`, `\`${commandText(cfg.changeCommand)}\` in ${ctx.agentDir}`, ids);
       if (run.stopAt(a, 'change')) return { ...result, halted: true };
       if (a.kind === 'skipped') continue;
       run.doing(`change agent working on ${artifact}`);
-      const res: ChangeAgentResult = await longActs.runChangeAgent({ brief, command: cfg.changeCommand, timeoutMs: durationMs(cfg.changeTimeout) });
-      record(res.files, res.files.length ? `${title}: change agent edited ${res.files.length} file(s)` : `${title}: change agent made no change`, cfg.changeCommand.join(' '), {
+      const res: ChangeAgentResult = await longActs.runChangeAgent({ brief, command: cfg.changeCommand, timeoutMs: durationMs(cfg.changeTimeout), agentEnv: cfg.agentEnv });
+      record(res.files, res.files.length ? `${title}: change agent edited ${res.files.length} file(s)` : `${title}: change agent made no change`, commandText(cfg.changeCommand), {
         diffStat: { files: res.files.length, insertions: res.insertions, deletions: res.deletions },
         ...(res.pushedScorers.length ? { functions: res.pushedScorers.map((f) => ({ slug: f, action: 'pushed' as const })) } : {}),
       });
