@@ -2,7 +2,7 @@
  * `flywheel run`: start a flywheel (or join today's run for the project), by default with an in-process
  * worker on the embedded defaults, showing live progress until the handoff is written.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { WorkflowIdConflictPolicy, type Client, type WorkflowHandle } from '@temporalio/client';
@@ -96,19 +96,57 @@ export function defaultWorkflowId(projectOrDir: string, now = new Date()): strin
   return `flywheel-${projectOrDir.replace(/[^A-Za-z0-9._-]+/g, '-')}-${now.toISOString().slice(0, 10)}`;
 }
 
+/** Longest --goal accepted: it goes into history, the brief and the handoff. */
+export const MAX_GOAL_CHARS = 2000;
+/** Longest project name accepted (Braintrust names are short; this bounds what goes into ids and paths). */
+export const MAX_PROJECT_CHARS = 256;
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** Flags that can be judged on their own, before any file is read or server started. */
+function checkRunFlags(opts: RunOptions): void {
+  const text = (flag: string, v: string | undefined, max: number) => {
+    if (v === undefined) return;
+    if (!v.trim()) throw new CliError(`${flag} is empty; leave it out to use the default`, EXIT_CODES.usage);
+    if (v.length > max) throw new CliError(`${flag} is ${v.length} characters; at most ${max}`, EXIT_CODES.usage);
+    if (CONTROL_CHARS.test(v)) throw new CliError(`${flag} contains control characters (newlines, escapes); pass plain text`, EXIT_CODES.usage);
+  };
+  text('--project', opts.project, MAX_PROJECT_CHARS);
+  text('--goal', opts.goal, MAX_GOAL_CHARS);
+  text('--change-command', opts.changeCommand, 8192);
+  text('--labeler', opts.labeler, 8192);
+  text('--dataset', opts.dataset, MAX_PROJECT_CHARS);
+  text('--baseline', opts.baseline, MAX_PROJECT_CHARS);
+  if (opts.maxIterations !== undefined && !/^\d+$/.test(opts.maxIterations)) throw new CliError(`--max-iterations must be a whole number from 1 to 10 (got '${opts.maxIterations}')`, EXIT_CODES.usage);
+  if (opts.gateTimeout !== undefined && !/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/.test(opts.gateTimeout.trim())) {
+    throw new CliError(`--gate-timeout must be a duration such as 30m, 24h or 2d (got '${opts.gateTimeout}')`, EXIT_CODES.usage);
+  }
+}
+
+/**
+ * Workflow ids name run directories (`runs/<id>/…`) and schedules: letters, digits and `._:-`, not starting
+ * with a dot, at most 200 characters — so `..`, `a/b` or a newline can never leave the runs directory.
+ */
+export function checkWorkflowId(id: string): void {
+  if (!/^[A-Za-z0-9_][A-Za-z0-9._:-]{0,199}$/.test(id)) {
+    throw new CliError(`--workflow-id ${JSON.stringify(id).slice(0, 80)} is not a valid id: use letters, digits and . _ : - (not starting with a dot), at most 200 characters`, EXIT_CODES.usage);
+  }
+}
+
 /** The run's workflow id and validated input, from flags > env > config file > defaults. */
 export async function buildRunRequest(opts: RunOptions, globals: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Promise<{ workflowId: string; input: FlywheelInput }> {
   const cfg = loadConfigFile(globals, env);
   const home = homeOf(globals, env);
   const example = opts.example === true;
   const { mode, reason } = resolveMode(opts.mode ?? (example && !opts.mode ? 'autonomous' : undefined), cfg.mode, env);
+  checkRunFlags(opts);
   const agentDir = resolve(opts.agentDir ?? (example ? EXAMPLE_DIR : (cfg.agentDir ?? process.cwd())));
   if (!existsSync(agentDir)) throw new CliError(`--agent-dir ${agentDir} does not exist`, EXIT_CODES.usage);
+  if (!statSync(agentDir).isDirectory()) throw new CliError(`--agent-dir ${agentDir} is a file; pass the agent's repository directory`, EXIT_CODES.usage);
   const project = opts.project ?? (example ? EXAMPLE_PROJECT : cfg.project);
-  let changeCommand: string[] | undefined = opts.changeCommand ? splitCommand(opts.changeCommand) : cfg.changeCommand;
+  let changeCommand: string[] | undefined = opts.changeCommand !== undefined ? splitCommand(opts.changeCommand) : cfg.changeCommand;
   if (example && !opts.changeCommand) changeCommand = [process.execPath, join(EXAMPLE_DIR, 'change-agent.mjs')];
   if (opts.changeAgent === false) changeCommand = undefined;
-  let labeler: string[] | undefined = opts.labeler ? splitCommand(opts.labeler) : cfg.labeler;
+  let labeler: string[] | undefined = opts.labeler !== undefined ? splitCommand(opts.labeler) : cfg.labeler;
   if (example && !opts.labeler) labeler = [join(packageRoot, 'node_modules', '.bin', 'tsx'), join(EXAMPLE_DIR, 'labeler.ts')];
   const windowDays = opts.window !== undefined ? Number(opts.window) : cfg.windowDays;
   if (windowDays !== undefined && (!Number.isInteger(windowDays) || windowDays < 1)) {
@@ -117,6 +155,8 @@ export async function buildRunRequest(opts: RunOptions, globals: GlobalOptions, 
   const maxIterations = opts.maxIterations !== undefined ? Number(opts.maxIterations) : undefined;
   const workflowId = opts.workflowId ?? defaultWorkflowId(project ?? basename(agentDir));
   const outDir = resolve(opts.out ?? cfg.outDir ?? (example ? join(home, 'example-out') : process.cwd()));
+  if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new CliError(`--out ${outDir} is a file; the handoff needs a directory (it is created if missing)`, EXIT_CODES.usage);
+  checkWorkflowId(workflowId);
   const input: FlywheelInput = {
     ...(project ? { project } : {}),
     goal: opts.goal ?? env.FLYWHEEL_GOAL ?? cfg.goal ?? 'general health check',
