@@ -96,3 +96,22 @@ describe('local server daemon', () => {
     expect(JSON.parse(await runCli(['local', 'status', '--json']))).toMatchObject({ running: false, temporal: null });
   });
 });
+
+describe('a stale state file', () => {
+  it('`local stop` never signals a process that is not this home\'s server (a recycled pid)', async () => {
+    const { spawn } = await import('node:child_process');
+    const staleHome = join(tmp, 'stale-home');
+    mkdirSync(staleHome, { recursive: true });
+    const bystander = spawn('sleep', ['600'], { stdio: 'ignore' });
+    try {
+      writeFileSync(stateFilePath(staleHome), JSON.stringify({ pid: bystander.pid, port: 1, apiKey: 'bt-local-x', dataFile: join(staleHome, 'bt.duckdb'), orgName: 'local' }));
+      expect(await stopLocalServer(staleHome)).toEqual({ stopped: false });
+      expect(bystander.exitCode).toBeNull();
+      expect(() => process.kill(bystander.pid!, 0)).not.toThrow();
+      // The record forgets the pid it cannot vouch for.
+      expect(readState(staleHome)?.pid).toBeUndefined();
+    } finally {
+      bystander.kill('SIGKILL');
+    }
+  });
+});

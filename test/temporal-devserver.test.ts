@@ -1,9 +1,10 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { findTemporalCli } from '../src/paths.js';
 import { SEARCH_ATTRIBUTES, WORKFLOW_TYPE } from '../src/shared.js';
 import { FlywheelProjectKey } from '../src/workflows/definitions.js';
@@ -14,6 +15,7 @@ import {
   ensureDevServer,
   freePort,
   isAlive,
+  isOurDevServer,
   isTemporalServing,
   readDevServerRecord,
   requireTemporalCli,
@@ -175,5 +177,51 @@ describe.skipIf(!cli)('embedded dev server (real Temporal CLI, SQLite state)', (
       return ids;
     });
     expect(listed).toContain(workflowId);
+  });
+});
+
+describe.skipIf(!cli)('only servers this home started are adopted or stopped', () => {
+  // A foreign Temporal (the suite's shared dev server) on the preferred port, and a record whose pid is an
+  // unrelated process: neither is taken over, stopped or signalled.
+  const foreign = inject('temporalAddress');
+  const homes: string[] = [];
+  let bystander: ChildProcess;
+  beforeAll(() => {
+    bystander = spawn('sleep', ['600'], { stdio: 'ignore' });
+  });
+  afterAll(async () => {
+    for (const h of homes) {
+      await stopDevServer(h);
+      rmSync(h, { recursive: true, force: true });
+    }
+    bystander.kill('SIGKILL');
+  });
+
+  it.skipIf(!foreign)('another Temporal answering on the preferred port is not adopted: a new server starts on a free port', async () => {
+    const port = Number(foreign!.split(':').pop());
+    const home = tempHome();
+    homes.push(home);
+    const server = await ensureDevServer(home, { port });
+    expect(server.reused).toBe(false);
+    expect(server.managed).toBe(true);
+    expect(server.port).not.toBe(port);
+    expect(await isTemporalServing(foreign!)).toBe(true);
+  });
+
+  it.skipIf(!foreign)('a stale record (its pid now another process) is neither adopted nor signalled', async () => {
+    const port = Number(foreign!.split(':').pop());
+    const home = tempHome();
+    homes.push(home);
+    writeFileSync(
+      join(home, 'temporal.json'),
+      JSON.stringify({ pid: bystander.pid, port, uiPort: port + 1000, address: foreign, uiUrl: null, dbFilename: join(home, 'temporal.sqlite'), logFile: join(home, 'temporal.log'), cliPath: cli, namespaces: ['default'], startedAt: new Date().toISOString() }),
+    );
+    expect(isOurDevServer({ pid: bystander.pid!, dbFilename: join(home, 'temporal.sqlite') })).toBe(false);
+    expect(await stopDevServer(home)).toBe(false);
+    expect(isAlive(bystander.pid!)).toBe(true);
+    const server = await ensureDevServer(home, { port });
+    expect(server.reused).toBe(false);
+    expect(server.address).not.toBe(foreign);
+    expect(isAlive(bystander.pid!)).toBe(true);
   });
 });

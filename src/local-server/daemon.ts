@@ -156,15 +156,29 @@ async function spawnDaemon(home: string, state: LocalServerState, port: number, 
   throw new Error(`local server did not become healthy within ${timeoutMs} ms:\n${logTail(home)}`);
 }
 
+/**
+ * Whether `pid` is this home's local server: a node process running the local server's entry with this
+ * home's state file. A stale record (after a reboot the pid may belong to anything) is never signalled.
+ */
+export function isOurLocalServer(pid: number | undefined, home: string): boolean {
+  if (!alive(pid)) return false;
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return cmdline.includes('--state-file') && cmdline.includes(stateFilePath(home));
+  } catch {
+    return process.platform !== 'linux'; // no /proc (macOS): trust the record
+  }
+}
+
 /** Reuses the running local server recorded in `<home>/local-server.json`, or starts one in the background. */
 export async function ensureLocalServer(opts: EnsureOptions): Promise<LocalServerInfo> {
   const home = opts.home;
   mkdirSync(home, { recursive: true });
   const prev = readState(home);
-  if (prev?.pid && alive(prev.pid) && prev.port && (opts.port === undefined || opts.port === 0 || opts.port === prev.port)) {
+  if (prev?.pid && isOurLocalServer(prev.pid, home) && prev.port && (opts.port === undefined || opts.port === 0 || opts.port === prev.port)) {
     if (await checkHealth(prev.appUrl ?? `http://127.0.0.1:${prev.port}`, prev.apiKey)) return toInfo(prev, false);
   }
-  if (prev?.pid && alive(prev.pid)) {
+  if (prev?.pid && isOurLocalServer(prev.pid, home)) {
     // A process that is alive but unhealthy or on another port still owns the data file: stop it first.
     await stopLocalServer(home);
   }
@@ -191,7 +205,8 @@ export async function ensureLocalServer(opts: EnsureOptions): Promise<LocalServe
 /** Stops the background server (SIGTERM, then SIGKILL after 10 s). Keeps the API key for next time. */
 export async function stopLocalServer(home: string): Promise<{ stopped: boolean; pid?: number }> {
   const s = readState(home);
-  if (!s?.pid || !alive(s.pid)) {
+  if (!s?.pid || !isOurLocalServer(s.pid, home)) {
+    // Gone, or the pid now belongs to another process (a stale record): forget it, signal nothing.
     if (s?.pid) writeState(home, { ...s, pid: undefined } as LocalServerState);
     return { stopped: false };
   }
@@ -211,7 +226,7 @@ export async function stopLocalServer(home: string): Promise<{ stopped: boolean;
 /** Status of the recorded server without starting anything. */
 export async function localServerStatus(home: string): Promise<(LocalServerInfo & { healthy: boolean }) | undefined> {
   const s = readState(home);
-  if (!s?.pid || !s.port || !alive(s.pid)) return undefined;
+  if (!s?.pid || !s.port || !isOurLocalServer(s.pid, home)) return undefined;
   const info = toInfo(s, false);
   return { ...info, healthy: await checkHealth(info.appUrl, info.apiKey) };
 }

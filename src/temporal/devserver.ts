@@ -353,7 +353,7 @@ export async function ensureDevServer(home: string, opts: EnsureDevServerOptions
       return { ...raced, namespace };
     }
     const previous = readDevServerRecord(home);
-    if (previous && isAlive(previous.pid) && looksLikeDevServer(previous.pid)) {
+    if (previous && isAlive(previous.pid) && isOurDevServer(previous)) {
       // Ours, alive, but not answering yet (still starting, or busy): never start a second one on the same file.
       log(`waiting for the Temporal dev server already running as pid ${previous.pid}`);
       await waitForTemporal(previous.address, { timeoutMs: opts.readyTimeoutMs ?? 30_000, logFile: previous.logFile, namespace: DEFAULT_NAMESPACE }).catch((err: Error) => {
@@ -416,24 +416,16 @@ async function prepareNamespace(address: string, namespace: string): Promise<voi
   });
 }
 
-/** A serving server from the record, or an unrecorded Temporal on the requested/default port. */
-async function findRunning(home: string, port: number | undefined): Promise<Omit<DevServer, 'namespace'> | undefined> {
+/**
+ * The server this home started, if it still runs and answers. Only a server with this home's record, a live
+ * pid and that pid's identity (a `temporal server start-dev` on this home's database file) is adopted: any
+ * other Temporal listening on the port (someone else's dev server, a stale record whose pid was reused) is
+ * never taken over, and a new server starts on a free port instead.
+ */
+async function findRunning(home: string, _port: number | undefined): Promise<Omit<DevServer, 'namespace'> | undefined> {
   const record = readDevServerRecord(home);
-  if (record && (await isTemporalServing(record.address))) {
+  if (record && isAlive(record.pid) && isOurDevServer(record) && (await isTemporalServing(record.address))) {
     return recordToDevServer(record);
-  }
-  const candidate = port ?? DEFAULT_DEV_SERVER_PORT;
-  if (record?.port !== candidate && (await isTemporalServing(`127.0.0.1:${candidate}`))) {
-    return {
-      address: `127.0.0.1:${candidate}`,
-      port: candidate,
-      uiUrl: null,
-      reused: true,
-      managed: false,
-      pid: null,
-      dbFilename: null,
-      logFile: null,
-    };
   }
   return undefined;
 }
@@ -459,7 +451,7 @@ export async function stopDevServer(home: string, opts: { timeoutMs?: number } =
   const record = readDevServerRecord(home);
   if (!record) return false;
   let stopped = false;
-  if (isAlive(record.pid) && looksLikeDevServer(record.pid)) {
+  if (isAlive(record.pid) && isOurDevServer(record)) {
     killGroup(record.pid, 'SIGTERM');
     const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
     while (isAlive(record.pid) && Date.now() < deadline) await sleep(100);
@@ -490,13 +482,16 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** Guards against a recycled pid: only signal a process that is a `temporal server start-dev`. */
-function looksLikeDevServer(pid: number): boolean {
+/**
+ * Guards against a recycled pid and against servers this home did not start: the process must be a
+ * `temporal server start-dev` on this record's database file.
+ */
+export function isOurDevServer(record: Pick<DevServerRecord, 'pid' | 'dbFilename'>): boolean {
   try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return cmdline.includes('start-dev');
+    const cmdline = readFileSync(`/proc/${record.pid}/cmdline`, 'utf8').split('\0');
+    return cmdline.includes('start-dev') && cmdline.includes(record.dbFilename);
   } catch {
-    return true; // no /proc: trust the record
+    return process.platform !== 'linux'; // no /proc (macOS): trust the record; on Linux a missing entry means gone
   }
 }
 
