@@ -6,7 +6,9 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     globalSetup: ['./test/support/global-setup.ts'],
     setupFiles: ['./test/support/quiet-runtime.ts', './test/support/fixed-clock.ts'],
-    testTimeout: 120_000,
+    // End-to-end tests run the real CLI, servers, bt and evals; on 2 cores beside the other fork (and the 60-date
+    // diagnosis test) one run of the example can take well over a minute.
+    testTimeout: 300_000,
     hookTimeout: 180_000,
     // Two cores: real servers (Temporal, DuckDB, bt subprocesses) contend, so keep files in two forks.
     maxWorkers: 2,
