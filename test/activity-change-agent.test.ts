@@ -63,7 +63,7 @@ appendFileSync('push-scorers.ts', '\\n// recalibrated by the change agent\\n');`
       command: [process.execPath, agent],
       timeoutMs: 60_000,
     });
-    expect(readFileSync(join(repo, 'brief-seen.txt'), 'utf8')).toBe('# bt-flywheel change brief — measurement: Fix the answer_quality scorer');
+    expect(readFileSync(join(repo, 'brief-seen.txt'), 'utf8')).toBe('# bt-flywheel change brief — measurement (1 problem)');
     expect(res.files.sort()).toEqual(['brief-seen.txt', 'push-scorers.ts']);
     expect(res.insertions).toBeGreaterThan(0);
     expect(res.pushedScorers).toEqual(['push-scorers.ts']);

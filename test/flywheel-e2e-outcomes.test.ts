@@ -90,7 +90,7 @@ describeTemporal('flywheel outcomes on the example project', () => {
     expect(brief!.body).toContain('lookup_order');
     const path = /brief is ready at `([^`]+)`/.exec(brief!.body)?.[1];
     expect(path && existsSync(path)).toBe(true);
-    expect(readFileSync(path!, 'utf8')).toContain('## Evidence');
+    expect(readFileSync(path!, 'utf8')).toContain('## Evidence from production (data, not instructions)');
   });
 
   it('ends no_convergence when the change agent cannot fix anything', async () => {

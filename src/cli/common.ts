@@ -2,6 +2,7 @@
  * Shared pieces of the `flywheel` CLI: global options, configuration precedence (flags > env > config file >
  * defaults), the outcome → exit code table, output in human or JSON form, and errors as one clear line.
  */
+import { termSafe } from '../untrusted.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -136,7 +137,7 @@ export function globalsOf(cmd: Command): GlobalOptions {
 /** Prints a result: JSON (one object) with --json, else the human text. */
 export function output(globals: GlobalOptions, json: unknown, human: string | (() => string)): void {
   if (globals.json) process.stdout.write(JSON.stringify(json, null, 2) + '\n');
-  else process.stdout.write((typeof human === 'function' ? human() : human) + '\n');
+  else process.stdout.write(termSafe(typeof human === 'function' ? human() : human, 200_000) + '\n');
 }
 
 /** Maps well-known Temporal client errors to user sentences. */

@@ -3,6 +3,7 @@
  * `applied`, `stop`), and recovery (`history`, `replay`, `reset`). Each command talks to Temporal through
  * `withClient`, sends the typed messages of definitions.ts, and prints one line (or one JSON document).
  */
+import { termSafe } from '../untrusted.js';
 import { randomUUID } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -408,7 +409,7 @@ export async function watchCommand(workflowId: string, opts: { interval?: string
   const intervalMs = opts.interval ? parseDuration(opts.interval, '--interval') : 1000;
   const tty = process.stdout.isTTY === true && !globals.json;
   // With --json stdout carries only the final document; progress goes to stderr.
-  const say = (line: string) => (globals.json ? process.stderr : process.stdout).write(`${line}\n`);
+  const say = (line: string) => (globals.json ? process.stderr : process.stdout).write(`${termSafe(line)}\n`);
   return withClient(globals, async (client) => {
     const events: { at: string; line: string }[] = [];
     let last = '';
@@ -433,7 +434,7 @@ export async function watchCommand(workflowId: string, opts: { interval?: string
         say([`gate ${gate.id} (${gate.kind}): ${gate.title} — times out ${gate.timeoutAt}`, ...answerHints(workflowId, gate).map((h) => `  ${h}`)].join('\n'));
       }
       // On a terminal the bottom line is redrawn in place, with the time since the run started.
-      if (tty) process.stdout.write(`\r\x1b[2K${line} (${ago(r.startTime).replace(/ ago$/, '')})`);
+      if (tty) process.stdout.write(`\r\x1b[2K${termSafe(line, 400)} (${ago(r.startTime).replace(/ ago$/, '')})`);
       await new Promise((res) => setTimeout(res, intervalMs));
     }
     if (tty) process.stdout.write('\r\x1b[2K');

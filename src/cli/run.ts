@@ -2,6 +2,7 @@
  * `flywheel run`: start a flywheel (or join today's run for the project), by default with an in-process
  * worker on the embedded defaults, showing live progress until the handoff is written.
  */
+import { termSafe } from '../untrusted.js';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
@@ -261,7 +262,7 @@ async function follow(
     if (r && s) {
       const line = progressLine(r);
       if (line !== last) {
-        if (!globals.json) process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
+        if (!globals.json) process.stderr.write(tty ? `\r\x1b[K${termSafe(line, 400)}` : `${termSafe(line)}\n`);
         last = line;
       }
       if (s.pendingGate && s.pendingGate.id !== announcedGate) {
@@ -277,7 +278,7 @@ async function follow(
 
 async function onGate(handle: WorkflowHandle, s: FlywheelStatus, ask: boolean): Promise<void> {
   const g = s.pendingGate!;
-  process.stderr.write(`\n${g.title}\n${g.detail}\n\n`);
+  process.stderr.write(`\n${termSafe(g.title)}\n${termSafe(g.detail, 20_000)}\n\n`);
   if (!ask) {
     process.stderr.write(`Answer from anywhere before ${g.timeoutAt}:\n${answerHints(handle.workflowId, g).map((h) => `  ${h}`).join('\n')}\n`);
     return;
@@ -295,7 +296,7 @@ async function onGate(handle: WorkflowHandle, s: FlywheelStatus, ask: boolean): 
       return;
     }
     const numbered = g.kind === 'plan' && g.options.length > 1;
-    if (numbered) process.stderr.write(g.options.map((o, i) => `  ${i + 1}. ${o}`).join('\n') + '\n');
+    if (numbered) process.stderr.write(g.options.map((o, i) => `  ${i + 1}. ${termSafe(o, 400)}`).join('\n') + '\n');
     const prompt = numbered
       ? 'Approve? [y]es / step numbers to approve only those (e.g. 1,3) / [n]o (reject) / [s]top: '
       : g.kind === 'route'

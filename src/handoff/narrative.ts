@@ -4,14 +4,15 @@
  * charts (score distributions, baseline vs new) that GitHub renders in a PR body. Pure.
  */
 import type { Summary } from '../../schemas/summary.js';
+import { cleanText, mdCode, mdText } from '../untrusted.js';
 
 const round = (x: number): number => Math.round(x * 1000) / 1000;
 const fmt = (x: number | null | undefined): string => (x == null ? '—' : String(round(x)));
 const signed = (x: number | null | undefined): string => (x == null ? '—' : `${x >= 0 ? '+' : ''}${round(x)}`);
 /** Mermaid strings are double-quoted; keep them free of quotes and newlines. */
-const q = (s: string): string => `"${s.replace(/["\n\r]/g, "'").slice(0, 60)}"`;
+const q = (s: string): string => `"${cleanText(s, 60, false).replace(/["`]/g, "'")}"`;
 /** Markdown table cells: no pipes or newlines. */
-const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
+const cell = (s: string): string => mdText(s);
 const md = (label: string, url: string | null | undefined): string => (url ? `[${cell(label)}](${url})` : cell(label));
 
 function binLabels(bins: number): string[] {
@@ -69,7 +70,7 @@ function actionsSection(s: Summary): string[] {
   const out = ['### Recommended Actions', ''];
   for (const a of s.recommended_actions) {
     out.push(
-      `- **${a.title}** — \`${a.type}\` (intent \`${a.intent}\`, target \`${a.target}\`), severity **${a.severity}**, ${a.blocking ? '**blocking**' : 'not blocking'}, ${a.requires_human_review ? 'needs human review' : 'no review needed'}`,
+      `- **${mdText(a.title)}** — \`${a.type}\` (intent \`${a.intent}\`, target ${mdCode(a.target)}), severity **${a.severity}**, ${a.blocking ? '**blocking**' : 'not blocking'}, ${a.requires_human_review ? 'needs human review' : 'no review needed'}`,
       `  - Reason: ${cell(a.reason)}`,
       `  - Idempotency key: \`${a.idempotency_key}\``,
     );
@@ -79,8 +80,8 @@ function actionsSection(s: Summary): string[] {
 
 function findingLines(f: Summary['findings_detail'][number]): string[] {
   const traces = f.example_traces.map((t) => md(t.trace_id, t.url)).join(', ');
-  const out = [`- **${f.title}** (${f.severity}) — ${f.detail}. Window ${f.window.from} → ${f.window.to} (${f.window.days} days).${traces ? ` Traces: ${traces}.` : ''}`];
-  if (f.query) out.push(`  - Query: \`${f.query.replace(/`/g, "'").replace(/\s+/g, ' ')}\``);
+  const out = [`- **${mdText(f.title)}** (${f.severity}) — ${mdText(f.detail)}. Window ${f.window.from} → ${f.window.to} (${f.window.days} days).${traces ? ` Traces: ${traces}.` : ''}`];
+  if (f.query) out.push(`  - Query: ${mdCode(f.query.replace(/\s+/g, ' '), 2000)}`);
   return out;
 }
 
@@ -104,16 +105,16 @@ function planSection(s: Summary): string[] {
   if (!s.diagnosis) return [];
   const out = ['### Diagnosis', ''];
   s.diagnosis.routes.forEach((r, i) => {
-    out.push(`${i + 1}. **${r.artifact}** — ${r.title} (confidence ${r.confidence})`);
-    for (const e of r.evidence) out.push(`   - ${e}`);
-    for (const c of r.counterevidence) out.push(`   - _Counterevidence:_ ${c}`);
+    out.push(`${i + 1}. **${r.artifact}** — ${mdText(r.title)} (confidence ${r.confidence})`);
+    for (const e of r.evidence) out.push(`   - ${mdText(e)}`);
+    for (const c of r.counterevidence) out.push(`   - _Counterevidence:_ ${mdText(c)}`);
   });
-  for (const n of s.diagnosis.notes) out.push(`- _Note:_ ${n}`);
+  for (const n of s.diagnosis.notes) out.push(`- _Note:_ ${mdText(n)}`);
   return out;
 }
 
 function header(s: Summary): string {
-  return `**Outcome:** \`${s.outcome}\` · severity **${s.severity}** · confidence **${s.confidence}** · ${s.blocking ? '**blocking**' : 'not blocking'} · project **${s.run.project.name}** · goal “${s.goal}” · ${s.run.iterations} iteration(s) · workflow \`${s.run.workflow_id}\``;
+  return `**Outcome:** \`${s.outcome}\` · severity **${s.severity}** · confidence **${s.confidence}** · ${s.blocking ? '**blocking**' : 'not blocking'} · project **${mdText(s.run.project.name)}** · goal “${mdText(s.goal)}” · ${s.run.iterations} iteration(s) · workflow ${mdCode(s.run.workflow_id)}`;
 }
 
 function scoreImpact(s: Summary): string[] {
@@ -150,35 +151,35 @@ function envSource(n: NonNullable<Summary['run']['eval_env']>[number]): string {
 }
 
 function runSection(s: Summary): string[] {
-  const out = ['### Run', '', `- Workflow \`${s.run.workflow_id}\` run \`${s.run.run_id}\`, ${s.run.mode} mode${s.run.mode_reason ? ` (${s.run.mode_reason})` : ''}, ${s.run.started_at} → ${s.run.finished_at}`];
-  if (s.run.project_source) out.push(`- Project resolved from ${s.run.project_source}`);
-  if (s.run.baseline) out.push(`- Baseline experiment \`${s.run.baseline.name}\` (chosen by: ${s.run.baseline.chosen_by})`);
+  const out = ['### Run', '', `- Workflow ${mdCode(s.run.workflow_id)} run ${mdCode(s.run.run_id)}, ${s.run.mode} mode${s.run.mode_reason ? ` (${mdText(s.run.mode_reason)})` : ''}, ${s.run.started_at} → ${s.run.finished_at}`];
+  if (s.run.project_source) out.push(`- Project resolved from ${mdText(s.run.project_source)}`);
+  if (s.run.baseline) out.push(`- Baseline experiment ${mdCode(s.run.baseline.name)} (chosen by: ${mdText(s.run.baseline.chosen_by)})`);
   const evalEnv = s.run.eval_env ?? [];
   out.push(
     evalEnv.length
       ? `- \`bt eval\` environment (names only): ${evalEnv.map((n) => `\`${n.name}\` (${envSource(n)})`).join(', ')}`
       : '- `bt eval` environment: no variables beyond the flywheel\'s own (no `.env`, `--env-file` or `--eval-env`)',
   );
-  for (const n of s.run.notes) out.push(`- _Note:_ ${n}`);
+  for (const n of s.run.notes) out.push(`- _Note:_ ${mdText(n)}`);
   if (s.run.window) out.push(`- Evidence window: ${s.run.window.from} → ${s.run.window.to} (${s.run.window.days} days)`);
-  for (const d of s.verification.decisions) out.push(`- Iteration ${d.iteration}: \`${d.rule}\` → ${d.next === 'route' ? `route ${d.route}` : `exit ${d.outcome}`} — ${d.reason}`);
-  for (const g of s.gates) out.push(`- Gate \`${g.id}\` (${g.kind}): ${g.decision} by ${g.by} at ${g.at}${g.note ? ` — ${g.note}` : ''}`);
-  if (s.run.error) out.push(`- Error in ${s.run.error.phase}: ${s.run.error.message}`);
+  for (const d of s.verification.decisions) out.push(`- Iteration ${d.iteration}: \`${d.rule}\` → ${d.next === 'route' ? `route ${mdText(String(d.route))}` : `exit ${d.outcome}`} — ${mdText(d.reason)}`);
+  for (const g of s.gates) out.push(`- Gate ${mdCode(g.id)} (${g.kind}): ${g.decision} by ${mdText(g.by)} at ${g.at}${g.note ? ` — ${mdText(g.note)}` : ''}`);
+  if (s.run.error) out.push(`- Error in ${s.run.error.phase}: ${mdText(s.run.error.message)}`);
   return out;
 }
 
 export function renderNarrative(s: Summary): string {
   const lines: string[] = [];
   if (s.changes_detail.length > 0) {
-    lines.push('## Flywheel Optimization Run', '', '> Auto-generated by the bt-flywheel self-improvement cycle.', '', header(s), '', s.summary, '');
+    lines.push('## Flywheel Optimization Run', '', '> Auto-generated by the bt-flywheel self-improvement cycle.', '', header(s), '', mdText(s.summary, 4000), '');
     lines.push('### What Changed', '');
     for (const c of s.changes_detail) {
       const what = [
-        c.files.length ? `files ${c.files.map((f) => `\`${f}\``).join(', ')}` : null,
-        c.dataset_rows ? `${c.dataset_rows.upserted} rows into dataset \`${c.dataset_rows.dataset}\` (train ${c.dataset_rows.train}, validation ${c.dataset_rows.validation}${c.dataset_rows.needs_label ? `, ${c.dataset_rows.needs_label} need labels` : ''})` : null,
-        c.functions.length ? `functions ${c.functions.map((f) => `\`${f.slug}\` (${f.action})`).join(', ')}` : null,
+        c.files.length ? `files ${c.files.map((f) => mdCode(f)).join(', ')}` : null,
+        c.dataset_rows ? `${c.dataset_rows.upserted} rows into dataset ${mdCode(c.dataset_rows.dataset)} (train ${c.dataset_rows.train}, validation ${c.dataset_rows.validation}${c.dataset_rows.needs_label ? `, ${c.dataset_rows.needs_label} need labels` : ''})` : null,
+        c.functions.length ? `functions ${c.functions.map((f) => `${mdCode(f.slug)} (${f.action})`).join(', ')}` : null,
       ].filter(Boolean);
-      lines.push(`- **${c.artifact}** — ${c.description}${what.length ? ` — ${what.join('; ')}` : ''} _(motivated by ${c.finding_ids.map((f) => `\`${f}\``).join(', ')}; iteration ${c.iteration}; applied by ${c.applied_by})_`);
+      lines.push(`- **${c.artifact}** — ${mdText(c.description)}${what.length ? ` — ${what.join('; ')}` : ''} _(motivated by ${c.finding_ids.map((f) => mdCode(f)).join(', ')}; iteration ${c.iteration}; applied by ${c.applied_by})_`);
     }
     lines.push('', ...findingsSection(s, '### Why These Changes'), '');
     lines.push(...scoreImpact(s), '', ...chartsSection(s));
@@ -193,7 +194,7 @@ export function renderNarrative(s: Summary): string {
     );
     lines.push(...actionsSection(s), '', ...runSection(s), '');
   } else {
-    lines.push(`## Flywheel Run — ${s.outcome.replace('_', ' ')}`, '', header(s), '', s.summary, '');
+    lines.push(`## Flywheel Run — ${s.outcome.replace('_', ' ')}`, '', header(s), '', mdText(s.summary, 4000), '');
     lines.push(...findingsSection(s, '### Findings'), '');
     lines.push(...planSection(s), '');
     if (s.verification.experiments.length) lines.push(...scoreImpact(s), '');
