@@ -15,7 +15,11 @@ import { seedFromSyncDir } from './seed.js';
 import type { DatasetRec, ExperimentRec, ProjectRec, Rec, Store } from './store.js';
 
 export const LOCAL_SERVER_VERSION = '0.1.0-local';
-const MAX_BODY = 1024 * 1024 * 1024;
+/** Largest request body, compressed or decompressed (a gzip bomb is refused while it inflates, not after). */
+const MAX_BODY = 256 * 1024 * 1024;
+/** A client has this long to send its headers, and the whole request (slow uploads included). */
+const HEADERS_TIMEOUT_MS = 15_000;
+const REQUEST_TIMEOUT_MS = 300_000;
 
 export class HttpError extends Error {
   constructor(
@@ -63,8 +67,9 @@ function parseJson(buf: Buffer, encoding: string | undefined): Json {
   let data = buf;
   if (encoding && /gzip/i.test(encoding)) {
     try {
-      data = gunzipSync(buf);
-    } catch {
+      data = gunzipSync(buf, { maxOutputLength: MAX_BODY });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) throw new HttpError(413, `request body too large once decompressed (over ${MAX_BODY} bytes)`);
       throw new HttpError(400, 'invalid gzip body');
     }
   }
@@ -105,7 +110,8 @@ export class LocalApi {
       });
     });
     server.keepAliveTimeout = 5000;
-    server.requestTimeout = 0;
+    server.headersTimeout = HEADERS_TIMEOUT_MS;
+    server.requestTimeout = REQUEST_TIMEOUT_MS;
     this.server = server;
     await new Promise<void>((resolveListen, reject) => {
       server.once('error', reject);
@@ -173,6 +179,9 @@ export class LocalApi {
       if (e instanceof LintError) return sendError(res, 400, 'BadRequest', e.message);
       if (e instanceof QueryError) return sendError(res, 400, 'BadRequest', e.message);
       if (e instanceof IngestError) return sendError(res, e.status, e.status === 404 ? 'NotFound' : 'BadRequest', e.message);
+      // Malformed input, not a server fault: a bad %-escape in the path, or JSON nested too deep to walk.
+      if (e instanceof URIError) return sendError(res, 400, 'BadRequest', 'malformed percent-escape in the request path');
+      if (e instanceof RangeError && /call stack/i.test(e.message)) return sendError(res, 400, 'BadRequest', 'request body is nested too deeply');
       if (debug) process.stderr.write(`[local-server] error ${(e as Error).stack}\n`);
       return sendError(res, 500, 'InternalError', (e as Error).message);
     }
