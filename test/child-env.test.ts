@@ -131,3 +131,15 @@ writeFileSync('seen-argv.json', JSON.stringify(process.argv.slice(2)));`);
     expect(env.BRAINTRUST_API_KEY).toBeUndefined();
   });
 });
+
+describe('run files are owner-only', () => {
+  it('writeFileAtomic writes 0600 files in 0700 directories; the handoff mode is explicit', async () => {
+    const { statSync } = await import('node:fs');
+    const { writeFileAtomic } = await import('../src/activities/files.js');
+    const ref = await writeFileAtomic(join(tmp, 'perm', 'rows.jsonl'), '{"input":"secret"}\n');
+    expect(statSync(ref.path).mode & 0o777).toBe(0o600);
+    expect(statSync(join(tmp, 'perm')).mode & 0o777).toBe(0o700);
+    const pub = await writeFileAtomic(join(tmp, 'perm', 'summary.json'), '{}\n', 0o644);
+    expect(statSync(pub.path).mode & 0o777).toBe(0o644);
+  });
+});

@@ -55,6 +55,9 @@ describe('local server daemon', () => {
     expect(first.appUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(statSync(stateFilePath(home)).mode & 0o777).toBe(0o600);
     expect(readState(home)).toMatchObject({ pid: first.pid, port: first.port, apiKey: first.apiKey, dataFile: join(home, 'braintrust-local.duckdb') });
+    // Production traces live in the DuckDB file: owner-only, in an owner-only home.
+    expect(statSync(join(home, 'braintrust-local.duckdb')).mode & 0o777).toBe(0o600);
+    expect(statSync(home).mode & 0o777).toBe(0o700);
 
     const again = await ensureLocalServer({ home });
     expect(again).toMatchObject({ started: false, pid: first.pid, apiKey: first.apiKey });
@@ -82,10 +85,16 @@ describe('local server daemon', () => {
 
   it('exposes local start/seed/status/stop commands', async () => {
     process.env.FLYWHEEL_HOME = home;
-    const started = JSON.parse(await runCli(['local', 'start', '--no-temporal', '--json'])) as Record<string, unknown>;
-    expect(started).toMatchObject({ appUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:/), apiUrl: expect.any(String), apiKey: expect.any(String), dataFile: join(home, 'braintrust-local.duckdb') });
-    const text = await runCli(['local', 'start', '--no-temporal']);
-    expect(text).toContain('already running');
+    const hidden = JSON.parse(await runCli(['local', 'start', '--no-temporal', '--json'])) as Record<string, unknown>;
+    const key = readState(home)!.apiKey;
+    // The key is a secret: not printed unless asked for.
+    expect(JSON.stringify(hidden)).not.toContain(key);
+    expect(await runCli(['local', 'start', '--no-temporal'])).not.toContain(key);
+    expect(await runCli(['local', 'status'])).not.toContain(key);
+    const started = JSON.parse(await runCli(['local', 'start', '--no-temporal', '--json', '--show-key'])) as Record<string, unknown>;
+    expect(started).toMatchObject({ appUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:/), apiUrl: expect.any(String), apiKey: key, dataFile: join(home, 'braintrust-local.duckdb') });
+    expect((await runCli(['local', 'env', '--key'])).trim()).toBe(key);
+    const text = await runCli(['local', 'env']);
     expect(text).toContain(`export BRAINTRUST_API_KEY=${String(started.apiKey)}`);
     expect(text).toContain(`export BRAINTRUST_APP_URL=${String(started.appUrl)}`);
     expect(text).toContain('export BRAINTRUST_ORG_NAME=local');

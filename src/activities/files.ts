@@ -15,12 +15,15 @@ export function sha256(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** Writes via a temp file in the same directory and renames it into place. */
-export async function writeFileAtomic(path: string, data: string | Buffer): Promise<FileRef> {
-  await mkdir(dirname(path), { recursive: true });
+/**
+ * Writes via a temp file in the same directory and renames it into place. Run files hold production data
+ * (trace inputs and outputs, curated rows): owner-only by default (0600, new directories 0700).
+ */
+export async function writeFileAtomic(path: string, data: string | Buffer, mode = 0o600): Promise<FileRef> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = join(dirname(path), `.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    await writeFile(tmp, data);
+    await writeFile(tmp, data, { mode });
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });

@@ -95,7 +95,7 @@ export interface HandoffFiles {
 /** Validates, then writes `bt-flywheel-summary.json` and `bt-flywheel-narrative.md` into `dir` (summary first). */
 export async function writeHandoff(dir: string, summary: Summary, narrative: string): Promise<HandoffFiles> {
   await assertValidSummary(summary);
-  const summaryRef = await writeFileAtomic(join(dir, SUMMARY_FILE), JSON.stringify(summary, null, 2) + '\n');
-  const narrativeRef = await writeFileAtomic(join(dir, NARRATIVE_FILE), narrative.endsWith('\n') ? narrative : narrative + '\n');
+  const summaryRef = await writeFileAtomic(join(dir, SUMMARY_FILE), JSON.stringify(summary, null, 2) + '\n', 0o644);
+  const narrativeRef = await writeFileAtomic(join(dir, NARRATIVE_FILE), narrative.endsWith('\n') ? narrative : narrative + '\n', 0o644);
   return { summary: summaryRef, narrative: narrativeRef };
 }

@@ -59,7 +59,7 @@ export function readState(home: string): LocalServerState | undefined {
 }
 
 function writeState(home: string, state: LocalServerState): void {
-  mkdirSync(home, { recursive: true });
+  mkdirSync(home, { recursive: true, mode: 0o700 });
   const file = stateFilePath(home);
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
@@ -173,7 +173,7 @@ export function isOurLocalServer(pid: number | undefined, home: string): boolean
 /** Reuses the running local server recorded in `<home>/local-server.json`, or starts one in the background. */
 export async function ensureLocalServer(opts: EnsureOptions): Promise<LocalServerInfo> {
   const home = opts.home;
-  mkdirSync(home, { recursive: true });
+  mkdirSync(home, { recursive: true, mode: 0o700 });
   const prev = readState(home);
   if (prev?.pid && isOurLocalServer(prev.pid, home) && prev.port && (opts.port === undefined || opts.port === 0 || opts.port === prev.port)) {
     if (await checkHealth(prev.appUrl ?? `http://127.0.0.1:${prev.port}`, prev.apiKey)) return toInfo(prev, false);

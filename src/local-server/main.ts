@@ -12,6 +12,8 @@ import { parseArgs } from 'node:util';
 import { generateApiKey, startLocalServer } from './index.js';
 
 async function main(): Promise<void> {
+  // The DuckDB file (and its WAL) holds production traces: owner-only.
+  process.umask(0o077);
   const { values } = parseArgs({
     options: {
       'data-file': { type: 'string' },
