@@ -198,12 +198,12 @@ export async function buildRunRequest(opts: RunOptions, globals: GlobalOptions, 
  * directory) and a `.env.example` with its fake LLM key: copied to `.env` when there is none, as a new
  * developer would, so `bt eval` gets the key the way the flywheel loads it for any agent.
  */
-async function prepareExample(ex: ExampleSpec, home: string, server: { appUrl: string; apiKey: string }, log: (m: string) => void): Promise<void> {
+async function prepareExample(ex: ExampleSpec, agentDir: string, home: string, server: { appUrl: string; apiKey: string }, log: (m: string) => void): Promise<void> {
   const { seedLocalServer } = await import('../local-server/daemon.js');
   if (ex.name === 'python') {
-    const envFile = join(ex.dir, '.env');
-    if (!existsSync(envFile) && existsSync(join(ex.dir, '.env.example'))) {
-      copyFileSync(join(ex.dir, '.env.example'), envFile);
+    const envFile = join(agentDir, '.env');
+    if (!existsSync(envFile) && existsSync(join(agentDir, '.env.example'))) {
+      copyFileSync(join(agentDir, '.env.example'), envFile);
       log(`created ${envFile} from .env.example (the example LLM's key, for bt eval)`);
     }
   }
@@ -380,7 +380,7 @@ export async function runCommand(opts: RunOptions, globals: GlobalOptions): Prom
   const ex = exampleSpec(opts.example);
   if (ex) {
     if (!bt.embedded) throw new CliError('--example runs on the local Braintrust server; unset BRAINTRUST_API_KEY to use it', EXIT_CODES.usage);
-    await prepareExample(ex, home, { appUrl: bt.appUrl, apiKey: bt.btEnv.BRAINTRUST_API_KEY! }, log);
+    await prepareExample(ex, resolve(opts.agentDir ?? ex.dir), home, { appUrl: bt.appUrl, apiKey: bt.btEnv.BRAINTRUST_API_KEY! }, log);
     // bt eval runs Python evals with the first python on PATH: the example's is the one with the braintrust SDK.
     const pyBin = join(packageRoot, '.tools', 'py', 'bin');
     if (ex.name === 'python' && existsSync(pyBin)) bt.btEnv.PATH = `${pyBin}:${bt.btEnv.PATH ?? process.env.PATH ?? ''}`;

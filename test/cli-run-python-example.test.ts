@@ -1,0 +1,93 @@
+/**
+ * `flywheel run --example python` (built CLI, embedded defaults): the Python travel agent of
+ * examples/travel-agent end to end — generated traces and the hand-made dataset seeded, the eval run by
+ * the braintrust Python SDK through `bt eval` with the LLM key from the example's `.env`, the scripted
+ * change agent and labeler, and a valid handoff in which the key's value appears nowhere.
+ */
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { SummarySchema, type Summary } from '../schemas/summary.js';
+import { ensureCliBuilt, repoRoot } from './support/cli-flywheel.js';
+import { describeTemporal } from './support/temporal-harness.js';
+
+const bin = join(repoRoot, 'bin', 'flywheel.js');
+const exampleDir = join(repoRoot, 'examples', 'travel-agent');
+const tmp = mkdtempSync(join(tmpdir(), 'cli-run-py-'));
+const home = join(tmp, 'home');
+const hasPython = existsSync(join(repoRoot, '.tools', 'py', 'bin', 'python'));
+
+/** The fake key the example ships (its .env.example); read, not hard-coded, so the test follows the file. */
+function shippedKey(): string {
+  const line = readFileSync(join(exampleDir, '.env.example'), 'utf8').split('\n').find((l) => l.startsWith('EXAMPLE_LLM_API_KEY='));
+  return line!.slice('EXAMPLE_LLM_API_KEY='.length).trim();
+}
+
+async function flywheel(args: string[], timeoutMs = 600_000) {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  // The key must come from the example's .env, not from the test's environment.
+  for (const k of ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'TEMPORAL_API_KEY', 'TEMPORAL_PROFILE', 'BRAINTRUST_API_KEY', 'FLYWHEEL_CONFIG', 'CI', 'FLYWHEEL_AUTONOMOUS', 'EXAMPLE_LLM_API_KEY']) delete env[k];
+  const r = await execa(process.execPath, [bin, ...args], { cwd: tmp, env, extendEnv: false, reject: false, timeout: timeoutMs, stdin: 'ignore' });
+  return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? filesUnder(p) : [p];
+  });
+}
+
+beforeAll(async () => {
+  await ensureCliBuilt();
+}, 300_000);
+
+afterAll(async () => {
+  await flywheel(['--home', home, 'local', 'stop'], 60_000);
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describeTemporal('flywheel run --example python (built CLI)', () => {
+  let summary: Summary;
+  let summaryPath: string;
+
+  it.skipIf(!hasPython)('runs the Python travel agent end to end: valid handoff, eval scored with the key from .env, key value nowhere', async () => {
+    const r = await flywheel(['--home', home, '--json', 'run', '--example', 'python', '--workflow-id', 'cli-example-python']);
+    // improved (10) when the change agent's fix verifies; the handoff must be valid either way.
+    expect([10, 11], r.stderr).toContain(r.exitCode);
+    const out = JSON.parse(r.stdout) as { workflowId: string; outcome: string; summaryPath: string };
+    expect(out.workflowId).toBe('cli-example-python');
+    summaryPath = out.summaryPath;
+    expect(summaryPath.startsWith(join(home, 'example-python-out'))).toBe(true);
+    summary = SummarySchema.parse(JSON.parse(readFileSync(summaryPath, 'utf8')));
+    expect(summary.run.project).toMatchObject({ name: 'travel-agent' });
+    expect(existsSync(join(exampleDir, '.env'))).toBe(true);
+
+    // bt eval got the key from the example's .env (a name, with its source; never the value).
+    expect(summary.run.eval_env).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'EXAMPLE_LLM_API_KEY', source: 'dotenv' })]));
+    // …and the eval really ran with it: without the key the LLM client raises and every row scores 0/none.
+    const text = JSON.stringify(summary);
+    expect(text).toMatch(/answer_quality/);
+    const baselineScores = [...text.matchAll(/"answer_quality"\s*:\s*\{[^}]*?"(?:score|mean|baseline|value)"\s*:\s*([0-9.]+)/g)].map((m) => Number(m[1]));
+    expect(baselineScores.some((s) => s > 0), text.slice(0, 2000)).toBe(true);
+
+    // The key's value appears nowhere: handoff, narrative, run directory, exported history.
+    const key = shippedKey();
+    expect(key.length).toBeGreaterThan(8);
+    expect(readFileSync(summaryPath, 'utf8')).not.toContain(key);
+    expect(readFileSync(out.summaryPath.replace(/summary\.json$/, 'narrative.md'), 'utf8')).not.toContain(key);
+    const history = await flywheel(['--home', home, '--json', 'history', 'cli-example-python', '--out', join(tmp, 'history.json')], 120_000);
+    expect(history.exitCode, history.stderr).toBe(0);
+    expect(readFileSync(join(tmp, 'history.json'), 'utf8')).not.toContain(key);
+    const leaks = filesUnder(join(home, 'runs')).filter((f) => !/\.env(\.example)?$/.test(f) && statSync(f).size < 5e6 && readFileSync(f, 'utf8').includes(key));
+    expect(leaks).toEqual([]);
+  });
+
+  // Awaits the Discover change (cohorts grouped by classification labels; project datasets counted for coverage)
+  // being merged: the handoff names the uncovered cohort by its topic label, counts the hand-made dataset's
+  // rows per cohort, shows no no_match cohort. The lead enables it after merging.
+  it.todo('names the uncovered cohort by its Topics label ("Cancellations & refunds"), counts the travel-agent-golden rows per cohort, and shows no no_match cohort');
+});
