@@ -88,7 +88,7 @@ describe('travel-agent example', () => {
       expect(cancel.length).toBeGreaterThan(50);
       expect(cancel.every((r) => r.scores.answer_quality === 0 && r.output.intent === 'complaint')).toBe(true);
       const others = roots.filter((r) => r.classifications.Task[0].label !== 'Cancellations & refunds');
-      expect(others.reduce((a, r) => a + r.scores.answer_quality, 0) / others.length).toBeGreaterThan(0.8);
+      expect(others.reduce((a, r) => a + r.scores.answer_quality, 0) / others.length).toBeGreaterThan(0.7);
       const tools = logs.rows.filter((r) => r.span_attributes.type === 'tool');
       expect(tools.filter((r) => r.error).length).toBeGreaterThan(20);
       expect(tools.filter((r) => !r.error).length).toBeGreaterThan(20);

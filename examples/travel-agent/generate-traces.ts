@@ -322,10 +322,12 @@ export function generateTravelTraces(options: GenerateTravelTracesOptions): Gene
     const toolError = output.tool_calls.find((c) => c.error);
     const deflected = output.intent === 'complaint' && d.intent !== 'complaint';
     const fill = (s: string) => s.replace('{ref}', d.ref?.toUpperCase() ?? '');
+    const task = fill(pick(detail, TASK_SUMMARY[d.template]!));
+    // Issue summaries are per trace, like the service's (they name the trace's own request), not topic names.
     const issues = toolError
       ? fill(pick(detail, ['Booking lookup failed for {ref}; the agent asked the traveller to re-check the reference', 'Agent could not find booking {ref} and gave no answer']))
       : deflected
-        ? pick(detail, [`${TOPIC_LABEL[d.intent]} question handed to the care team without an answer`, 'Agent deflected to the care team instead of answering'])
+        ? `${task}; ${pick(detail, ['the agent handed it to the care team without answering', 'deflected to the care team, no answer given', 'no answer, only a care-team hand-off'])}`
         : 'no_match';
     const topic = (label: string) => [{ id: uuidFromText(`topic:${label}`), label, confidence: round3(0.72 + detail() * 0.26), source: 'topics' }];
     const classifications: Record<string, unknown> = { Task: topic(TOPIC_LABEL[d.intent]) };
@@ -345,7 +347,7 @@ export function generateTravelTraces(options: GenerateTravelTracesOptions): Gene
         metrics: { start: d.t0, end },
         scores,
         tags: ['prod', `tier:${d.tier}`],
-        facets: { Task: fill(pick(detail, TASK_SUMMARY[d.template]!)), Sentiment: pick(detail, MOOD[d.mood].summary), Issues: issues },
+        facets: { Task: task, Sentiment: pick(detail, MOOD[d.mood].summary), Issues: issues },
         classifications,
       },
     });

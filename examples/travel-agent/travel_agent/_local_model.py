@@ -44,7 +44,7 @@ def respond(messages: List[Dict[str, str]], temperature: float = 0.0) -> str:
         if tool:
             data = json.loads(tool.group(1))
             if "error" in data:
-                return "Sorry, I couldn't find that booking right now. Please double-check the reference and try again."
+                return f"Sorry, I couldn't find booking {data.get('ref', '')} right now. Please double-check the reference and try again."
             text = (
                 f"Booking {data['ref']} ({data['route']}, {data['date']}, {data['status']}): " + text
             )

@@ -61,7 +61,7 @@ def answer(input: Dict[str, Any], client: Optional[LLMClient] = None) -> Dict[st
                 result["ref"], result["route"], result["date"], result["status"])
         except BookingLookupError as err:
             tool_calls.append({"name": "lookup_booking", "args": {"ref": ref}, "error": str(err)})
-            booking_json = '{"error": "not found"}'
+            booking_json = '{"error": "not found", "ref": "%s"}' % ref
 
     if intent == "complaint":
         reply = HANDOFF_ANSWER
