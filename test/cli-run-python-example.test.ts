@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SummarySchema, type Summary } from '../schemas/summary.js';
 import { ensureCliBuilt, repoRoot } from './support/cli-flywheel.js';
-import { describeTemporal } from './support/temporal-harness.js';
+import { describeTemporal, temporalAddress } from './support/temporal-harness.js';
 
 const bin = join(repoRoot, 'bin', 'flywheel.js');
 const exampleDir = join(repoRoot, 'examples', 'travel-agent');
@@ -55,7 +55,8 @@ describeTemporal('flywheel run --example python (built CLI)', () => {
   let summaryPath: string;
 
   it.skipIf(!hasPython)('runs the Python travel agent end to end: valid handoff, eval scored with the key from .env, key value nowhere', async () => {
-    const r = await flywheel(['--home', home, '--json', 'run', '--example', 'python', '--workflow-id', 'cli-example-python']);
+    // The test suite's dev server (the embedded one would work too, but would be a second server on 2 cores).
+    const r = await flywheel(['--home', home, '--address', temporalAddress!, '--json', 'run', '--example', 'python', '--workflow-id', 'cli-example-python']);
     // The change agent's fixes (lookup_booking, the cancellation deflection) verify on the curated rows.
     expect(r.exitCode, r.stderr).toBe(10);
     const out = JSON.parse(r.stdout) as { workflowId: string; outcome: string; summaryPath: string };
@@ -81,7 +82,7 @@ describeTemporal('flywheel run --example python (built CLI)', () => {
     expect(key.length).toBeGreaterThan(8);
     expect(readFileSync(summaryPath, 'utf8')).not.toContain(key);
     expect(readFileSync(out.summaryPath.replace(/summary\.json$/, 'narrative.md'), 'utf8')).not.toContain(key);
-    const history = await flywheel(['--home', home, '--json', 'history', 'cli-example-python', '--out', join(tmp, 'history.json')], 120_000);
+    const history = await flywheel(['--home', home, '--address', temporalAddress!, '--json', 'history', 'cli-example-python', '--out', join(tmp, 'history.json')], 120_000);
     expect(history.exitCode, history.stderr).toBe(0);
     expect(readFileSync(join(tmp, 'history.json'), 'utf8')).not.toContain(key);
     const leaks = filesUnder(join(home, 'runs')).filter((f) => !/\.env(\.example)?$/.test(f) && statSync(f).size < 5e6 && readFileSync(f, 'utf8').includes(key));
