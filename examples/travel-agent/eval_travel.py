@@ -52,7 +52,7 @@ def _to_input(value):
     if isinstance(value, dict):
         q = value.get("question") or value.get("message") or value.get("query")
         if isinstance(q, str):
-            return {k: v for k, v in value.items() if k in ("question", "traveler_tier", "locale", "channel")} | {"question": q}
+            return {**{k: v for k, v in value.items() if k in ("traveler_tier", "locale", "channel")}, "question": q}
     return None
 
 
