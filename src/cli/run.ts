@@ -3,7 +3,7 @@
  * worker on the embedded defaults, showing live progress until the handoff is written.
  */
 import { termSafe } from '../untrusted.js';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { WorkflowIdConflictPolicy, type Client, type WorkflowHandle } from '@temporalio/client';
@@ -52,7 +52,8 @@ export interface RunOptions {
   workflowId?: string;
   dataset?: string;
   maxIterations?: string;
-  example?: boolean;
+  /** `--example` alone is true (the TypeScript support agent); `--example python` picks the Python one. */
+  example?: boolean | string;
   snapshot?: string;
   detach?: boolean;
   worker?: boolean;
@@ -73,6 +74,42 @@ export const collect = (value: string, previous: string[] | undefined): string[]
 
 export const EXAMPLE_PROJECT = 'support-agent';
 export const EXAMPLE_DIR = join(packageRoot, 'examples', 'support-agent');
+export const PYTHON_EXAMPLE_PROJECT = 'travel-agent';
+export const PYTHON_EXAMPLE_DIR = join(packageRoot, 'examples', 'travel-agent');
+
+/** The bundled examples `run --example [name]` runs (each with its own project, seed marker and handoff dir). */
+export interface ExampleSpec {
+  name: 'support' | 'python';
+  project: string;
+  dir: string;
+  /** Under --home: the handoff directory, the generated sync dir and the seeded marker. */
+  outDir: string;
+  syncDir: string;
+  marker: string;
+}
+
+const EXAMPLES: Record<ExampleSpec['name'], Omit<ExampleSpec, 'name'>> = {
+  support: { project: EXAMPLE_PROJECT, dir: EXAMPLE_DIR, outDir: 'example-out', syncDir: 'example-sync', marker: 'example-seeded.json' },
+  python: { project: PYTHON_EXAMPLE_PROJECT, dir: PYTHON_EXAMPLE_DIR, outDir: 'example-python-out', syncDir: 'example-python-sync', marker: 'example-python-seeded.json' },
+};
+const EXAMPLE_ALIASES: Record<string, ExampleSpec['name']> = {
+  support: 'support', 'support-agent': 'support', ts: 'support', typescript: 'support',
+  python: 'python', py: 'python', travel: 'python', 'travel-agent': 'python',
+};
+
+/** `--example` (true) is the TypeScript support agent; `--example python` the Python travel agent. */
+export function exampleSpec(value: boolean | string | undefined): ExampleSpec | undefined {
+  if (value === undefined || value === false) return undefined;
+  const key = value === true ? 'support' : EXAMPLE_ALIASES[value.trim().toLowerCase()];
+  if (!key) throw new CliError(`unknown --example '${String(value)}'; choose support (the default) or python`, EXIT_CODES.usage);
+  return { name: key, ...EXAMPLES[key] };
+}
+
+/** The Python the Python example runs with: .tools/py (scripts/setup.sh puts the braintrust SDK there), else python3. */
+export function examplePythonBin(): string {
+  const bundled = join(packageRoot, '.tools', 'py', 'bin', 'python');
+  return existsSync(bundled) ? bundled : 'python3';
+}
 
 /** Splits a command line into argv (whitespace, with '…' and "…" quoting); no shell is ever involved. */
 export function splitCommand(text: string): string[] {
@@ -137,25 +174,30 @@ export function checkWorkflowId(id: string): void {
 export async function buildRunRequest(opts: RunOptions, globals: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Promise<{ workflowId: string; input: FlywheelInput }> {
   const cfg = loadConfigFile(globals, env);
   const home = homeOf(globals, env);
-  const example = opts.example === true;
+  const ex = exampleSpec(opts.example);
+  const example = ex !== undefined;
   const { mode, reason } = resolveMode(opts.mode ?? (example && !opts.mode ? 'autonomous' : undefined), cfg.mode, env);
   checkRunFlags(opts);
-  const agentDir = resolve(opts.agentDir ?? (example ? EXAMPLE_DIR : (cfg.agentDir ?? process.cwd())));
+  const agentDir = resolve(opts.agentDir ?? (ex ? ex.dir : (cfg.agentDir ?? process.cwd())));
   if (!existsSync(agentDir)) throw new CliError(`--agent-dir ${agentDir} does not exist`, EXIT_CODES.usage);
   if (!statSync(agentDir).isDirectory()) throw new CliError(`--agent-dir ${agentDir} is a file; pass the agent's repository directory`, EXIT_CODES.usage);
-  const project = opts.project ?? (example ? EXAMPLE_PROJECT : cfg.project);
+  const project = opts.project ?? (ex ? ex.project : cfg.project);
   let changeCommand: string[] | undefined = opts.changeCommand !== undefined ? splitCommand(opts.changeCommand) : cfg.changeCommand;
-  if (example && !opts.changeCommand) changeCommand = [process.execPath, join(EXAMPLE_DIR, 'change-agent.mjs')];
+  if (ex && opts.changeCommand === undefined) {
+    changeCommand = ex.name === 'python' ? [examplePythonBin(), join(ex.dir, 'change_agent.py')] : [process.execPath, join(ex.dir, 'change-agent.mjs')];
+  }
   if (opts.changeAgent === false) changeCommand = undefined;
   let labeler: string[] | undefined = opts.labeler !== undefined ? splitCommand(opts.labeler) : cfg.labeler;
-  if (example && !opts.labeler) labeler = [join(packageRoot, 'node_modules', '.bin', 'tsx'), join(EXAMPLE_DIR, 'labeler.ts')];
+  if (ex && opts.labeler === undefined) {
+    labeler = ex.name === 'python' ? [examplePythonBin(), join(ex.dir, 'labeler.py')] : [join(packageRoot, 'node_modules', '.bin', 'tsx'), join(ex.dir, 'labeler.ts')];
+  }
   const windowDays = opts.window !== undefined ? Number(opts.window) : cfg.windowDays;
   if (windowDays !== undefined && (!Number.isInteger(windowDays) || windowDays < 1)) {
     throw new CliError(`--window must be a whole number of days (got '${opts.window}')`, EXIT_CODES.usage);
   }
   const maxIterations = opts.maxIterations !== undefined ? Number(opts.maxIterations) : undefined;
   const workflowId = opts.workflowId ?? defaultWorkflowId(project ?? basename(agentDir));
-  const outDir = resolve(opts.out ?? cfg.outDir ?? (example ? join(home, 'example-out') : process.cwd()));
+  const outDir = resolve(opts.out ?? cfg.outDir ?? (ex ? join(home, ex.outDir) : process.cwd()));
   if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new CliError(`--out ${outDir} is a file; the handoff needs a directory (it is created if missing)`, EXIT_CODES.usage);
   checkWorkflowId(workflowId);
   const input: FlywheelInput = {
@@ -196,19 +238,31 @@ export async function buildRunRequest(opts: RunOptions, globals: GlobalOptions, 
   return { workflowId, input };
 }
 
-/** Seeds the embedded Braintrust server with the example project's generated production traces (once). */
-async function prepareExample(home: string, server: { appUrl: string; apiKey: string }, log: (m: string) => void): Promise<void> {
+/**
+ * Seeds the embedded Braintrust server with the example project's generated production traces (once). The
+ * Python example also ships its team's hand-made dataset (seeded as a project dataset from the same sync
+ * directory) and a `.env.example` with its fake LLM key: copied to `.env` when there is none, as a new
+ * developer would, so `bt eval` gets the key the way the flywheel loads it for any agent.
+ */
+async function prepareExample(ex: ExampleSpec, agentDir: string, home: string, server: { appUrl: string; apiKey: string }, log: (m: string) => void): Promise<void> {
   const { seedLocalServer } = await import('../local-server/daemon.js');
-  const marker = join(home, 'example-seeded.json');
+  if (ex.name === 'python') {
+    const envFile = join(agentDir, '.env');
+    if (!existsSync(envFile) && existsSync(join(agentDir, '.env.example'))) {
+      copyFileSync(join(agentDir, '.env.example'), envFile);
+      log(`created ${envFile} from .env.example (the example LLM's key, for bt eval)`);
+    }
+  }
+  const marker = join(home, ex.marker);
   if (existsSync(marker)) return;
-  log("generating the example project's production traces (30 days, seeded)…");
-  // The generator runs the example agent (TypeScript) itself, so it runs under tsx as a subprocess.
+  log(`generating the ${ex.project} example's production traces (30 days, seeded)…`);
+  // The generators run the example agent itself (TypeScript under tsx; the Python one through its interpreter).
   const { execa } = await import('execa');
-  const gen = await execa(join(packageRoot, 'node_modules', '.bin', 'tsx'), [join(EXAMPLE_DIR, 'generate-traces.ts'), '--out', join(home, 'example-sync'), '--project-name', EXAMPLE_PROJECT], { stdin: 'ignore', reject: false });
+  const gen = await execa(join(packageRoot, 'node_modules', '.bin', 'tsx'), [join(ex.dir, 'generate-traces.ts'), '--out', join(home, ex.syncDir), '--project-name', ex.project], { stdin: 'ignore', reject: false });
   if (gen.exitCode !== 0) throw new CliError(`generating the example traces failed: ${String(gen.stderr).slice(-500)}`);
-  const res = JSON.parse(String(gen.stdout).trim().split('\n').pop() ?? '{}') as { dir: string; spans: number; traces: number };
-  log(`seeding the local Braintrust server with ${res.traces} traces / ${res.spans} spans…`);
-  await seedLocalServer(server, res.dir, { projectName: EXAMPLE_PROJECT });
+  const res = JSON.parse(String(gen.stdout).trim().split('\n').pop() ?? '{}') as { dir: string; spans: number; traces: number; datasetRows?: number };
+  log(`seeding the local Braintrust server with ${res.traces} traces / ${res.spans} spans${res.datasetRows ? ` and a hand-made dataset of ${res.datasetRows} rows` : ''}…`);
+  await seedLocalServer(server, res.dir, { projectName: ex.project });
   const { writeJsonAtomic } = await import('../activities/files.js');
   await writeJsonAtomic(marker, { seededAt: new Date().toISOString(), ...res });
 }
@@ -397,9 +451,13 @@ export async function runCommand(opts: RunOptions, globals: GlobalOptions): Prom
   checkEvalEnv(request.input, opts.worker !== false);
   checkAgentEnv(request.input, opts.worker !== false, process.env, log);
   const bt = await braintrustEnv(globals);
-  if (opts.example) {
+  const ex = exampleSpec(opts.example);
+  if (ex) {
     if (!bt.embedded) throw new CliError('--example runs on the local Braintrust server; unset BRAINTRUST_API_KEY to use it', EXIT_CODES.usage);
-    await prepareExample(home, { appUrl: bt.appUrl, apiKey: bt.btEnv.BRAINTRUST_API_KEY! }, log);
+    await prepareExample(ex, resolve(opts.agentDir ?? ex.dir), home, { appUrl: bt.appUrl, apiKey: bt.btEnv.BRAINTRUST_API_KEY! }, log);
+    // bt eval runs Python evals with the first python on PATH: the example's is the one with the braintrust SDK.
+    const pyBin = join(packageRoot, '.tools', 'py', 'bin');
+    if (ex.name === 'python' && existsSync(pyBin)) bt.btEnv.PATH = `${pyBin}:${bt.btEnv.PATH ?? process.env.PATH ?? ''}`;
   }
   if (opts.snapshot) {
     if (!bt.embedded) throw new CliError('--snapshot analyses a pulled snapshot on the local server; unset BRAINTRUST_API_KEY to use it', EXIT_CODES.usage);
@@ -509,7 +567,7 @@ export function registerRunCommand(program: Command): Command {
       "let the change agent and the labeler see this variable of the worker's environment (repeatable; they get PATH, HOME, locale and the brief variables, nothing else — reference secrets in the commands as $NAME)",
       collect,
     )
-    .option('--example', 'run on the bundled example project (seeded local data, scripted change agent)')
+    .option('--example [name]', 'run on a bundled example project (seeded local data, scripted change agent): support (default, TypeScript) or python')
     .option('--snapshot <dir>', 'analyse a `bt sync pull` output directory on the local server (no credentials needed)')
     .option('--detach', 'start the run and print its workflow id without waiting')
     .option('--no-worker', 'do not run a worker in this process (use `flywheel worker` elsewhere)')

@@ -320,6 +320,18 @@ export class LocalApi {
         metrics: Object.fromEntries(Object.entries(cmp.metrics).map(([k, v]) => [k, full(v)])),
       };
     }
+    // The Python SDK reads a dataset's rows (`init_dataset(...)` iteration) through the REST fetch route:
+    // `{limit, cursor}` in, `{events, cursor}` out, paged like /btql.
+    m = /^\/v1\/dataset\/([^/]+)\/fetch$/.exec(path);
+    if (m && (method === 'POST' || method === 'GET')) {
+      const id = decodeURIComponent(m[1]!);
+      if (!(await store.getDataset(id))) throw new HttpError(404, `dataset ${id} not found`);
+      const limit = Math.max(1, Math.min(1000, Math.floor(Number(body.limit ?? qs.get('limit') ?? 1000)) || 1000));
+      const cursor = str(body.cursor) ?? qs.get('cursor') ?? undefined;
+      const q = `select: * | from: dataset(${JSON.stringify(id)}) | limit: ${limit}${cursor ? ` | cursor: ${JSON.stringify(cursor)}` : ''}`;
+      const res = await runBtql(store, { query: q }, (this.cfg.now ?? (() => new Date()))());
+      return { events: res.data, cursor: res.cursor ?? null };
+    }
     m = /^\/v1\/function\/([^/]+)\/invoke$/.exec(path);
     if (m) throw new HttpError(400, 'function invoke is not supported locally: the local Braintrust server stores functions but does not execute them');
     throw new HttpError(404, `no route for ${method} ${path}`);
