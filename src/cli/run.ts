@@ -223,6 +223,14 @@ export async function buildRunRequest(opts: RunOptions, globals: GlobalOptions, 
     evalEnv: [...new Set(opts.evalEnv ?? asList(cfg.evalEnv) ?? [])],
     agentEnv: [...new Set(opts.agentEnv ?? asList(cfg.agentEnv) ?? [])],
   };
+  // The same bounds for values that came from the environment or the config file.
+  const goalFrom = opts.goal !== undefined ? '--goal' : env.FLYWHEEL_GOAL !== undefined ? 'FLYWHEEL_GOAL' : 'goal in the config file';
+  const goal = input.goal ?? '';
+  if (goal.length > MAX_GOAL_CHARS) throw new CliError(`${goalFrom} is ${goal.length} characters; at most ${MAX_GOAL_CHARS}`, EXIT_CODES.usage);
+  if (CONTROL_CHARS.test(goal)) throw new CliError(`${goalFrom} contains control characters (newlines, escapes); pass plain text`, EXIT_CODES.usage);
+  if (input.project !== undefined && (input.project.length > MAX_PROJECT_CHARS || CONTROL_CHARS.test(input.project))) {
+    throw new CliError(`the project name from ${opts.project !== undefined ? '--project' : 'the config file'} is too long or contains control characters`, EXIT_CODES.usage);
+  }
   const parsed = flywheelInputSchema.safeParse(input);
   for (const name of input.evalEnv ?? []) {
     try {

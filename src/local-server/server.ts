@@ -74,13 +74,40 @@ function parseJson(buf: Buffer, encoding: string | undefined): Json {
     }
   }
   if (data.length === 0) return {};
+  let v: unknown;
   try {
-    const v = JSON.parse(data.toString('utf8')) as unknown;
+    v = JSON.parse(data.toString('utf8')) as unknown;
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
-    return v as Json;
   } catch {
     throw new HttpError(400, 'request body must be a JSON object');
   }
+  const bad = loneSurrogatePath(v);
+  if (bad !== null) throw new HttpError(400, `request body has a string with an unpaired UTF-16 surrogate (at ${bad.slice(0, 200)}); send valid Unicode`);
+  return v as Json;
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * The path of the first string (value or key) holding an unpaired surrogate, which JSON.parse accepts from a
+ * `\\udXXX` escape but no storage (or UTF-8) can hold; null when there is none. Iterative: any depth.
+ */
+function loneSurrogatePath(root: unknown): string | null {
+  const stack: Array<[unknown, string]> = [[root, '$']];
+  while (stack.length) {
+    const [v, path] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (LONE_SURROGATE.test(v)) return path;
+    } else if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) stack.push([v[i], `${path}[${i}]`]);
+    } else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (LONE_SURROGATE.test(k)) return `${path} (a key)`;
+        stack.push([x, `${path}.${k}`]);
+      }
+    }
+  }
+  return null;
 }
 
 function str(v: unknown): string | undefined {
