@@ -104,6 +104,18 @@ export function keysOf(rows: Record<string, unknown>[], column: string, scalarOn
   return [...keys].sort();
 }
 
+/** Tag values that split the sampled roots: on some but not all of them, short and not id-like. */
+export function tagValuesOf(rows: Record<string, unknown>[]): string[] {
+  const counts = new Map<string, number>();
+  let tagged = 0;
+  for (const r of rows) {
+    if (!Array.isArray(r.tags)) continue;
+    tagged++;
+    for (const t of new Set(r.tags)) if (typeof t === 'string' && t.length <= 40) counts.set(t, (counts.get(t) ?? 0) + 1);
+  }
+  return [...counts.entries()].filter(([, k]) => k < tagged).map(([t]) => t).sort();
+}
+
 export async function orient(bt: BtClient, p: OrientParams): Promise<OrientContext> {
   const { config } = p;
   const notes: string[] = [];
@@ -190,6 +202,15 @@ export async function orient(bt: BtClient, p: OrientParams): Promise<OrientConte
   const scoreColumns = keysOf(sample, 'scores').filter(quotable('scores'));
   const facetColumns = keysOf(sample, 'facets', true).filter(quotable('facets'));
   const metadataKeys = keysOf(sample, 'metadata', true).filter(quotable('metadata'));
+  // Topics: cohorts come from the topic labels in classifications.<Facet>, never from the free-text facets.
+  const classified = keysOf(sample, 'classifications');
+  const topicFacets = classified.length ? [...new Set([...classified, ...facetColumns])].filter(quotable('classifications')).sort() : [];
+  if (!topicFacets.length) {
+    notes.push(
+      `No Topics automation data (no classifications on the sampled root spans${facetColumns.length ? `; facets ${facetColumns.join(', ')} hold free text only` : ''}): cohorts come from metadata and tags. Enable Topics in Braintrust for topic cohorts.`,
+    );
+  }
+  const tagValues = tagValuesOf(sample).filter(quotable('tags'));
   if (unquotable.length) {
     notes.push(`Left out of the analysis: ${unquotable.join(', ')} (a backslash or NUL in a field name has no documented quoting in Braintrust SQL).`);
   }
@@ -229,6 +250,8 @@ export async function orient(bt: BtClient, p: OrientParams): Promise<OrientConte
     baseline,
     scoreColumns,
     facetColumns,
+    topicFacets,
+    tagValues,
     metadataKeys,
     schemaWindowDays,
     primaryScore,
