@@ -95,7 +95,10 @@ describe('defective: returns routed to escalation, lookup_order fails on 8-digit
     expect(run.ctx.scoreColumns).toEqual(['answer_quality', 'correct_category', 'no_tool_error']);
     expect(run.ctx.binaryScores.sort()).toEqual(['correct_category', 'no_tool_error']);
     expect(run.ctx.primaryScore).toBe('answer_quality');
-    expect(run.ctx.facetColumns).toContain('Topic');
+    expect(run.ctx.facetColumns).toEqual(['Issues', 'Sentiment', 'Task']);
+    // Topics ran: cohorts come from its labels (classifications), not from the free-text facets.
+    expect(run.ctx.topicFacets).toEqual(['Issues', 'Sentiment', 'Task']);
+    expect(run.ctx.notes.join('\n')).not.toMatch(/no Topics automation data/i);
     expect(run.ctx.baseline).toBeNull();
   });
 
@@ -111,14 +114,14 @@ describe('defective: returns routed to escalation, lookup_order fails on 8-digit
 
   it('plans a dataset route for the returns/refunds cohort before the agent route for lookup_order', () => {
     const d = run.diagnosis;
-    const dataset = indexOf(d, covers('dataset', `facet:Topic=${RETURNS}`));
+    const dataset = indexOf(d, covers('dataset', `topic:Task=${RETURNS}`));
     const tool = indexOf(d, (r) => r.id === 'agent:tool:lookup_order');
     expect(dataset, ids(d).join('\n')).toBeGreaterThanOrEqual(0);
     expect(tool, ids(d).join('\n')).toBeGreaterThanOrEqual(0);
     expect(dataset).toBeLessThan(tool);
     expect(d.routes[dataset]!.artifact).toBe('dataset');
     // One failure, several lenses: the returns topic, the escalation category and the deflection label are one route.
-    expect(d.routes[dataset]!.targets.map((t) => t.name)).toEqual(expect.arrayContaining([`facet:Topic=${RETURNS}`, 'metadata:category=escalation']));
+    expect(d.routes[dataset]!.targets.map((t) => t.name)).toEqual(expect.arrayContaining([`topic:Task=${RETURNS}`, 'metadata:category=escalation']));
     expect(d.routes[tool]!.targets[0]).toEqual({ kind: 'tool', name: 'lookup_order' });
     expect(d.routes.filter((r) => r.artifact === 'dataset')).toHaveLength(2);
     expect(d.routes.filter((r) => r.artifact === 'agent')).toHaveLength(2);
@@ -131,10 +134,28 @@ describe('defective: returns routed to escalation, lookup_order fails on 8-digit
     expect(lastDataset).toBeLessThan(firstAgent);
   });
 
+  it('cohorts come from Topics labels, metadata and tags: never raw facet text, never no_match', () => {
+    const cs = run.evidence.cohorts;
+    expect(cs.some((c) => c.dimension === 'facet')).toBe(false);
+    expect(cs.some((c) => c.value === 'no_match')).toBe(false);
+    const texts = new Set(run.roots.flatMap((r) => Object.values(r.facets ?? {})));
+    expect(cs.some((c) => texts.has(c.value))).toBe(false);
+    const topics = cs.filter((c) => c.dimension === 'topic');
+    expect(new Set(topics.map((c) => c.key))).toEqual(new Set(['Task', 'Sentiment', 'Issues']));
+    // Issues: only traces with a problem carry a label, so the cohort counts exactly those.
+    const deflected = topics.find((c) => c.key === 'Issues' && c.value === 'Deflected to human support')!;
+    expect(deflected.traffic).toBe(run.roots.filter((r) => r.classifications?.Issues?.[0]?.label === 'Deflected to human support').length);
+    expect(cs.some((c) => c.dimension === 'tag' && c.value.startsWith('tier:'))).toBe(true);
+    expect(cs.some((c) => c.dimension === 'metadata' && c.key === 'category')).toBe(true);
+    // Tokens come from the LLM spans (the root carries none).
+    const llmTokens = run.spans.filter((r) => r.span_attributes?.type === 'llm').reduce((a, r) => a + r.metrics.tokens, 0);
+    expect(run.evidence.performance!.totalTokens).toBe(llmTokens);
+  });
+
   it('the returns finding cites its counts, the window and example traces of that cohort', () => {
-    const f = run.diagnosis.findings.find((x) => x.id === `coverage:facet:Topic=${RETURNS}`)!;
+    const f = run.diagnosis.findings.find((x) => x.id === `coverage:topic:Task=${RETURNS}`)!;
     expect(f).toBeDefined();
-    const cohort = run.roots.filter((r) => r.facets?.Topic === RETURNS);
+    const cohort = run.roots.filter((r) => r.classifications?.Task?.[0]?.label === RETURNS);
     expect(f.counts.traffic).toBe(cohort.length);
     expect(f.counts.dataset_rows).toBe(0);
     expect(f.counts.mean_score!).toBeCloseTo(mean(cohort.map((r) => r.scores.answer_quality)), 9);
@@ -146,7 +167,7 @@ describe('defective: returns routed to escalation, lookup_order fails on 8-digit
       expect(root, `example ${id} is not a returns trace in the window`).toBeDefined();
       expect(root!.scores.answer_quality).toBeLessThanOrEqual(0.5);
     }
-    const route = run.diagnosis.routes.find(covers('dataset', `facet:Topic=${RETURNS}`))!;
+    const route = run.diagnosis.routes.find(covers('dataset', `topic:Task=${RETURNS}`))!;
     expect(route.findingIds).toContain(f.id);
     expect(route.evidence.join('\n')).toContain(windowText(run.evidence.window));
     expect(route.evidence.join('\n')).toContain(`(${cohort.length} traces)`);
@@ -304,7 +325,7 @@ describe('low-traffic: 0.4% of the traces in the last 7 days', () => {
     expect(run.evidence.traffic.traces).toBeGreaterThan(1000);
     expect(run.diagnosis.lowConfidence).toBe(false);
     const d = run.diagnosis;
-    const dataset = indexOf(d, covers('dataset', `facet:Topic=${RETURNS}`));
+    const dataset = indexOf(d, covers('dataset', `topic:Task=${RETURNS}`));
     const tool = indexOf(d, (r) => r.id === 'agent:tool:lookup_order');
     expect(dataset).toBeGreaterThanOrEqual(0);
     expect(dataset).toBeLessThan(tool);

@@ -203,18 +203,12 @@ describe('discovery templates (7-day window)', () => {
     expect(await sql(highLatencyQuery(projectId))).toEqual([]);
   });
 
-  it('high latency on a metric the example has (metrics.tokens > 320): slowest first, top 20', async () => {
-    const want = roots(7)
-      .filter((r) => r.metrics.tokens > 320)
-      .map((r) => ({ id: r.id as string, v: r.metrics.tokens as number }))
-      .sort((a, b) => b.v - a.v);
-    expect(want.length).toBeGreaterThan(20);
-    const rows = await sql(highLatencyQuery(projectId, { metric: 'tokens', thresholdMs: 320 }));
-    expect(rows).toHaveLength(20);
-    // Ties make the id order ambiguous; the values in order are not.
-    expect(rows.map((r) => r.tokens)).toEqual(want.slice(0, 20).map((x) => x.v));
-    const wantV = new Map(want.map((x) => [x.id, x.v]));
-    for (const r of rows) expect(r.tokens).toBe(wantV.get(r.id as string));
+  it('tokens live on the LLM spans, not the root: the root-span token template finds nothing', async () => {
+    expect(roots(7).some((r) => r.metrics.tokens !== undefined)).toBe(false);
+    expect(await sql(highLatencyQuery(projectId, { metric: 'tokens', thresholdMs: 320 }))).toEqual([]);
+    const llm = data.rows.filter((r) => r.span_attributes?.type === 'llm' && data.inWindow(r, 7));
+    const [row] = await sql(`SELECT SUM(metrics.tokens) AS tokens FROM ${projectLogs(projectId)} WHERE span_attributes.type = 'llm' AND ${since(7)}`);
+    expect(row!.tokens).toBe(llm.reduce((a, r) => a + (r.metrics.tokens as number), 0));
   });
 
   it('high latency from metrics."end" - metrics."start" (seconds) > 2.2, slowest first', async () => {
@@ -251,7 +245,7 @@ describe('discovery templates (7-day window)', () => {
   /** Traces with any span in the window (the traces shape keeps every span of a matching trace). */
   const windowTraces = () => new Set(data.rows.filter((r) => data.inWindow(r, 7)).map((r) => r.root_span_id as string));
 
-  for (const facet of ['Topic', 'Sentiment', 'Issues']) {
+  for (const facet of ['Task', 'Sentiment', 'Issues']) {
     it(`facet distribution of ${facet} (traces shape): traces per value, most frequent first`, async () => {
       const traceIds = windowTraces();
       const traceRoots = data.rows.filter((r) => r.is_root && traceIds.has(r.root_span_id));
@@ -279,12 +273,13 @@ describe('discovery templates (7-day window)', () => {
     expect(rows.filter((r) => r.Issues == null)).toHaveLength(1);
   });
 
-  it('the Topic facet distribution shows the example traffic mix (returns ~20%, shipping ~28%)', async () => {
-    const rows = await sql(facetDistributionQuery(projectId, 'Topic'));
-    const topics = rows.filter((r) => r.Topic != null);
-    const total = topics.reduce((a, r) => a + (r.count as number), 0);
-    expect(total).toBe(windowTraces().size);
-    const share = (t: string) => (topics.find((r) => r.Topic === t)?.count as number) / total;
+  it('the Task topic labels (classifications.Task[0].label) show the example traffic mix (returns ~20%, shipping ~28%)', async () => {
+    const label = 'classifications."Task"[0].label';
+    const rows = await sql(`SELECT ${label} AS topic, COUNT(*) AS count FROM ${projectLogs(projectId)} WHERE is_root = true AND ${since(7)} GROUP BY ${label} ORDER BY count DESC`);
+    const total = rows.reduce((a, r) => a + (r.count as number), 0);
+    expect(total).toBe(roots(7).length);
+    expect(rows.some((r) => r.topic == null || r.topic === 'no_match')).toBe(false);
+    const share = (t: string) => (rows.find((r) => r.topic === t)?.count as number) / total;
     expect(share('Returns & refunds')).toBeGreaterThan(0.12);
     expect(share('Returns & refunds')).toBeLessThan(0.28);
     expect(share('Order status & shipping')).toBeGreaterThan(0.2);

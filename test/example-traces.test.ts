@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateExampleTraces, readSpecRows, TOPIC_FACET } from '../examples/support-agent/generate-traces.js';
+import { ISSUE_TOPIC, NO_MATCH, SENTIMENT_TOPIC, TASK_TOPIC, generateExampleTraces, readSpecRows } from '../examples/support-agent/generate-traces.js';
 import { QUESTION_TEMPLATES, expectedFor, fillTemplate, labelQuestion } from '../examples/support-agent/questions.js';
 import { scoreAll } from '../examples/support-agent/scorers.js';
 import { answer, classify } from '../examples/support-agent/src/agent.js';
@@ -132,14 +132,35 @@ describe('generateExampleTraces', () => {
         expect(r.span_attributes).toEqual({ name: 'support_agent', type: 'task' });
         expect(Object.keys(r.scores).sort()).toEqual(['answer_quality', 'correct_category', 'no_tool_error']);
         expect(r.metadata).toMatchObject({ model: 'gpt-4o-mini', agent_version: '1.4.2' });
-        expect(r.metrics.tokens).toBe(r.metrics.prompt_tokens + r.metrics.completion_tokens);
-        expect(Object.values(TOPIC_FACET)).toContain(r.facets.Topic);
-        expect(['neutral', 'negative', 'positive']).toContain(r.facets.Sentiment);
+        // Where numbers live: latency from start/end only, tokens on the LLM spans and not the root.
+        expect(Object.keys(r.metrics).sort()).toEqual(['end', 'start']);
+        // Topics: free-text summaries per facet (no_match when nothing applies), topic labels in classifications.
+        expect(Object.keys(r.facets).sort()).toEqual(['Issues', 'Sentiment', 'Task']);
+        for (const f of ['Task', 'Sentiment'] as const) {
+          expect(typeof r.facets[f]).toBe('string');
+          expect(r.facets[f]).not.toBe(NO_MATCH);
+          expect(r.classifications[f]).toHaveLength(1);
+        }
+        expect(Object.values(TASK_TOPIC)).toContain(r.classifications.Task[0].label);
+        expect(Object.values(SENTIMENT_TOPIC)).toContain(r.classifications.Sentiment[0].label);
+        if (r.facets.Issues === NO_MATCH) expect(r.classifications.Issues).toBeUndefined();
+        else expect(Object.values(ISSUE_TOPIC)).toContain(r.classifications.Issues[0].label);
+        for (const list of Object.values(r.classifications) as Array<Array<Record<string, unknown>>>) {
+          expect(Object.keys(list[0]!).sort()).toEqual(['confidence', 'id', 'label']);
+          expect(list[0]!.confidence).toBeGreaterThan(0);
+          expect(list[0]!.confidence).toBeLessThanOrEqual(1);
+        }
       } else {
         expect(r.span_parents).toEqual([r.root_span_id]);
         expect(['llm', 'tool']).toContain(r.span_attributes.type);
-        if (r.span_attributes.type === 'llm') expect(r.metrics.tokens).toBeGreaterThan(0);
+        if (r.span_attributes.type === 'llm') {
+          expect(r.metrics.tokens).toBeGreaterThan(0);
+          expect(r.metrics.tokens).toBe(r.metrics.prompt_tokens + r.metrics.completion_tokens);
+        } else {
+          expect(r.metrics.tokens).toBeUndefined();
+        }
       }
+      expect(r.metrics.duration_ms).toBeUndefined();
     }
     const times = roots.map((r) => r.metrics.start);
     expect(Math.min(...times)).toBeGreaterThanOrEqual(NOW_SEC - 30 * DAY);
@@ -157,9 +178,20 @@ describe('generateExampleTraces', () => {
     expect(readFileSync(join(other.dir, 'data/part-000001.jsonl'), 'utf8')).not.toBe(before[3]);
   });
 
+  it('facets are varied free text, written per trace (not one string per topic)', () => {
+    for (const f of ['Task', 'Sentiment'] as const) {
+      const labels = new Set(roots.map((r) => r.classifications[f][0].label));
+      const texts = new Set(roots.map((r) => r.facets[f]));
+      expect(texts.size, f).toBeGreaterThan(labels.size * 2);
+    }
+    // Order ids appear in the Task summaries of questions about an order.
+    expect(roots.some((r) => /ORD-\d+|ord-\d+/.test(r.facets.Task))).toBe(true);
+    expect(roots.filter((r) => r.facets.Issues === NO_MATCH).length).toBeGreaterThan(roots.length / 2);
+  });
+
   it('defect (a): low scores concentrated in the returns/refunds topic', () => {
     const byTopic = new Map<string, Row[]>();
-    for (const r of roots) byTopic.set(r.facets.Topic, [...(byTopic.get(r.facets.Topic) ?? []), r]);
+    for (const r of roots) byTopic.set(r.classifications.Task[0].label, [...(byTopic.get(r.classifications.Task[0].label) ?? []), r]);
     const returns = byTopic.get('Returns & refunds')!;
     expect(returns.length).toBeGreaterThan(450);
     expect(mean(returns.map((r) => r.scores.answer_quality))).toBeLessThan(0.25);
@@ -169,9 +201,9 @@ describe('generateExampleTraces', () => {
       expect(mean(rs.map((r) => r.scores.answer_quality)), topic).toBeGreaterThan(0.7);
       expect(mean(rs.map((r) => r.scores.correct_category)), topic).toBe(1);
     }
-    const deflected = roots.filter((r) => r.metadata.category === 'escalation' && r.facets.Topic === 'Returns & refunds');
+    const deflected = roots.filter((r) => r.metadata.category === 'escalation' && r.classifications.Task[0].label === 'Returns & refunds');
     expect(deflected.length).toBeGreaterThan(400);
-    expect(deflected.every((r) => r.facets.Issues === 'Agent deflected to human support without answering')).toBe(true);
+    expect(deflected.every((r) => r.classifications.Issues?.[0]?.label === ISSUE_TOPIC.deflected && r.facets.Issues !== NO_MATCH)).toBe(true);
     expect(deflected.every((r) => r.output.answer.includes('contact our support team'))).toBe(true);
   });
 
@@ -243,10 +275,11 @@ describe('generateExampleTraces variants', () => {
       expect(mean(values)).toBeGreaterThan(0.95);
       expect(new Set(values).size).toBe(2);
     }
-    const returns = roots.filter((r) => r.facets.Topic === 'Returns & refunds');
+    const returns = roots.filter((r) => r.classifications.Task[0].label === 'Returns & refunds');
     expect(mean(returns.map((r) => r.scores.answer_quality))).toBeGreaterThan(0.95);
     expect(mean(roots.map((r) => r.scores.answer_quality))).toBeGreaterThan(0.9);
-    expect(roots.filter((r) => r.facets.Issues !== null).length / roots.length).toBeLessThan(0.03);
+    expect(roots.filter((r) => r.facets.Issues !== NO_MATCH).length / roots.length).toBeLessThan(0.03);
+    expect(roots.filter((r) => r.classifications.Issues).length / roots.length).toBeLessThan(0.03);
   });
 
   it('stuck-scorer: answer_quality is constant 1 while the defects remain', async () => {

@@ -38,7 +38,7 @@ describeTemporal('flywheel outcomes on the example project', () => {
     // Diagnose found both defects: the tool error and the badly answered returns/refunds cohort.
     const routes = summary.diagnosis!.routes.map((r) => r.id);
     expect(routes).toContain('agent:tool:lookup_order');
-    expect(summary.diagnosis!.routes.some((r) => r.artifact === 'dataset' && r.targets.some((t) => t.name === 'facet:Topic=Returns & refunds'))).toBe(true);
+    expect(summary.diagnosis!.routes.some((r) => r.artifact === 'dataset' && r.targets.some((t) => t.name === 'topic:Task=Returns & refunds'))).toBe(true);
     expect(routes.indexOf(routes.find((r) => r.startsWith('dataset:'))!)).toBeLessThan(routes.indexOf('agent:tool:lookup_order'));
     const tool = summary.findings_detail.find((f) => f.id === 'reliability:tool:lookup_order')!;
     expect(tool.example_traces.length).toBeGreaterThan(0);

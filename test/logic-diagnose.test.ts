@@ -16,6 +16,9 @@ const stuckZero: Mutator = (e) => {
 const datasetGap: Mutator = (e) => {
   e.cohorts.push(cohort('refunds', { traffic: 60, trafficShare: 0.12, meanScore: 0.5, lowScoreShare: 0.45, datasetRows: 1, datasetShare: 0.01, exampleTraceIds: ['t-ref-1', 't-ref-2'] }));
 };
+const topicGap: Mutator = (e) => {
+  e.cohorts.push(cohort('Returns & refunds', { dimension: 'topic', key: 'Task', traffic: 60, trafficShare: 0.12, meanScore: 0.5, lowScoreShare: 0.45, datasetRows: 1, datasetShare: 0.01, exampleTraceIds: ['t-ref-1', 't-ref-2'] }));
+};
 const coveredFailingCohort: Mutator = (e) => {
   e.cohorts.push(cohort('refunds', { traffic: 60, trafficShare: 0.12, meanScore: 0.5, lowScoreShare: 0.45, datasetRows: 20, datasetShare: 0.17, exampleTraceIds: ['t-ref-1'] }));
 };
@@ -55,6 +58,7 @@ describe('diagnose: routing table', () => {
     { name: 'score split between exactly 0 and 1 → measurement, never agent', mutators: [bimodal], artifacts: ['measurement'] },
     { name: 'declared pass/fail scorer with a 0/1 split → healthy', mutators: [bimodal], options: { binaryScores: ['Factuality'] }, artifacts: ['agent'] },
     { name: 'worse cohort underrepresented in datasets → dataset gap', mutators: [datasetGap], artifacts: ['dataset'], ids: ['dataset:cohort:facet:category=refunds'] },
+    { name: 'worse Topics cohort underrepresented → dataset gap with a topic id', mutators: [topicGap], artifacts: ['dataset'], ids: ['dataset:cohort:topic:Task=Returns & refunds'] },
     { name: 'worse cohort the datasets cover → agent', mutators: [coveredFailingCohort], artifacts: ['agent'], ids: ['agent:cohort:facet:category=refunds'] },
     { name: 'tool errors concentrated on one tool → agent', mutators: [toolErrors], artifacts: ['agent'], ids: ['agent:tool:search'] },
     { name: 'root spans missing input → instrumentation', mutators: [missingIo], artifacts: ['instrumentation'], ids: ['instrumentation:root_io'] },
@@ -219,5 +223,19 @@ describe('diagnose: rates judged beyond sampling noise', () => {
     expect(rateLowerBound(500, 8800)).toBeGreaterThan(rateLowerBound(5, 88));
     expect(rateLowerBound(500, 8800)).toBeLessThan(500 / 8800);
     expect(rateLowerBound(10, 10)).toBeGreaterThan(0.75);
+  });
+});
+
+describe('diagnose: Topics cohorts and Discover notes', () => {
+  it('a topic cohort reads by its facet and label, and Discover notes reach the diagnosis', () => {
+    const e = healthy();
+    topicGap(e);
+    e.notes = ['no Topics automation data: example note'];
+    const d = diagnose(e);
+    const route = d.routes.find((r) => r.id === 'dataset:cohort:topic:Task=Returns & refunds')!;
+    expect(route.title).toBe('Add Task topic "Returns & refunds" cases to the eval datasets');
+    expect(route.targets).toEqual([{ kind: 'cohort', name: 'topic:Task=Returns & refunds' }]);
+    expect(d.findings.map((f) => f.id)).toContain('coverage:topic:Task=Returns & refunds');
+    expect(d.notes).toContain('no Topics automation data: example note');
   });
 });

@@ -9,6 +9,7 @@
  *                               `--param split=validation` and `-- --split validation` override it
  *   FLYWHEEL_EVAL_GOLDEN        set to 0/false to leave out the golden cases (cases.json)
  *   FLYWHEEL_EXPERIMENT_NAME    experiment name
+ *   FLYWHEEL_RUN_MODE           set by the flywheel (smoke, before, full…): recorded as experiment metadata.flywheel_run
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -101,6 +102,8 @@ Eval<AgentInput, AgentOutput, Expected, Metadata>(projectName, {
   scores: [correct_category, answer_quality, no_tool_error],
   ...(process.env.FLYWHEEL_EXPERIMENT_NAME?.trim() ? { experimentName: process.env.FLYWHEEL_EXPERIMENT_NAME.trim() } : {}),
   metadata: {
+    // Set by the flywheel for the experiments it runs (smoke, before, full…): it skips them when picking a baseline.
+    ...(process.env.FLYWHEEL_RUN_MODE?.trim() ? { flywheel_run: process.env.FLYWHEEL_RUN_MODE.trim() } : {}),
     agent_dir: resolveAgentDir(),
     dataset: datasetName ?? null,
     split,

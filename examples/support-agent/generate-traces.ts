@@ -50,14 +50,85 @@ export interface GenerateTracesResult {
 export const MODEL = 'gpt-4o-mini';
 export const ORG_ID = uuidFromText('org:bt-flywheel-example');
 
-/** Braintrust Topics-style facet value for each category. */
-export const TOPIC_FACET: Record<QuestionTemplate['category'], string> = {
+/**
+ * Topics, as the Braintrust service produces them (braintrust.dev/docs/observe/topics; bt v0.12.0
+ * src/topics/api.rs): a daily pipeline writes, per trace, a short free-text LLM summary for each facet
+ * (`facets.Task`, `facets.Sentiment`, `facets.Issues`), the literal `no_match` when nothing applies; the
+ * summaries are clustered into topics, and each trace whose facet is not `no_match` is labelled with its
+ * closest topic in `classifications.<Facet>` = `[{id, label, confidence}]`. Traces whose facet is
+ * `no_match` get no classification.
+ */
+export const NO_MATCH = 'no_match';
+export const TOPIC_FACETS = ['Task', 'Sentiment', 'Issues'] as const;
+export type TopicFacet = (typeof TOPIC_FACETS)[number];
+
+/** The clustered Task topic label of each question category. */
+export const TASK_TOPIC: Record<QuestionTemplate['category'], string> = {
   billing: 'Billing & invoices',
   shipping: 'Order status & shipping',
   returns: 'Returns & refunds',
   account: 'Account access',
   technical: 'Technical problem',
   escalation: 'Complaint / legal',
+};
+export const SENTIMENT_TOPIC = { neutral: 'Neutral', negative: 'Negative', positive: 'Positive' } as const;
+export const ISSUE_TOPIC = { deflected: 'Deflected to human support', lookupFailed: 'Order lookup failed' } as const;
+
+/** What each question template asks for, as a summarizer would put it (`{order}` is the order id). */
+const TASK_SUBJECT: Record<string, readonly string[]> = {
+  'billing.vat_invoice': ['a VAT invoice for their last purchase', 'getting a VAT invoice'],
+  'billing.charged_twice': ['a duplicate charge this month', 'being charged twice'],
+  'billing.update_card': ['updating the card on their subscription', 'changing the payment method'],
+  'billing.download_invoices': ['where to download invoices', 'downloading past invoices'],
+  'billing.yearly_plan': ['switching to the yearly plan', 'moving to annual billing'],
+  'shipping.duration': ['shipping times to Germany', 'how long delivery to Germany takes'],
+  'shipping.express': ['express delivery options', 'whether express shipping is offered'],
+  'shipping.late_package': ['a package that has not arrived', 'usual delivery times for a late package'],
+  'shipping.where_is_order': ['the whereabouts of order {order}', 'tracking order {order}'],
+  'shipping.has_shipped': ['whether order {order} has shipped', 'the shipping status of {order}'],
+  'shipping.delivery_status': ['the delivery status of {order}', 'tracking for {order}'],
+  'shipping.parcel_late': ['late parcel {order}', 'when delayed order {order} will arrive'],
+  'returns.shoes': ["returning shoes that don't fit", 'a return of ill-fitting shoes'],
+  'returns.policy': ['the refund policy', 'how refunds work'],
+  'returns.exchange': ['exchanging a jacket for a bigger size', 'a size exchange'],
+  'returns.refund_missing': ['a refund that has not arrived after a week', 'a missing refund'],
+  'returns.return_order': ['returning order {order}', 'how to send back order {order}'],
+  'returns.refund_order': ['a refund for order {order}', 'whether {order} can still be refunded'],
+  'account.forgot_password': ['a forgotten password', 'being locked out after forgetting the password'],
+  'account.change_email': ['changing the account email address', 'updating the login email'],
+  'account.two_factor': ['turning on two-factor authentication', 'enabling 2FA'],
+  'account.reset_link': ['a password reset link that does not work', 'a broken reset link'],
+  'technical.app_crash': ['the app crashing when opening the cart', 'a cart crash in the app'],
+  'technical.checkout_error': ['an error 500 at checkout', 'checkout failing with a server error'],
+  'technical.slow_site': ['the website being slow', 'slow page loads'],
+  'technical.api_401': ['a 401 error from the API integration', 'API authentication failures'],
+  'technical.webhooks': ['webhooks no longer firing after an update', 'webhooks that stopped working'],
+  'escalation.legal': ['threatening legal action over an unresolved problem', 'a legal complaint'],
+  'escalation.chargeback': ['next steps after filing a chargeback', 'a bank chargeback'],
+};
+const TASK_FRAME: readonly string[] = [
+  'Customer asks about {s}.',
+  'User wants help with {s}.',
+  'Inquiry about {s}.',
+  'The customer needs information on {s}.',
+  'Question regarding {s}.',
+];
+const SENTIMENT_SUMMARY: Record<keyof typeof SENTIMENT_TOPIC, readonly string[]> = {
+  neutral: ['Neutral, matter-of-fact request.', 'Calm and polite; no strong emotion.', 'Neutral tone throughout.'],
+  negative: ['Customer is frustrated and says they have asked before.', 'Annoyed, disappointed tone.', 'User sounds upset and impatient.'],
+  positive: ['Friendly and appreciative.', 'Customer is upbeat and thanks the team.', 'Positive, warm tone.'],
+};
+const ISSUE_SUMMARY: Record<keyof typeof ISSUE_TOPIC, readonly string[]> = {
+  deflected: [
+    'Agent handed the question to human support instead of answering it.',
+    'Deflected to support@example.com without addressing {s}.',
+    'The assistant escalated to a human rather than explaining {s}.',
+  ],
+  lookupFailed: [
+    'lookup_order failed for {order}; the agent apologized and gave no status.',
+    'Order lookup error for {order}, so no tracking information was returned.',
+    'Tool error while fetching {order}; the customer got an apology instead of an answer.',
+  ],
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -87,6 +158,13 @@ function weighted<T extends string>(rng: () => number, weights: Record<T, number
 
 function pick<T>(rng: () => number, items: readonly T[]): T {
   return items[Math.floor(rng() * items.length)]!;
+}
+
+const fill = (text: string, orderId: string | undefined): string => text.replace(/\{order\}/g, orderId ?? 'their order');
+
+/** A classification entry: the topic's id (stable per facet and label), its label and the match confidence. */
+function topicLabel(rng: () => number, facet: TopicFacet, label: string): { id: string; label: string; confidence: number } {
+  return { id: uuidFromText(`topic:${facet}:${label}`), label, confidence: Math.round((0.62 + rng() * 0.36) * 1000) / 1000 };
 }
 
 function uuidFromBytes(b: number[]): string {
@@ -215,6 +293,7 @@ export async function generateExampleTraces(options: GenerateTracesOptions): Pro
   try {
     const traffic = mulberry32(seed);
     const detail = mulberry32((seed ^ 0x5bd1e995) >>> 0);
+    const topics = mulberry32((seed ^ 0x27d4eb2f) >>> 0);
     const nowSec = Math.floor(now.getTime() / 1000);
     const windowStart = nowSec - days * 86400;
     const rolloutAt = nowSec - Math.min(14, days / 2) * 86400;
@@ -273,10 +352,18 @@ export async function generateExampleTraces(options: GenerateTracesOptions): Pro
 
       const toolError = output.tool_calls.find((c) => c.error)?.error;
       const deflected = output.category === 'escalation' && template.category !== 'escalation';
-      const facets = {
-        Topic: TOPIC_FACET[template.category],
-        Sentiment: sentiment,
-        Issues: toolError ? 'Order lookup failed; agent apologized' : deflected ? 'Agent deflected to human support without answering' : null,
+      // Topics: free-text facet summaries and the topic each one is clustered into (own rng: traffic unchanged).
+      const subject = fill(pick(topics, TASK_SUBJECT[template.id] ?? [template.id]), orderId);
+      const issue: keyof typeof ISSUE_TOPIC | null = toolError ? 'lookupFailed' : deflected ? 'deflected' : null;
+      const facets: Record<TopicFacet, string> = {
+        Task: pick(topics, TASK_FRAME).replace('{s}', subject),
+        Sentiment: pick(topics, SENTIMENT_SUMMARY[sentiment]),
+        Issues: issue ? fill(pick(topics, ISSUE_SUMMARY[issue]), orderId).replace('{s}', subject) : NO_MATCH,
+      };
+      const classifications: Partial<Record<TopicFacet, Array<{ id: string; label: string; confidence: number }>>> = {
+        Task: [topicLabel(topics, 'Task', TASK_TOPIC[template.category])],
+        Sentiment: [topicLabel(topics, 'Sentiment', SENTIMENT_TOPIC[sentiment])],
+        ...(issue ? { Issues: [topicLabel(topics, 'Issues', ISSUE_TOPIC[issue])] } : {}),
       };
 
       const rootSpanId = uuidFromRng(detail);
@@ -345,8 +432,6 @@ export async function generateExampleTraces(options: GenerateTracesOptions): Pro
 
       // root (task)
       const rEnd = round3(aEnd + 0.002);
-      const promptTokens = cPrompt + aPrompt;
-      const completionTokens = cCompletion + aCompletion;
       drafts.push({
         start: t0, end: rEnd, isRoot: true,
         row: {
@@ -355,11 +440,14 @@ export async function generateExampleTraces(options: GenerateTracesOptions): Pro
           input,
           output: gap ? null : output,
           metadata: { customer_tier: tier, locale, model: MODEL, agent_version: agentVersion, category: output.category, channel },
-          metrics: { start: t0, end: rEnd, prompt_tokens: promptTokens, completion_tokens: completionTokens, tokens: promptTokens + completionTokens },
+          // Token counts live on the LLM spans, not the root (bt-cli.md §7 "Where numbers live").
+          metrics: { start: t0, end: rEnd },
           error: null,
+          // Online scoring writes the scores onto the root span of the trace it judged.
           scores: gap ? null : scores,
           tags: ['prod', `tier:${tier}`],
           facets,
+          classifications,
         },
       });
     }

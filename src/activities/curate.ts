@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { BtClient } from '../bt/client.js';
 import type { DatasetRecordInput } from '../bt/schemas.js';
-import { LARGE_FIELD_PAGE_SIZE, fieldPath, isQuotable, projectLogs, textEquals } from '../bt/sql.js';
+import { LARGE_FIELD_PAGE_SIZE, fieldPath, projectLogs } from '../bt/sql.js';
+import { cohortCondition, parseCohortId, topicLabelsOf } from './cohorts.js';
 import type { RouteTarget } from '../workflows/logic/diagnose.js';
 import type { CurateResult, OrientContext } from '../workflows/types.js';
 import { readJson, writeJsonAtomic, writeJsonlAtomic } from './files.js';
@@ -45,6 +46,8 @@ interface Candidate {
   output: unknown;
   metadata: Record<string, unknown> | null;
   facets: Record<string, unknown> | null;
+  /** Topics labels of the source trace, facet → label (`classifications.<Facet>[0].label`). */
+  topics?: Record<string, string>;
   score: number | null;
   bucket: 'failing' | 'passing';
 }
@@ -96,19 +99,10 @@ function cohortFilters(targets: RouteTarget[]): CohortFilter[] {
   const out: CohortFilter[] = [];
   for (const t of targets) {
     if (t.kind !== 'cohort') continue;
-    const m = /^(facet|metadata):(.+?)=(.*)$/.exec(t.name);
-    if (!m || !isQuotable(m[2]!)) continue;
-    const [, dim, key, value] = m;
-    const column = dim === 'facet' ? 'facets' : 'metadata';
-    const match = textEquals(fieldPath(column, key!), value!);
-    out.push({
-      sql: ` AND ${match.sql}`,
-      keep: (row) => {
-        const obj = row[column];
-        const v = obj && typeof obj === 'object' ? (obj as Record<string, unknown>)[key!] : undefined;
-        return match.matches(typeof v === 'string' ? v : v === null || v === undefined ? '' : JSON.stringify(v));
-      },
-    });
+    const c = parseCohortId(t.name);
+    const cond = c ? cohortCondition(c) : null;
+    if (!cond) continue;
+    out.push({ sql: ` AND ${cond.sql}`, keep: cond.keep });
   }
   return out;
 }
@@ -123,7 +117,7 @@ async function pullCandidates(bt: BtClient, p: CurateParams, signal?: AbortSigna
   const score = p.targets.find((t) => t.kind === 'score')?.name ?? p.ctx.primaryScore;
   if (!score) throw ApplicationFailure.nonRetryable('dataset curation needs a score column to tell failing from passing rows; none was discovered', 'NoScore');
   const col = fieldPath('scores', score);
-  const base = `SELECT root_span_id, input, output, metadata, facets, ${col} AS score FROM ${projectLogs(p.ctx.project.id)} WHERE is_root = true AND ${windowClause(p.windowDays)} AND input IS NOT NULL`;
+  const base = `SELECT root_span_id, input, output, metadata, tags, facets, classifications, ${col} AS score FROM ${projectLogs(p.ctx.project.id)} WHERE is_root = true AND ${windowClause(p.windowDays)} AND input IS NOT NULL`;
   const filters = cohortFilters(p.targets);
   // Newest first (descending _pagination_key), in small pages: the rows carry input and output.
   const read = (query: string) => bt.sqlPages(query, { signal, pageSize: LARGE_FIELD_PAGE_SIZE, maxRows: CANDIDATES_CAP, order: 'desc' });
@@ -147,6 +141,7 @@ async function pullCandidates(bt: BtClient, p: CurateParams, signal?: AbortSigna
     output: r.output,
     metadata: (r.metadata as Record<string, unknown> | null) ?? null,
     facets: (r.facets as Record<string, unknown> | null) ?? null,
+    topics: topicLabelsOf(r),
     score: typeof r.score === 'number' ? r.score : null,
     bucket,
   });
@@ -232,6 +227,7 @@ export async function curateDataset(
     const meta: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(c.metadata ?? {})) if (typeof v !== 'object' || v === null) meta[k] = v;
     for (const k of Object.keys(meta)) cohorts.add(`metadata:${k}=${String(meta[k])}`);
+    for (const [facet, label] of Object.entries(c.topics ?? {})) cohorts.add(`topic:${facet}=${label}`);
     return {
       id: recordId(ctx.project.id, c.traceId),
       input: c.input,
@@ -239,6 +235,8 @@ export async function curateDataset(
       tags: ['production', 'flywheel-curated', split, c.bucket, ...(expected === null ? ['needs-label'] : [])],
       metadata: {
         ...meta,
+        // The source trace's Topics labels: how the coverage count matches these rows to topic cohorts (cohorts.ts).
+        ...(c.topics && Object.keys(c.topics).length ? { topics: c.topics } : {}),
         split,
         bucket: c.bucket,
         source_trace_id: c.traceId,

@@ -2,9 +2,11 @@
  * Discover: bounded Braintrust SQL over the evidence planes, turned into the DISCOVER FINDINGS record.
  * Rows stay in the run directory (queries.jsonl, traces/); only statistics, ids and refs are returned.
  */
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BtClient } from '../bt/client.js';
-import { SQL_MAX_LIMIT, before, datasetSource, experimentSource, fieldPath, isQuotable, projectLogs, since, textEquals } from '../bt/sql.js';
+import { SQL_MAX_LIMIT, before, datasetSource, experimentSource, fieldPath, isQuotable, projectLogs, since, sqlString, textEquals } from '../bt/sql.js';
+import { NO_MATCH, cohortCondition, cohortId, cohortPath, datasetTopicMetadataPath, parseCohortId, type CohortKey } from './cohorts.js';
 import { traceUrl } from '../handoff/urls.js';
 import type {
   ChangeCorrelation,
@@ -30,6 +32,10 @@ export const LOW_TRAFFIC_TRACES = 50;
 const WIDE_WINDOW_DAYS = 30;
 const MAX_COHORT_VALUES = 25;
 const MAX_COHORT_KEYS = 8;
+/** Tag values measured as cohorts (from the schema sample). */
+const MAX_TAG_COHORTS = 10;
+/** Datasets measured for coverage. */
+const MAX_COVERAGE_DATASETS = 10;
 const LOW = 0.5;
 /** Example traces kept per cohort, tool and error group (the smallest failing trace ids). */
 const EXAMPLES_PER_COHORT = 5;
@@ -100,6 +106,10 @@ async function examplesWhere(q: QueryLog, from: string, field: string, value: st
 export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSignal, progress?: (what: string) => void): Promise<DiscoverEvidence> {
   const q = new QueryLog(bt, signal);
   const { ctx } = p;
+  const notes: string[] = [];
+  if (!(ctx.topicFacets ?? []).length) {
+    notes.push('no Topics automation data: root spans carry no classifications, so cohorts come from metadata and tags only (enable Topics in Braintrust for topic cohorts)');
+  }
   const src = projectLogs(ctx.project.id);
   const url = (traceId: string) => traceUrl(ctx.appUrl, ctx.org, ctx.project.name, traceId);
 
@@ -176,56 +186,59 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
     query: errQuery,
   };
 
-  // Coverage: production cohorts vs the eval coverage (baseline experiment rows + curated dataset rows).
+  // Coverage: production cohorts (Topics labels, metadata, tags) vs the rows of the datasets the project evaluates with.
   progress?.('coverage: cohorts vs eval datasets');
-  const cohortKeys: { dimension: 'facet' | 'metadata'; key: string; path: string }[] = [
-    ...ctx.facetColumns.filter(isQuotable).map((k) => ({ dimension: 'facet' as const, key: k, path: fieldPath('facets', k) })),
-    ...ctx.metadataKeys.filter(isQuotable).map((k) => ({ dimension: 'metadata' as const, key: k, path: fieldPath('metadata', k) })),
+  const cohortKeys: CohortKey[] = [
+    ...(ctx.topicFacets ?? []).filter(isQuotable).map((k) => ({ dimension: 'topic' as const, key: k })),
+    ...ctx.metadataKeys.filter(isQuotable).map((k) => ({ dimension: 'metadata' as const, key: k })),
   ].slice(0, MAX_COHORT_KEYS);
-  const coverageSources: { label: string; source: string; filter: string }[] = [];
-  if (ctx.baseline) coverageSources.push({ label: `experiment ${ctx.baseline.name}`, source: experimentSource(ctx.baseline.id), filter: 'is_root = true' });
-  if (p.datasetId) coverageSources.push({ label: `dataset ${ctx.datasetName}`, source: datasetSource(p.datasetId), filter: 'id IS NOT NULL' });
-  let evalRowsTotal = 0;
-  const evalCounts = new Map<string, number>();
-  for (const cs of coverageSources) {
-    const [tot] = await q.run(`SELECT COUNT(*) AS n FROM ${cs.source} WHERE ${cs.filter}`);
-    evalRowsTotal += n(tot?.n);
-    for (const ck of cohortKeys) {
-      if (ck.dimension === 'facet' && cs.source.startsWith('dataset')) continue;
-      const rows = await q.run(`SELECT ${ck.path} AS value, COUNT(*) AS n FROM ${cs.source} WHERE ${cs.filter} GROUP BY ${ck.path}`);
-      for (const r of rows) {
-        const k = `${ck.dimension}:${ck.key}=${str(r.value)}`;
-        evalCounts.set(k, (evalCounts.get(k) ?? 0) + n(r.n));
-      }
-    }
-  }
   const cohorts: CohortStats[] = [];
+  const sc = primary ? fieldPath('scores', primary) : null;
+  const measures = sc ? `COUNT(*) AS n, AVG(${sc}) AS mean, COUNT(${sc}) AS scored, count((${sc} <= ${LOW}) ? 1 : null) AS low` : 'COUNT(*) AS n';
+  const cohortOf = (ck: CohortKey, value: string, r: Row, query: string): CohortStats => ({
+    dimension: ck.dimension,
+    key: ck.key,
+    value,
+    traffic: n(r.n),
+    trafficShare: traces ? n(r.n) / traces : 0,
+    score: primary,
+    meanScore: sc ? nOrNull(r.mean) : null,
+    lowScoreShare: sc && n(r.scored) ? n(r.low) / n(r.scored) : null,
+    datasetRows: 0,
+    datasetShare: 0,
+    exampleTraceIds: [],
+    query,
+  });
   for (const ck of cohortKeys) {
-    const sc = primary ? fieldPath('scores', primary) : null;
-    const query = sc
-      ? `SELECT ${ck.path} AS value, COUNT(*) AS n, AVG(${sc}) AS mean, COUNT(${sc}) AS scored, count((${sc} <= ${LOW}) ? 1 : null) AS low FROM ${roots} AND ${ck.path} IS NOT NULL GROUP BY ${ck.path} ORDER BY n DESC LIMIT ${MAX_COHORT_VALUES}`
-      : `SELECT ${ck.path} AS value, COUNT(*) AS n FROM ${roots} AND ${ck.path} IS NOT NULL GROUP BY ${ck.path} ORDER BY n DESC LIMIT ${MAX_COHORT_VALUES}`;
-    const rows = await q.run(query);
+    const path = cohortPath(ck)!;
+    const query = `SELECT ${path} AS value, ${measures} FROM ${roots} AND ${path} IS NOT NULL GROUP BY ${path} ORDER BY n DESC LIMIT ${MAX_COHORT_VALUES}`;
+    // `no_match` is what Topics writes when nothing applies: never a cohort.
+    const rows = (await q.run(query)).filter((r) => !(ck.dimension === 'topic' && str(r.value) === NO_MATCH));
     if (rows.length < 2) continue; // one value is not a cohort split
-    for (const r of rows) {
-      const value = str(r.value);
-      const scored = n(r.scored);
-      const datasetRows = evalCounts.get(`${ck.dimension}:${ck.key}=${value}`) ?? 0;
-      cohorts.push({
-        dimension: ck.dimension,
-        key: ck.key,
-        value,
-        traffic: n(r.n),
-        trafficShare: traces ? n(r.n) / traces : 0,
-        score: primary,
-        meanScore: sc ? nOrNull(r.mean) : null,
-        lowScoreShare: sc && scored ? n(r.low) / scored : null,
-        datasetRows,
-        datasetShare: evalRowsTotal ? datasetRows / evalRowsTotal : 0,
-        exampleTraceIds: [],
-        query,
-      });
-    }
+    for (const r of rows) cohorts.push(cohortOf(ck, str(r.value), r, query));
+  }
+  // Tags: one bounded query for every tag value seen in the schema sample (a tag on every root is no split).
+  const tagValues = (ctx.tagValues ?? []).filter(isQuotable).slice(0, MAX_TAG_COHORTS);
+  if (tagValues.length >= 2) {
+    const parts = tagValues.map((v, i) => {
+      const inTag = `tags IN (${sqlString(v)})`;
+      return sc
+        ? `count((${inTag}) ? 1 : null) AS n${i}, AVG((${inTag}) ? ${sc} : null) AS mean${i}, count((${inTag}) ? ${sc} : null) AS scored${i}, count((${inTag} AND ${sc} <= ${LOW}) ? 1 : null) AS low${i}`
+        : `count((${inTag}) ? 1 : null) AS n${i}`;
+    });
+    const query = `SELECT ${parts.join(', ')} FROM ${roots}`;
+    const [row] = await q.run(query);
+    tagValues.forEach((v, i) => {
+      const r = { n: row?.[`n${i}`], mean: row?.[`mean${i}`], scored: row?.[`scored${i}`], low: row?.[`low${i}`] };
+      if (n(r.n) > 0) cohorts.push(cohortOf({ dimension: 'tag', key: 'tags' }, v, r, query));
+    });
+  }
+
+  // The datasets the project evaluates with, and how many of their rows fall in each cohort.
+  const coverage = await datasetCoverage(q, bt, ctx, p.datasetId ?? null, cohorts, signal);
+  for (const c of cohorts) {
+    c.datasetRows = coverage.rowsByCohort.get(cohortId(c)) ?? 0;
+    c.datasetShare = coverage.totalRows ? c.datasetRows / coverage.totalRows : 0;
   }
   // Example traces for the cohorts that fail at all, worst first (bounded number of queries; see examplesWhere).
   const worst = cohorts
@@ -233,15 +246,20 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
     .sort((a, b) => (b.lowScoreShare ?? 0) - (a.lowScoreShare ?? 0) || b.traffic - a.traffic)
     .slice(0, MAX_COHORT_EXAMPLE_QUERIES);
   for (const c of worst) {
-    const path = c.dimension === 'facet' ? fieldPath('facets', c.key) : fieldPath('metadata', c.key);
-    c.exampleTraceIds = await examplesWhere(q, src, path, c.value, `is_root = true AND ${W} AND ${fieldPath('scores', primary!)} <= ${LOW}`);
+    c.exampleTraceIds = await cohortExamples(q, src, c, `is_root = true AND ${W} AND ${fieldPath('scores', primary!)} <= ${LOW}`);
   }
 
   // Performance and cost: a bounded sample of root metrics; percentiles computed here.
   progress?.('performance: latency and tokens');
-  const perfQuery = `SELECT root_span_id, metrics."start" AS s, metrics."end" AS e, metrics.tokens AS tokens FROM ${roots}`;
+  // Latency from the root's metrics.start/end; tokens from the LLM spans (where Braintrust records them), summed per trace.
+  const perfQuery = `SELECT root_span_id, metrics."start" AS s, metrics."end" AS e FROM ${roots}`;
   const perfRows = (await q.pages(perfQuery, SQL_MAX_LIMIT, PERF_SAMPLE_CAP)).rows;
-  const performance = perfStats(perfRows, perfQuery);
+  const tokenQuery = `SELECT root_span_id, metrics.tokens AS tokens FROM ${src} WHERE span_attributes.type = 'llm' AND metrics.tokens IS NOT NULL AND ${W}`;
+  const tokenRows = (await q.pages(tokenQuery, SQL_MAX_LIMIT, PERF_SAMPLE_CAP * 4)).rows;
+  const tokensByTrace = new Map<string, number>();
+  for (const r of tokenRows) tokensByTrace.set(str(r.root_span_id), (tokensByTrace.get(str(r.root_span_id)) ?? 0) + n(r.tokens));
+  for (const r of perfRows) r.tokens = tokensByTrace.get(str(r.root_span_id)) ?? null;
+  const performance = perfStats(perfRows, `${perfQuery}; ${tokenQuery}`);
 
   // Change correlation: by day and by version-like metadata.
   progress?.('change correlation');
@@ -299,26 +317,9 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
     };
   }
 
-  // Dataset coverage of the flywheel's own dataset (split counts), when it exists.
-  const datasets: DatasetCoverage[] = [];
-  if (p.datasetId) {
-    const dq = `SELECT metadata.split AS split, COUNT(*) AS n, count((expected IS NULL) ? 1 : null) AS unlabeled FROM ${datasetSource(p.datasetId)} GROUP BY metadata.split`;
-    const rows = await q.run(dq);
-    const byKey = (k: string) => rows.filter((r) => str(r.split) === k).reduce((a, r) => a + n(r.n), 0);
-    datasets.push({
-      datasetId: p.datasetId,
-      name: ctx.datasetName,
-      rows: rows.reduce((a, r) => a + n(r.n), 0),
-      trainRows: byKey('train'),
-      validationRows: byKey('validation'),
-      unlabeledRows: rows.reduce((a, r) => a + n(r.unlabeled), 0),
-      cohorts: [...evalCounts.entries()].map(([k, rowsN]) => {
-        const m = /^(facet|metadata):(.*?)=(.*)$/.exec(k)!;
-        return { dimension: m[1] as 'facet' | 'metadata', key: m[2]!, value: m[3]!, rows: rowsN };
-      }),
-      query: dq,
-    });
-  }
+  // Dataset coverage: every dataset measured above, with its splits and per-cohort rows.
+  const datasets: DatasetCoverage[] = coverage.datasets;
+  if (coverage.note) notes.push(coverage.note);
 
   // Drill into a few example traces (full span trees saved to the run directory).
   progress?.('drilling into example traces');
@@ -327,7 +328,7 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
     if (traceId && !examples.some((e) => e.traceId === traceId)) examples.push({ traceId, url: url(traceId), reason, ...(score !== undefined ? { score } : {}) });
   };
   for (const t of toolErrors.filter((x) => x.errors > 0).slice(0, 2)) pick(t.exampleTraceIds[0], `tool error: ${t.tool}`);
-  for (const c of worst.slice(0, 2)) pick(c.exampleTraceIds[0], `low ${primary} in ${c.dimension} ${c.key}=${c.value}`);
+  for (const c of worst.slice(0, 2)) pick(c.exampleTraceIds[0], `low ${primary} in ${cohortId(c)}`);
   for (const s of scores.slice(0, 2)) pick(s.lowScoreExamples[0], `low ${s.name}`);
   for (const e of examples.slice(0, 6)) {
     const trace = await bt.viewTrace({ objectRef: `project_logs:${ctx.project.id}`, traceId: e.traceId, signal });
@@ -351,10 +352,123 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
     evalAlignment,
     datasets,
     examples,
+    ...(notes.length ? { notes } : {}),
   };
   await writeJsonlAtomic(join(p.dir, 'queries.jsonl'), q.entries);
   await writeJsonAtomic(join(p.dir, 'evidence.json'), evidence);
   return evidence;
+}
+
+/** Example traces of a cohort: the smallest trace ids matching `rest` (see examplesWhere). */
+async function cohortExamples(q: QueryLog, from: string, c: CohortStats, rest: string, limit = EXAMPLES_PER_COHORT): Promise<string[]> {
+  const cond = cohortCondition(c);
+  if (!cond) return [];
+  const column = c.dimension === 'tag' ? 'tags' : c.dimension === 'topic' ? 'classifications' : c.dimension === 'facet' ? 'facets' : 'metadata';
+  const rows = await q.run(`SELECT root_span_id, ${column} FROM ${from} WHERE ${rest} AND ${cond.sql} ORDER BY root_span_id LIMIT ${cond.exact ? limit : limit * 20}`);
+  return rows.filter(cond.keep).slice(0, limit).map((r) => str(r.root_span_id));
+}
+
+interface CoverageResult {
+  datasets: DatasetCoverage[];
+  /** Rows of all measured datasets per cohort id, and their total. */
+  rowsByCohort: Map<string, number>;
+  totalRows: number;
+  note?: string;
+}
+
+/**
+ * The datasets the project evaluates with: those named in its eval or instruction files when any is, else
+ * every dataset of the project (`bt datasets list`); plus the flywheel's own dataset. Each dataset's rows are
+ * counted per cohort by the matching rule in cohorts.ts (metadata key, tag, topic label).
+ */
+async function datasetCoverage(
+  q: QueryLog,
+  bt: BtClient,
+  ctx: OrientContext,
+  flywheelDatasetId: string | null,
+  cohorts: CohortStats[],
+  signal?: AbortSignal,
+): Promise<CoverageResult> {
+  let listed: { id: string; name: string }[] = [];
+  try {
+    listed = (await bt.datasetsList(ctx.project.name, { signal })).map((d) => ({ id: d.id, name: d.name }));
+  } catch {
+    listed = [];
+  }
+  const named = await datasetsNamedIn(ctx, listed.map((d) => d.name));
+  let chosen = named.length ? listed.filter((d) => named.includes(d.name)) : listed.filter((d) => d.id !== flywheelDatasetId && d.name !== ctx.datasetName);
+  const how = named.length ? `named in ${[...ctx.evalFiles, ...ctx.instructionFiles].join(', ')}` : 'every dataset of the project';
+  const flywheel = flywheelDatasetId ? { id: flywheelDatasetId, name: ctx.datasetName } : listed.find((d) => d.name === ctx.datasetName);
+  if (flywheel && !chosen.some((d) => d.id === flywheel.id)) chosen.push(flywheel);
+  chosen = chosen.slice(0, MAX_COVERAGE_DATASETS);
+  const rowsByCohort = new Map<string, number>();
+  const out: DatasetCoverage[] = [];
+  let totalRows = 0;
+  const keys = new Map<string, CohortKey>();
+  for (const c of cohorts) keys.set(`${c.dimension}:${c.key}`, { dimension: c.dimension, key: c.key });
+  const tagValues = cohorts.filter((c) => c.dimension === 'tag').map((c) => c.value);
+  for (const d of chosen) {
+    const source = datasetSource(d.id);
+    const dq = `SELECT metadata.split AS split, COUNT(*) AS n, count((expected IS NULL) ? 1 : null) AS unlabeled FROM ${source} GROUP BY metadata.split`;
+    const splits = await q.run(dq);
+    const rows = splits.reduce((a, r) => a + n(r.n), 0);
+    totalRows += rows;
+    const byKey = (k: string) => splits.filter((r) => str(r.split) === k).reduce((a, r) => a + n(r.n), 0);
+    const counts = new Map<string, number>();
+    const add = (id: string, k: number) => k && counts.set(id, (counts.get(id) ?? 0) + k);
+    for (const ck of keys.values()) {
+      if (ck.dimension === 'tag') continue;
+      const path = cohortPath(ck);
+      if (!path) continue;
+      if (ck.dimension === 'topic') {
+        // A row counts once: its classification label, else the label recorded in metadata.topics.
+        const meta = datasetTopicMetadataPath(ck.key);
+        for (const r of await q.run(`SELECT ${path} AS a, ${meta} AS b, COUNT(*) AS n FROM ${source} WHERE ${path} IS NOT NULL OR ${meta} IS NOT NULL GROUP BY ${path}, ${meta}`)) {
+          const v = r.a !== null && r.a !== undefined ? str(r.a) : str(r.b);
+          if (v !== NO_MATCH) add(cohortId({ ...ck, value: v }), n(r.n));
+        }
+      } else {
+        for (const r of await q.run(`SELECT ${path} AS value, COUNT(*) AS n FROM ${source} WHERE ${path} IS NOT NULL GROUP BY ${path}`)) add(cohortId({ ...ck, value: str(r.value) }), n(r.n));
+      }
+    }
+    if (tagValues.length) {
+      const [r] = await q.run(`SELECT ${tagValues.map((v, i) => `count((tags IN (${sqlString(v)})) ? 1 : null) AS t${i}`).join(', ')} FROM ${source}`);
+      tagValues.forEach((v, i) => add(cohortId({ dimension: 'tag', key: 'tags', value: v }), n(r?.[`t${i}`])));
+    }
+    for (const [id, k] of counts) rowsByCohort.set(id, (rowsByCohort.get(id) ?? 0) + k);
+    out.push({
+      datasetId: d.id,
+      name: d.name,
+      rows,
+      trainRows: byKey('train'),
+      validationRows: byKey('validation'),
+      unlabeledRows: splits.reduce((a, r) => a + n(r.unlabeled), 0),
+      cohorts: [...counts.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([id, rowsN]) => {
+        const c = parseCohortId(id)!;
+        return { dimension: c.dimension, key: c.key, value: c.value, rows: rowsN };
+      }),
+      query: dq,
+    });
+  }
+  const note = chosen.length
+    ? `coverage measured against ${chosen.map((d) => d.name).join(', ')} (${named.length ? how : `${how}${flywheel ? ' and the flywheel dataset' : ''}`}; ${totalRows} rows)`
+    : 'no datasets in the project: every cohort reads 0 eval-dataset rows';
+  return { datasets: out, rowsByCohort, totalRows, note };
+}
+
+/** Dataset names that appear as quoted strings in the project's eval files or instruction files. */
+async function datasetsNamedIn(ctx: OrientContext, names: string[]): Promise<string[]> {
+  if (!names.length) return [];
+  let text = '';
+  for (const f of [...ctx.evalFiles, ...ctx.instructionFiles]) {
+    try {
+      const path = join(ctx.agentDir, f);
+      if ((await stat(path)).isFile()) text += `\n${await readFile(path, 'utf8')}`;
+    } catch {
+      // unreadable or a directory: skip
+    }
+  }
+  return names.filter((name) => ['"', "'", '`'].some((qt) => text.includes(`${qt}${name}${qt}`)));
 }
 
 /** An error message with quoted values and numbers masked, so the same failure mode groups together. */

@@ -177,6 +177,9 @@ export function createActivities(deps: ActivityDeps = {}) {
       const extra = {
         FLYWHEEL_EVAL_SPLIT: p.split,
         FLYWHEEL_EXPERIMENT_NAME: p.experimentName,
+        // Eval files put this into the experiment's metadata (`flywheel_run`), so Orient never takes the flywheel's
+        // own experiments for the project's baseline (it also recognizes the flywheel's experiment names).
+        FLYWHEEL_RUN_MODE: p.experimentName.match(/-i\d+-([a-z]+)-[^-]+$/)?.[1] ?? p.runMode,
         FLYWHEEL_EVAL_DATASET: p.useDataset ? p.ctx.datasetName : undefined,
         BRAINTRUST_DEFAULT_PROJECT: p.ctx.project.name,
       };

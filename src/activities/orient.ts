@@ -104,6 +104,29 @@ export function keysOf(rows: Record<string, unknown>[], column: string, scalarOn
   return [...keys].sort();
 }
 
+/** Experiment metadata key the flywheel sets on the experiments it runs (see FLYWHEEL_RUN_MODE in activities/index.ts). */
+export const FLYWHEEL_EXPERIMENT_METADATA_KEY = 'flywheel_run';
+/** Names from `experimentName` in workflows/plan.ts: flywheel-<workflow>-i<iteration>-<mode>-<split>. */
+const FLYWHEEL_EXPERIMENT_NAME = /^flywheel-.+-i\d+-(baseline|before|smoke|full|candidate|rejected)-[\w.-]+$/;
+
+/** An experiment the flywheel ran (tagged in its metadata or tags, or named by the flywheel): never a baseline by default. */
+export function isFlywheelExperiment(e: { name: string; metadata?: Record<string, unknown> | null; tags?: string[] | null }): boolean {
+  const meta = e.metadata?.[FLYWHEEL_EXPERIMENT_METADATA_KEY];
+  return (meta !== undefined && meta !== null) || (e.tags ?? []).some((t) => t === 'flywheel' || t.startsWith('flywheel:')) || FLYWHEEL_EXPERIMENT_NAME.test(e.name);
+}
+
+/** Tag values that split the sampled roots: on some but not all of them, short and not id-like. */
+export function tagValuesOf(rows: Record<string, unknown>[]): string[] {
+  const counts = new Map<string, number>();
+  let tagged = 0;
+  for (const r of rows) {
+    if (!Array.isArray(r.tags)) continue;
+    tagged++;
+    for (const t of new Set(r.tags)) if (typeof t === 'string' && t.length <= 40) counts.set(t, (counts.get(t) ?? 0) + 1);
+  }
+  return [...counts.entries()].filter(([, k]) => k < tagged).map(([t]) => t).sort();
+}
+
 export async function orient(bt: BtClient, p: OrientParams): Promise<OrientContext> {
   const { config } = p;
   const notes: string[] = [];
@@ -158,11 +181,25 @@ export async function orient(bt: BtClient, p: OrientParams): Promise<OrientConte
       );
     }
     baseline = { id: hit.id, name: hit.name, chosenBy: 'env' };
-  } else if (experiments.length) {
-    const newest = [...experiments].sort((a, b) => String(b.created ?? '').localeCompare(String(a.created ?? '')))[0]!;
-    baseline = { id: newest.id, name: newest.name, chosenBy: 'latest' };
+    notes.push(`Baseline experiment ${hit.name}: given in the invocation / FLYWHEEL_BASELINE_EXPERIMENT.`);
   } else {
-    notes.push('The project has no experiments yet: the flywheel runs a baseline eval of the unchanged agent first.');
+    // The newest experiment the project made itself: the flywheel's own runs (smoke, before, candidates, rejected
+    // changes) say nothing about the agent as the team ships it.
+    const own = experiments.filter(isFlywheelExperiment);
+    const candidates = experiments.filter((e) => !isFlywheelExperiment(e));
+    if (candidates.length) {
+      const newest = [...candidates].sort((a, b) => String(b.created ?? '').localeCompare(String(a.created ?? '')))[0]!;
+      baseline = { id: newest.id, name: newest.name, chosenBy: 'latest' };
+      notes.push(
+        `Baseline experiment ${newest.name}: the newest experiment of the project${own.length ? `, skipping ${own.length} experiment(s) the flywheel created (${own.slice(0, 3).map((e) => e.name).join(', ')}${own.length > 3 ? ', …' : ''})` : ''}.`,
+      );
+    } else {
+      notes.push(
+        own.length
+          ? `The project has only experiments the flywheel created (${own.length}); none is a baseline: the flywheel runs a baseline eval of the unchanged agent first.`
+          : 'The project has no experiments yet: the flywheel runs a baseline eval of the unchanged agent first.',
+      );
+    }
   }
 
   // Schema discovery with progressive widening.
@@ -190,6 +227,15 @@ export async function orient(bt: BtClient, p: OrientParams): Promise<OrientConte
   const scoreColumns = keysOf(sample, 'scores').filter(quotable('scores'));
   const facetColumns = keysOf(sample, 'facets', true).filter(quotable('facets'));
   const metadataKeys = keysOf(sample, 'metadata', true).filter(quotable('metadata'));
+  // Topics: cohorts come from the topic labels in classifications.<Facet>, never from the free-text facets.
+  const classified = keysOf(sample, 'classifications');
+  const topicFacets = classified.length ? [...new Set([...classified, ...facetColumns])].filter(quotable('classifications')).sort() : [];
+  if (!topicFacets.length) {
+    notes.push(
+      `No Topics automation data (no classifications on the sampled root spans${facetColumns.length ? `; facets ${facetColumns.join(', ')} hold free text only` : ''}): cohorts come from metadata and tags. Enable Topics in Braintrust for topic cohorts.`,
+    );
+  }
+  const tagValues = tagValuesOf(sample).filter(quotable('tags'));
   if (unquotable.length) {
     notes.push(`Left out of the analysis: ${unquotable.join(', ')} (a backslash or NUL in a field name has no documented quoting in Braintrust SQL).`);
   }
@@ -229,6 +275,8 @@ export async function orient(bt: BtClient, p: OrientParams): Promise<OrientConte
     baseline,
     scoreColumns,
     facetColumns,
+    topicFacets,
+    tagValues,
     metadataKeys,
     schemaWindowDays,
     primaryScore,

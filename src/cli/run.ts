@@ -555,7 +555,7 @@ export function registerRunCommand(program: Command): Command {
     .option('--project <name>', 'Braintrust project name (else .bt/config.json, AGENTS.md, or the only project)')
     .option('--goal <text>', 'what to improve (env FLYWHEEL_GOAL; default "general health check")')
     .addOption(new Option('--mode <mode>', 'autonomous suppresses gates (default: autonomous when CI=true or FLYWHEEL_AUTONOMOUS=true)').choices(['autonomous', 'interactive']))
-    .option('--baseline <experiment>', 'baseline experiment id or name (env FLYWHEEL_BASELINE_EXPERIMENT; default the newest)')
+    .option('--baseline <experiment>', 'baseline experiment id or name (env FLYWHEEL_BASELINE_EXPERIMENT; default the newest one the flywheel did not create)')
     .option('--window <days>', 'discover window in days (default 7; widened to 30 for low traffic)')
     .option('--eval-file <path...>', 'eval files relative to the agent directory (default: found automatically)')
     .option('--agent-dir <dir>', "the agent's repository (default: the current directory)")

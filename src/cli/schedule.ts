@@ -267,7 +267,7 @@ export function registerScheduleCommands(program: Command): Command {
     .option('--project <name>', 'Braintrust project name (else resolved by each run)')
     .option('--goal <text>', 'what to improve (default "general health check")')
     .addOption(new Option('--mode <mode>', 'scheduled runs are always autonomous').choices(['autonomous', 'interactive']))
-    .option('--baseline <experiment>', 'baseline experiment id or name (default: the newest)')
+    .option('--baseline <experiment>', 'baseline experiment id or name (default: the newest one the flywheel did not create)')
     .option('--window <days>', 'discover window in days (default 7)')
     .option('--eval-file <path...>', 'eval files relative to the agent directory')
     .option('--agent-dir <dir>', "the agent's repository (default: the current directory)")

@@ -20,6 +20,13 @@ export interface OrientContext {
   /** Column names from schema discovery (root spans), and the window in which they were found. */
   scoreColumns: string[];
   facetColumns: string[];
+  /**
+   * Topics facets with classifications on root spans (`classifications.<Facet>[0].label` holds the topic);
+   * empty when the project has no Topics automation data. Absent in histories recorded before it existed.
+   */
+  topicFacets?: string[];
+  /** Root tag values seen in the schema sample that split traffic (not on every root). */
+  tagValues?: string[];
   metadataKeys: string[];
   schemaWindowDays: number | null;
   primaryScore: string | null;

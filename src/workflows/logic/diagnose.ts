@@ -139,7 +139,8 @@ const num = (x: number | null | undefined): string => (x == null ? 'n/a' : Strin
 const minConf = (a: Confidence, b: Confidence): Confidence => (CONF_ORDER.indexOf(a) <= CONF_ORDER.indexOf(b) ? a : b);
 const uniq = (xs: readonly string[]): string[] => [...new Set(xs)];
 const ex = (ids: readonly string[]): string[] => uniq(ids).slice(0, MAX_EXAMPLES);
-const cohortLabel = (c: Pick<CohortStats, 'dimension' | 'key' | 'value'>): string => `${c.dimension} ${c.key}=${c.value}`;
+const cohortLabel = (c: Pick<CohortStats, 'dimension' | 'key' | 'value'>): string =>
+  c.dimension === 'topic' ? `${c.key} topic "${c.value}"` : c.dimension === 'tag' ? `tag ${c.value}` : `${c.dimension} ${c.key}=${c.value}`;
 const cohortId = (c: Pick<CohortStats, 'dimension' | 'key' | 'value'>): string => `${c.dimension}:${c.key}=${c.value}`;
 
 export function windowText(w: EvidenceWindow): string {
@@ -194,6 +195,7 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
       `window widened from ${w.widenedFrom} to ${w.days} days because ${w.widenedReason ?? `traffic was low`}; ${traces} traces in the widened window`,
     );
   }
+  notes.push(...(evidence.notes ?? []));
   if (evidence.traffic.lowTraffic) notes.push(`low traffic: ${traces} root traces and ${evidence.traffic.spans} spans in the ${wtext}`);
   if (lowConfidence) notes.push(`low confidence: ${lowReasons.join('; ')} — no verdict here is confident; gather more traffic or labels`);
 

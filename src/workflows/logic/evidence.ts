@@ -218,6 +218,8 @@ export interface DiscoverEvidence {
   evalAlignment: EvalAlignment | null;
   datasets: DatasetCoverage[];
   examples: ExampleTrace[];
+  /** What Discover could not measure or how it chose (no Topics data, which datasets coverage counts). */
+  notes?: string[];
 }
 
 export type EvalSplit = 'train' | 'validation' | 'all';
