@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { DiscoverEvidence } from '../src/workflows/logic/evidence.js';
 import { SummarySchema, type Summary } from '../schemas/summary.js';
 import { ensureCliBuilt, repoRoot } from './support/cli-flywheel.js';
 import { describeTemporal, temporalAddress } from './support/temporal-harness.js';
@@ -89,21 +90,25 @@ describeTemporal('flywheel run --example python (built CLI)', () => {
     expect(leaks).toEqual([]);
   });
 
-  // Awaits the Discover change (cohorts grouped by classification labels; project datasets counted for coverage)
-  // being merged: the handoff names the uncovered cohort by its topic label, counts the hand-made dataset's
-  // rows per cohort, shows no no_match cohort. The lead enables it after merging.
-  // Skipped until then (uses the handoff of the run above; run both together).
-  it.skip('names the uncovered cohort by its Topics label, counts the hand-made dataset rows per cohort, shows no no_match cohort', () => {
+  // Uses the handoff and run directory of the run above (run both together).
+  it.skipIf(!hasPython)('names the uncovered cohort by its Topics label, counts the hand-made dataset rows per cohort, shows no no_match cohort', () => {
     const coverage = summary.findings_detail.filter((f) => f.id.startsWith('coverage:'));
     // Cohorts come from classifications.<Facet>[0].label, not from the free-text facet summaries.
     expect(coverage.some((f) => f.title.includes('Cancellations & refunds'))).toBe(true);
     expect(coverage.filter((f) => /Traveller wants|Booking lookup failed for/.test(f.title))).toEqual([]);
     // No cohort for traces whose facet said nothing.
     expect(summary.findings_detail.filter((f) => f.id.includes('no_match'))).toEqual([]);
-    // The hand-made dataset (travel-agent-golden: 5 Flight changes rows, none for cancellations) counts for coverage.
-    const flight = coverage.find((f) => f.title.includes('Flight changes'));
+    // The hand-made dataset counts for coverage, per topic cohort exactly as golden_dataset.json has them.
     const cancel = coverage.find((f) => f.title.includes('Cancellations & refunds'));
-    if (flight) expect(flight.counts?.dataset_rows).toBeGreaterThan(0);
     expect(cancel!.counts?.dataset_rows ?? 0).toBe(0);
+    const golden = JSON.parse(readFileSync(join(exampleDir, 'golden_dataset.json'), 'utf8')) as Array<{ metadata: { topic: string } }>;
+    const want = new Map<string, number>();
+    for (const r of golden) want.set(r.metadata.topic, (want.get(r.metadata.topic) ?? 0) + 1);
+    const evidenceFile = filesUnder(join(home, 'runs')).find((f) => f.endsWith(join('iter-1', 'discover', 'evidence.json')))!;
+    const evidence = JSON.parse(readFileSync(evidenceFile, 'utf8')) as DiscoverEvidence;
+    const ds = evidence.datasets.find((d) => d.name === 'travel-agent-golden')!;
+    expect(ds.rows).toBe(golden.length);
+    const got = new Map(ds.cohorts.filter((c) => c.dimension === 'topic' && c.key === 'Task').map((c) => [c.value, c.rows]));
+    expect(Object.fromEntries(got)).toEqual(Object.fromEntries(want));
   });
 });
