@@ -9,6 +9,7 @@
  *   rows its pattern describes (no string changes the query's meaning);
  * - a quotable string used as a field name reads exactly that key.
  */
+import { mulberry32 } from '../examples/shared/seeded.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,16 +43,6 @@ const PIECES = [
   ' ', 'OR 1=1', ' AND ', 'é', '日本語', '🙂', '\u202e', '\u00a0', 'a', 'Z', '0', '9', '?', ':', '|', '`', '[', ']', '\\n',
 ];
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomStrings(seed: number, n: number): string[] {
   const rnd = mulberry32(seed);

@@ -19,6 +19,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { clockFromEnv } from '../../src/clock.js';
+import { mulberry32, pick, uuidFromRng, uuidFromText, weighted } from '../shared/seeded.js';
 import { EXAMPLE_DIR, loadAgent, type AgentModule } from './load-agent.js';
 import { QUESTION_TEMPLATES, expectedFor, fillTemplate, type QuestionTemplate } from './questions.js';
 import { scoreAll } from './scorers.js';
@@ -134,52 +135,11 @@ const ISSUE_SUMMARY: Record<keyof typeof ISSUE_TOPIC, readonly string[]> = {
 // ---------------------------------------------------------------------------------------------
 // Randomness
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function weighted<T extends string>(rng: () => number, weights: Record<T, number>): T {
-  const entries = Object.entries(weights) as Array<[T, number]>;
-  const total = entries.reduce((s, [, w]) => s + w, 0);
-  let r = rng() * total;
-  for (const [k, w] of entries) {
-    r -= w;
-    if (r < 0) return k;
-  }
-  return entries[entries.length - 1]![0];
-}
-
-function pick<T>(rng: () => number, items: readonly T[]): T {
-  return items[Math.floor(rng() * items.length)]!;
-}
-
 const fill = (text: string, orderId: string | undefined): string => text.replace(/\{order\}/g, orderId ?? 'their order');
 
 /** A classification entry: the topic's id (stable per facet and label), its label and the match confidence. */
 function topicLabel(rng: () => number, facet: TopicFacet, label: string): { id: string; label: string; confidence: number } {
   return { id: uuidFromText(`topic:${facet}:${label}`), label, confidence: Math.round((0.62 + rng() * 0.36) * 1000) / 1000 };
-}
-
-function uuidFromBytes(b: number[]): string {
-  b[6] = (b[6]! & 0x0f) | 0x40;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const h = b.map((x) => x.toString(16).padStart(2, '0')).join('');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
-}
-
-function uuidFromRng(rng: () => number): string {
-  return uuidFromBytes(Array.from({ length: 16 }, () => Math.floor(rng() * 256)));
-}
-
-function uuidFromText(text: string): string {
-  return uuidFromBytes([...createHash('sha256').update(text).digest().subarray(0, 16)]);
 }
 
 // ---------------------------------------------------------------------------------------------

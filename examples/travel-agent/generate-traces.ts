@@ -21,6 +21,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { clockFromEnv } from '../../src/clock.js';
+import { mulberry32, pick, uuidFromRng, uuidFromText, weighted } from '../shared/seeded.js';
 
 export const TRAVEL_EXAMPLE_DIR = dirname(fileURLToPath(import.meta.url));
 export const GOLDEN_DATASET_NAME = 'travel-agent-golden';
@@ -55,33 +56,6 @@ export function examplePython(): string {
 // ---------------------------------------------------------------------------------------------
 // Randomness and ids (same scheme as the support-agent generator)
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-function weighted<T extends string>(rng: () => number, weights: Record<T, number>): T {
-  const entries = Object.entries(weights) as Array<[T, number]>;
-  let r = rng() * entries.reduce((s, [, w]) => s + w, 0);
-  for (const [k, w] of entries) if ((r -= w) < 0) return k;
-  return entries[entries.length - 1]![0];
-}
-const pick = <T>(rng: () => number, items: readonly T[]): T => items[Math.floor(rng() * items.length)]!;
-function uuidFromBytes(b: number[]): string {
-  b[6] = (b[6]! & 0x0f) | 0x40;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const h = b.map((x) => x.toString(16).padStart(2, '0')).join('');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
-}
-const uuidFromRng = (rng: () => number): string => uuidFromBytes(Array.from({ length: 16 }, () => Math.floor(rng() * 256)));
-function uuidFromText(text: string): string {
-  return uuidFromBytes([...createHash('sha256').update(text).digest().subarray(0, 16)]);
-}
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 // ---------------------------------------------------------------------------------------------
