@@ -143,3 +143,12 @@ describe('run files are owner-only', () => {
     expect(statSync(pub.path).mode & 0o777).toBe(0o644);
   });
 });
+
+describe('worker warnings without --verbose', () => {
+  it('are one line: level, message, activity, the error message — no stack, no escape codes', async () => {
+    const { oneLineLog } = await import('../src/cli/run.js');
+    const err = new Error('Braintrust project \u001b[31mx\u001b[0m was not found\n    at orient (src/activities/orient.ts:128:32)');
+    const line = oneLineLog({ level: 'WARN', message: 'Activity failed', meta: { activityType: 'orient', error: err, attempt: 1 } });
+    expect(line).toBe('[WARN] Activity failed: orient: Braintrust project x was not found');
+  });
+});

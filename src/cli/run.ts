@@ -438,10 +438,23 @@ export function checkAgentEnv(input: FlywheelInput, inProcessWorker: boolean, en
 /** The worker's own INFO logs (webpack, state changes) would drown the progress display: warnings only. */
 function quietRuntime(globals: GlobalOptions): void {
   try {
-    Runtime.install({ logger: new DefaultLogger(globals.verbose ? 'INFO' : 'WARN') });
+    Runtime.install({ logger: globals.verbose ? new DefaultLogger('INFO') : new DefaultLogger('WARN', (entry) => process.stderr.write(`${oneLineLog(entry)}\n`)) });
   } catch {
     /* already installed (a second run in the same process) */
   }
+}
+
+/**
+ * A worker log entry as one line, without stack traces or the whole failure object (those are for
+ * --verbose): "[WARN] Activity failed: runEval: <message>". Trace-derived text in messages is stripped of
+ * escape sequences.
+ */
+export function oneLineLog(entry: { level: string; message: string; meta?: Record<string, unknown> }): string {
+  const meta = entry.meta ?? {};
+  const err = meta.error as { message?: unknown } | undefined;
+  const what = [meta.activityType, meta.workflowType].find((x) => typeof x === 'string');
+  const reason = err && typeof err.message === 'string' ? err.message.split('\n')[0] : '';
+  return termSafe(`[${entry.level}] ${entry.message}${what ? `: ${String(what)}` : ''}${reason ? `: ${reason}` : ''}`, 500).replace(/\n/g, ' ');
 }
 
 export function exitCodeFor(outcome: string | undefined): number {
