@@ -41,8 +41,8 @@ const LOW = 0.5;
 const EXAMPLES_PER_COHORT = 5;
 /** Cohorts that get example-trace queries (those with failures, worst first). */
 const MAX_COHORT_EXAMPLE_QUERIES = 10;
-/** Root spans sampled for latency and token percentiles (scalars only, so in pages of the service's maximum). */
-export const PERF_SAMPLE_CAP = 5000;
+/** Traces sampled for latency and token percentiles: one page of the service's maximum (LIMIT ≤ 1000). */
+export const PERF_SAMPLE_CAP = 1000;
 
 export interface DiscoverParams {
   ctx: OrientContext;
@@ -251,11 +251,13 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
 
   // Performance and cost: a bounded sample of root metrics; percentiles computed here.
   progress?.('performance: latency and tokens');
-  // Latency from the root's metrics.start/end; tokens from the LLM spans (where Braintrust records them), summed per trace.
-  const perfQuery = `SELECT root_span_id, metrics."start" AS s, metrics."end" AS e FROM ${roots}`;
-  const perfRows = (await q.pages(perfQuery, SQL_MAX_LIMIT, PERF_SAMPLE_CAP)).rows;
-  const tokenQuery = `SELECT root_span_id, metrics.tokens AS tokens FROM ${src} WHERE span_attributes.type = 'llm' AND metrics.tokens IS NOT NULL AND ${W}`;
-  const tokenRows = (await q.pages(tokenQuery, SQL_MAX_LIMIT, PERF_SAMPLE_CAP * 4)).rows;
+  // Latency from the root's metrics.start/end; tokens from the LLM spans (where Braintrust records them), summed per
+  // trace in SQL. Both read the same sample: the PERF_SAMPLE_CAP traces with the smallest ids (ids are random, so
+  // the sample is unbiased), one page each — not every LLM span of the window.
+  const perfQuery = `SELECT root_span_id, metrics."start" AS s, metrics."end" AS e FROM ${roots} ORDER BY root_span_id LIMIT ${PERF_SAMPLE_CAP}`;
+  const perfRows = await q.run(perfQuery);
+  const tokenQuery = `SELECT root_span_id, SUM(metrics.tokens) AS tokens FROM ${src} WHERE span_attributes.type = 'llm' AND metrics.tokens IS NOT NULL AND ${W} GROUP BY root_span_id ORDER BY root_span_id LIMIT ${PERF_SAMPLE_CAP}`;
+  const tokenRows = await q.run(tokenQuery);
   const tokensByTrace = new Map<string, number>();
   for (const r of tokenRows) tokensByTrace.set(str(r.root_span_id), (tokensByTrace.get(str(r.root_span_id)) ?? 0) + n(r.tokens));
   for (const r of perfRows) r.tokens = tokensByTrace.get(str(r.root_span_id)) ?? null;
