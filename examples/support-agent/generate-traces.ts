@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { clockFromEnv } from '../../src/clock.js';
 import { mulberry32, pick, uuidFromRng, uuidFromText, weighted } from '../shared/seeded.js';
+import { parseFlags, sortKeys, syncPullOrder } from '../shared/sync-order.js';
 import { EXAMPLE_DIR, loadAgent, type AgentModule } from './load-agent.js';
 import { QUESTION_TEMPLATES, expectedFor, fillTemplate, type QuestionTemplate } from './questions.js';
 import { scoreAll } from './scorers.js';
@@ -215,15 +216,6 @@ async function loadFixedAgent(srcDir: string): Promise<{ agent: AgentModule; cle
 
 type Row = Record<string, unknown>;
 
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(value).sort()) out[k] = sortKeys((value as Record<string, unknown>)[k]);
-    return out;
-  }
-  return value;
-}
 
 interface SpanDraft {
   row: Row;
@@ -412,29 +404,9 @@ export async function generateExampleTraces(options: GenerateTracesOptions): Pro
       });
     }
 
-    // 2. Transaction ids / pagination keys in commit order (span end), created at span start.
-    const order = drafts.map((d, i) => i).sort((a, b) => drafts[a]!.end - drafts[b]!.end || a - b);
-    order.forEach((idx, seq) => {
-      const d = drafts[idx]!;
-      const xact = BigInt(Math.round(d.end * 1000)) * 1000n + BigInt(seq % 1000);
-      d.row._xact_id = xact.toString();
-      d.row._pagination_key = `p${xact.toString().padStart(20, '0')}`;
-      d.row.created = new Date(Math.round(d.start * 1000)).toISOString();
-    });
-
-    // 3. `bt sync pull --traces` order: roots newest first, fetched 100 at a time, spans ascending per chunk.
-    const pk = (d: SpanDraft): string => d.row._pagination_key as string;
-    const byRoot = new Map<string, SpanDraft[]>();
-    for (const d of drafts) byRoot.set(d.row.root_span_id as string, [...(byRoot.get(d.row.root_span_id as string) ?? []), d]);
-    const roots = drafts.filter((d) => d.isRoot).sort((a, b) => (pk(a) < pk(b) ? 1 : pk(a) > pk(b) ? -1 : 0));
-    const lines: string[] = [];
-    const chunks: Array<{ chunk_index: number; start: number; end: number; cursor: null; completed: boolean }> = [];
-    for (let c = 0; c * 100 < roots.length; c++) {
-      const chunkRoots = roots.slice(c * 100, c * 100 + 100);
-      chunks.push({ chunk_index: c, start: c * 100, end: c * 100 + chunkRoots.length, cursor: null, completed: true });
-      const rows = chunkRoots.flatMap((r) => byRoot.get(r.row.root_span_id as string)!).sort((a, b) => (pk(a) < pk(b) ? -1 : 1));
-      for (const d of rows) lines.push(JSON.stringify(sortKeys(d.row)));
-    }
+    // 2–3. Transaction ids in commit order, created at span start, rows in `bt sync pull --traces` order.
+    const { rows: ordered, rootIds, chunks } = syncPullOrder(drafts);
+    const lines = ordered.map((row) => JSON.stringify(sortKeys(row)));
     const data = lines.join('\n') + '\n';
 
     // 4. Sync metadata.
@@ -459,13 +431,13 @@ export async function generateExampleTraces(options: GenerateTracesOptions): Pro
 
     const runId = createHash('sha256').update(`run:${seed}:${variant}:${nowSec}`).digest('hex').slice(0, 32);
     const bytes = Buffer.byteLength(data);
-    const pagesDone = Math.ceil(roots.length / 1000) + chunks.length;
+    const pagesDone = Math.ceil(rootIds.length / 1000) + chunks.length;
     const startedAt = nowSec;
     const completedAt = nowSec + Math.max(1, Math.ceil(drafts.length / 2000));
     const state = {
       schema_version: 1, run_id: runId, status: 'completed', phase: 'completed', scope: 'traces', limit: traces,
       filter: null, page_size: 1000, include_vectors: false, cursor: null, root_discovery_cursor: null,
-      root_ids: roots.map((r) => r.row.root_span_id), current_root_index: roots.length, current_root_cursor: null,
+      root_ids: rootIds, current_root_index: rootIds.length, current_root_cursor: null,
       trace_chunks: chunks, items_done: drafts.length, pages_done: pagesDone, bytes_written: bytes,
       output_path: dataDir, started_at: startedAt, updated_at: completedAt, completed_at: completedAt,
     };
@@ -477,7 +449,7 @@ export async function generateExampleTraces(options: GenerateTracesOptions): Pro
     writeFileSync(join(dir, 'spec.json'), JSON.stringify(spec, null, 2));
     writeFileSync(join(dir, 'state.json'), JSON.stringify(state, null, 2));
     writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
-    return { dir, spans: drafts.length, traces: roots.length };
+    return { dir, spans: drafts.length, traces: rootIds.length };
   } finally {
     loaded.cleanup();
   }
@@ -492,20 +464,9 @@ export function readSpecRows(specDir: string): Row[] {
 // ---------------------------------------------------------------------------------------------
 // CLI
 
-function parseArgs(argv: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) continue;
-    const eq = a.indexOf('=');
-    if (eq > 0) out[a.slice(2, eq)] = a.slice(eq + 1);
-    else out[a.slice(2)] = argv[++i] ?? '';
-  }
-  return out;
-}
 
 async function cli(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseFlags(process.argv.slice(2));
   if (!args.out) {
     process.stderr.write('usage: tsx examples/support-agent/generate-traces.ts --out DIR [--traces N] [--days D] [--seed S] [--variant V] [--project-id P] [--project-name N] [--now ISO]\n');
     process.exit(2);

@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { clockFromEnv } from '../../src/clock.js';
 import { mulberry32, pick, uuidFromRng, uuidFromText, weighted } from '../shared/seeded.js';
+import { parseFlags, sortKeys, syncPullOrder } from '../shared/sync-order.js';
 
 export const TRAVEL_EXAMPLE_DIR = dirname(fileURLToPath(import.meta.url));
 export const GOLDEN_DATASET_NAME = 'travel-agent-golden';
@@ -165,15 +166,6 @@ function bookingRef(rng: () => number, t: number, rolloutAt: number): string {
 // Writing the bt sync layout
 
 type Row = Record<string, unknown>;
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(value).sort()) out[k] = sortKeys((value as Record<string, unknown>)[k]);
-    return out;
-  }
-  return value;
-}
 
 function writeSpecDir(outDir: string, objectType: 'project_logs' | 'dataset', objectId: string, objectName: string, rows: Row[], meta: { scope: string | null; window: string | null; nowSec: number; runKey: string }): string {
   const data = rows.map((r) => JSON.stringify(sortKeys(r))).join('\n') + '\n';
@@ -328,23 +320,8 @@ export function generateTravelTraces(options: GenerateTravelTracesOptions): Gene
   });
 
   // Transaction ids in commit order (span end); created at span start; `bt sync pull --traces` order.
-  const order = spans.map((_, i) => i).sort((a, b) => spans[a]!.end - spans[b]!.end || a - b);
-  order.forEach((idx, seq) => {
-    const s = spans[idx]!;
-    const xact = BigInt(Math.round(s.end * 1000)) * 1000n + BigInt(seq % 1000);
-    s.row._xact_id = xact.toString();
-    s.row._pagination_key = `p${xact.toString().padStart(20, '0')}`;
-    s.row.created = new Date(Math.round(s.start * 1000)).toISOString();
-  });
-  const pk = (s: (typeof spans)[number]) => s.row._pagination_key as string;
-  const byRoot = new Map<string, typeof spans>();
-  for (const s of spans) byRoot.set(s.row.root_span_id as string, [...(byRoot.get(s.row.root_span_id as string) ?? []), s]);
-  const roots = spans.filter((s) => s.isRoot).sort((a, b) => (pk(a) < pk(b) ? 1 : -1));
-  const logRows: Row[] = [];
-  for (let c = 0; c * 100 < roots.length; c++) {
-    const chunk = roots.slice(c * 100, c * 100 + 100).flatMap((r) => byRoot.get(r.row.root_span_id as string)!).sort((a, b) => (pk(a) < pk(b) ? -1 : 1));
-    logRows.push(...chunk.map((s) => s.row));
-  }
+  const { rows: pulled, rootIds } = syncPullOrder(spans);
+  const logRows = pulled as Row[];
   writeSpecDir(outDir, 'project_logs', projectId, projectId, logRows, { scope: 'traces', window: `${days}d`, nowSec, runKey: `run:${seed}:${nowSec}` });
 
   // The hand-made dataset, created by the team two months before `now`.
@@ -360,24 +337,13 @@ export function generateTravelTraces(options: GenerateTravelTracesOptions): Gene
     };
   });
   writeSpecDir(outDir, 'dataset', datasetId, datasetName, datasetRows, { scope: null, window: null, nowSec, runKey: `dataset:${datasetName}` });
-  return { dir: resolve(outDir), spans: spans.length, traces: roots.length, datasetRows: datasetRows.length };
+  return { dir: resolve(outDir), spans: spans.length, traces: rootIds.length, datasetRows: datasetRows.length };
 }
 
-function parseArgs(argv: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) continue;
-    const eq = a.indexOf('=');
-    if (eq > 0) out[a.slice(2, eq)] = a.slice(eq + 1);
-    else out[a.slice(2)] = argv[++i] ?? '';
-  }
-  return out;
-}
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   try {
-    const args = parseArgs(process.argv.slice(2));
+    const args = parseFlags(process.argv.slice(2));
     if (!args.out) {
       process.stderr.write('usage: tsx examples/travel-agent/generate-traces.ts --out DIR [--traces N] [--days D] [--seed S] [--project-name N] [--dataset-name N] [--now ISO] [--python PATH]\n');
       process.exit(2);
