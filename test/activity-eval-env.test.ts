@@ -15,7 +15,7 @@ import { flywheelInputSchema } from '../schemas/flywheel-input.js';
 import { apiClient } from './support/local-server-bt.js';
 
 const PROJECT = 'eval-env-proj';
-const DOTENV_VALUE = 'sk-dotenv-7f3a9c1e5b';
+const DOTENV_VALUE = 'fake-dotenv-value-7f3a9c1e5b';
 const FILE_VALUE = 'file value with spaces # and hash';
 const PASSED_VALUE = 'passed-4d2b8e6f01';
 
@@ -64,7 +64,7 @@ beforeAll(async () => {
       '# the provider key the eval needs',
       `export FAKE_PROVIDER_KEY="${DOTENV_VALUE}"`,
       // A team .env often holds its own Braintrust key: the flywheel's connection must win.
-      'BRAINTRUST_API_KEY=sk-not-the-local-server',
+      'BRAINTRUST_API_KEY=fake-not-the-local-server',
       'BRAINTRUST_APP_URL=http://127.0.0.1:9',
     ].join('\n'),
   );

