@@ -10,6 +10,7 @@ import { BtError } from '../src/bt/errors.js';
 import { errorsQuery, lowScoresQuery, projectLogs, since, sqlString } from '../src/bt/sql.js';
 import { startLocalServer, type LocalServerHandle } from '../src/local-server/index.js';
 import { tempBtDirs } from './support/bt-stub.js';
+import { localBtClient } from './support/bt-local.js';
 
 let server: LocalServerHandle;
 let dirs: ReturnType<typeof tempBtDirs>;
@@ -30,10 +31,7 @@ async function api(method: string, path: string, body?: unknown): Promise<unknow
 beforeAll(async () => {
   dirs = tempBtDirs();
   server = await startLocalServer({ port: 0, dataFile: join(dirs.home, 'local.duckdb') });
-  bt = new BtClient({
-    env: { ...server.btEnv(), HOME: dirs.home, XDG_CONFIG_HOME: join(dirs.home, '.config'), PATH: process.env.PATH ?? '' },
-    cwd: dirs.cwd,
-  });
+  bt = localBtClient(server, dirs);
   projectId = ((await api('POST', '/v1/project', { name: PROJECT })) as { id: string }).id;
   const now = new Date().toISOString();
   const span = (id: string, root: string, extra: Record<string, unknown>) => ({

@@ -7,8 +7,9 @@ import { symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BtClient, type BtClientOptions } from '../src/bt/client.js';
-import { BtError, type BtErrorKind } from '../src/bt/errors.js';
+import type { BtErrorKind } from '../src/bt/errors.js';
 import { packageRoot } from '../src/paths.js';
+import { btFailure } from './support/bt-local.js';
 import { BtStub, livePidsWith, STUB_EXPERIMENT_ID, STUB_PROJECT_ID, tempBtDirs } from './support/bt-stub.js';
 
 let stub: BtStub;
@@ -28,14 +29,6 @@ function client(options: Partial<BtClientOptions> = {}, env: Record<string, stri
   return new BtClient({ env: stub.env(dirs.home, env), cwd: dirs.cwd, ...options });
 }
 
-async function failure(p: Promise<unknown>): Promise<BtError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(BtError);
-  return err as BtError;
-}
 
 const logsRef = `project_logs:${STUB_PROJECT_ID}` as const;
 
@@ -90,7 +83,7 @@ describe('bt client: success parsing', () => {
     const rows = await client().sql('SELECT 1', { rowSchema: z.object({ id: z.string() }) });
     expect(rows.data.map((r) => r.id)).toEqual(['r1', 'r2']);
     stub.on('POST', '/btql', { body: { data: [{ id: 5 }], schema: {} } });
-    const err = await failure(client().sql('SELECT 1', { rowSchema: z.object({ id: z.string() }) }));
+    const err = await btFailure(client().sql('SELECT 1', { rowSchema: z.object({ id: z.string() }) }));
     expect(err.kind).toBe('schema');
   });
 
@@ -178,7 +171,7 @@ describe('bt client: success parsing', () => {
   });
 
   it('never passes an empty API key (it would mean "no credentials" and beat --env-file)', async () => {
-    const err = await failure(client({}, { BRAINTRUST_API_KEY: '' }).projectsList());
+    const err = await btFailure(client({}, { BRAINTRUST_API_KEY: '' }).projectsList());
     expect(err.kind).toBe('no_credentials');
     expect(stub.requests).toHaveLength(0);
   });
@@ -213,7 +206,7 @@ project.scorers.create({
 
   it('a failed push throws and keeps bt\'s JSON summary on the error', async () => {
     stub.on('POST', '/insert-functions', { status: 500, body: 'insert exploded' });
-    const err = await failure(client().functionsPush('flywheel', ['scorer.ts']));
+    const err = await btFailure(client().functionsPush('flywheel', ['scorer.ts']));
     expect(err).toMatchObject({ kind: 'network', retryable: true, exitCode: 1 });
     expect(err.message).toContain('insert exploded');
     expect(err.output).toMatchObject({ status: 'failed', failed_files: 1 });
@@ -250,7 +243,7 @@ describe('bt client: error classification', () => {
 
   it.each(cases)('$name → $kind', async (c) => {
     stub.on(c.route[0], c.route[1], { status: c.status, body: c.body });
-    const err = await failure(client().sql('SELECT 1'));
+    const err = await btFailure(client().sql('SELECT 1'));
     expect({ kind: err.kind, exit: err.exitCode, retryable: err.retryable }).toEqual({ kind: c.kind, exit: c.exit, retryable: c.retryable });
     expect(err.message).toMatch(/^bt sql failed: .+\. .+\.$/s);
     expect(err.command.slice(1)).toEqual(['sql', '--json', '--no-input', '-q', '--', 'SELECT 1']);
@@ -263,57 +256,57 @@ describe('bt client: error classification', () => {
       status: 400,
       body: { Message: 'Query blocked by strict lint mode due to: No filters available for segment elimination.' },
     });
-    const err = await failure(client().sql("SELECT * FROM project_logs('p')"));
+    const err = await btFailure(client().sql("SELECT * FROM project_logs('p')"));
     expect(err.message).toContain('No filters available for segment elimination');
   });
 
   it('a huge error body stays bounded', async () => {
     stub.on('POST', '/btql', { status: 400, body: { Message: 'y'.repeat(100_000) } });
-    const err = await failure(client().sql('SELECT 1'));
+    const err = await btFailure(client().sql('SELECT 1'));
     expect(err.kind).toBe('bad_query');
     expect(err.message.length).toBeLessThan(700);
     expect(err.stderrTail.length).toBeLessThanOrEqual(2000);
   });
 
   it('not found (exit 4)', async () => {
-    const err = await failure(client().experimentsView('flywheel', 'nope'));
+    const err = await btFailure(client().experimentsView('flywheel', 'nope'));
     expect(err).toMatchObject({ kind: 'not_found', exitCode: 4, retryable: false });
-    const err2 = await failure(client().datasetsList('no-such-project'));
+    const err2 = await btFailure(client().datasetsList('no-such-project'));
     expect(err2.kind).toBe('not_found');
   });
 
   it('unknown org (exit 4) is not_found', async () => {
-    const err = await failure(client({}, { BRAINTRUST_ORG_NAME: 'other-org' }).projectsList());
+    const err = await btFailure(client({}, { BRAINTRUST_ORG_NAME: 'other-org' }).projectsList());
     expect(err.kind).toBe('not_found');
   });
 
   it('invalid dataset rows are usage errors', async () => {
     const bt = client();
     await bt.datasetsCreate('flywheel', 'strict');
-    const err = await failure(bt.datasetsUpdate('flywheel', 'strict', { rows: [{ id: 'a', output: 'not allowed' }] }));
+    const err = await btFailure(bt.datasetsUpdate('flywheel', 'strict', { rows: [{ id: 'a', output: 'not allowed' }] }));
     expect(err.kind).toBe('usage');
   });
 
   it('a bad flag is a usage error (exit 2 without 401/403)', async () => {
-    const err = await failure(client().viewLogs({ projectId: STUB_PROJECT_ID, listMode: 'bogus' as 'spans' }));
+    const err = await btFailure(client().viewLogs({ projectId: STUB_PROJECT_ID, listMode: 'bogus' as 'spans' }));
     expect(err).toMatchObject({ kind: 'usage', exitCode: 2 });
   });
 
   it('connection refused is network', async () => {
     const url = 'http://127.0.0.1:9';
-    const err = await failure(client({}, { BRAINTRUST_APP_URL: url, BRAINTRUST_API_URL: url }).projectsList());
+    const err = await btFailure(client({}, { BRAINTRUST_APP_URL: url, BRAINTRUST_API_URL: url }).projectsList());
     expect(err).toMatchObject({ kind: 'network', exitCode: 3, retryable: true });
   });
 
   it('no credentials', async () => {
     const env = stub.env(dirs.home);
     delete (env as Record<string, string | undefined>).BRAINTRUST_API_KEY;
-    const err = await failure(new BtClient({ env, cwd: dirs.cwd }).projectsList());
+    const err = await btFailure(new BtClient({ env, cwd: dirs.cwd }).projectsList());
     expect(err).toMatchObject({ kind: 'no_credentials', exitCode: 1, retryable: false });
   });
 
   it('missing binary', async () => {
-    const err = await failure(client({ btPath: '/nonexistent/bin/bt' }).projectsList());
+    const err = await btFailure(client({ btPath: '/nonexistent/bin/bt' }).projectsList());
     expect(err).toMatchObject({ kind: 'missing_binary', retryable: false });
     expect(err.message).toMatch(/FLYWHEEL_BT_PATH/);
   });
@@ -321,7 +314,7 @@ describe('bt client: error classification', () => {
   it('stdout that is not JSON is a schema error', async () => {
     stub.on('POST', '/function/invoke', { body: 'plain text, not JSON' });
     // bt prints the raw response body; our parser must refuse it.
-    const err = await failure(client().functionsInvoke('flywheel', 'exact', {}));
+    const err = await btFailure(client().functionsInvoke('flywheel', 'exact', {}));
     expect(err.kind).toBe('schema');
   });
 
@@ -329,7 +322,7 @@ describe('bt client: error classification', () => {
     const marker = `timeout-${randomUUID()}`;
     stub.on('POST', '/btql', { body: { data: [], schema: {} }, delayMs: 10_000 });
     const started = Date.now();
-    const err = await failure(client({ timeoutMs: 3_000, killGraceMs: 500 }).sql(`SELECT '${marker}'`));
+    const err = await btFailure(client({ timeoutMs: 3_000, killGraceMs: 500 }).sql(`SELECT '${marker}'`));
     expect(err).toMatchObject({ kind: 'timeout', retryable: true });
     expect(Date.now() - started).toBeLessThan(8_000);
     expect(livePidsWith(marker)).toEqual([]);
@@ -341,7 +334,7 @@ describe('bt client: error classification', () => {
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 1_000);
     const started = Date.now();
-    const err = await failure(client({ killGraceMs: 500 }).sql(`SELECT '${marker}'`, { signal: ac.signal }));
+    const err = await btFailure(client({ killGraceMs: 500 }).sql(`SELECT '${marker}'`, { signal: ac.signal }));
     expect(err).toMatchObject({ kind: 'cancelled' });
     expect(Date.now() - started).toBeLessThan(6_000);
     expect(livePidsWith(marker)).toEqual([]);
@@ -350,7 +343,7 @@ describe('bt client: error classification', () => {
   it('an already-aborted signal never spawns', async () => {
     const ac = new AbortController();
     ac.abort();
-    const err = await failure(client().projectsList({ signal: ac.signal }));
+    const err = await btFailure(client().projectsList({ signal: ac.signal }));
     expect(err.kind).toBe('cancelled');
     expect(stub.requests).toHaveLength(0);
   });

@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadExperimentRows, rowKey } from '../src/activities/evals.js';
 import { BtClient } from '../src/bt/client.js';
-import { BtError } from '../src/bt/errors.js';
 import { experimentSource, pageQuery, projectLogs, since } from '../src/bt/sql.js';
 import { startLocalServer, type LocalServerHandle } from '../src/local-server/index.js';
 import type { RowScores } from '../src/workflows/logic/evidence.js';
 import { tempBtDirs } from './support/bt-stub.js';
+import { btFailure, localBtClient } from './support/bt-local.js';
 
 const PROJECT = 'paging';
 const N = 250;
@@ -35,23 +35,11 @@ async function api<T>(method: string, path: string, body?: unknown): Promise<T> 
   return (await res.json()) as T;
 }
 
-/** The error a call failed with (fails the test when it succeeds). */
-async function failure(p: Promise<unknown>): Promise<BtError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(BtError);
-  return err as BtError;
-}
 
 beforeAll(async () => {
   dirs = tempBtDirs();
   server = await startLocalServer({ port: 0, dataFile: join(dirs.home, 'local.duckdb') });
-  bt = new BtClient({
-    env: { ...server.btEnv(), HOME: dirs.home, XDG_CONFIG_HOME: join(dirs.home, '.config'), PATH: process.env.PATH ?? '' },
-    cwd: dirs.cwd,
-  });
+  bt = localBtClient(server, dirs);
   projectId = (await api<{ id: string }>('POST', '/v1/project', { name: PROJECT })).id;
   experimentId = (await api<{ experiment: { id: string } }>('POST', '/api/experiment/register', { project_name: PROJECT, experiment_name: 'exp-250' })).experiment.id;
   const now = new Date().toISOString();
@@ -107,7 +95,7 @@ describe('paging through the real bt against the local server', () => {
 
   it('a cursor needs a cursor-compatible sort (ORDER BY created is a 400, exit 4)', async () => {
     const p1 = await bt.sql(pageQuery(`SELECT id FROM ${experimentSource(experimentId)}`, { limit: 10 }));
-    const err = await failure(bt.sql(`SELECT id FROM ${experimentSource(experimentId)} ORDER BY created LIMIT 10 OFFSET '${p1.cursor}'`));
+    const err = await btFailure(bt.sql(`SELECT id FROM ${experimentSource(experimentId)} ORDER BY created LIMIT 10 OFFSET '${p1.cursor}'`));
     expect(err.exitCode).toBe(4);
   });
 
@@ -152,7 +140,7 @@ describe('the local server is as strict as the service on limits and large field
       `SELECT * FROM ${experimentSource(experimentId)}`,
       `SELECT id, output FROM ${projectLogs(projectId)} WHERE ${since(1)} LIMIT 101`,
     ]) {
-      const err = await failure(bt.sql(q));
+      const err = await btFailure(bt.sql(q));
       expect(err.exitCode, q).toBe(4);
       expect(err.kind, q).toBe('bad_query');
       expect(err.stderrTail, q).toMatch(/large fields/);
@@ -175,7 +163,7 @@ describe('the local server is as strict as the service on limits and large field
   });
 
   it('LIMIT above 1000 is a 400 (exit 4) even with the linter off', async () => {
-    const err = await failure(bt.sql(`SELECT id FROM ${experimentSource(experimentId)} LIMIT 1001`, { forceIgnoreLinter: true }));
+    const err = await btFailure(bt.sql(`SELECT id FROM ${experimentSource(experimentId)} LIMIT 1001`, { forceIgnoreLinter: true }));
     expect(err.exitCode).toBe(4);
   });
 
