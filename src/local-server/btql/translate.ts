@@ -492,9 +492,8 @@ class Translator {
       if (name === 'count') {
         if (e.star || e.args.length === 0) return { sql: 'count(*)', t: 'num', agg: true };
         const x = this.expr(e.args[0]!, inner);
-        const v = x.t === 'json' ? `CAST(${x.sql} AS VARCHAR)` : x.sql;
         const nn = x.t === 'json' ? `json_extract_string(${x.sql}, '$')` : x.sql;
-        return { sql: e.distinct ? `count(DISTINCT CASE WHEN ${nn} IS NOT NULL THEN ${v} END)` : `count(${nn})`, t: 'num', agg: true };
+        return { sql: `count(${nn})`, t: 'num', agg: true };
       }
       if (name === 'any_value') {
         if (e.args.length !== 1) throw new QueryError('ANY_VALUE() takes 1 argument');
@@ -507,10 +506,9 @@ class Translator {
         return { sql: `count(DISTINCT ${x.t === 'json' ? `CAST(${x.sql} AS VARCHAR)` : x.sql})`, t: 'num', agg: true };
       }
       const x = this.expr(this.arg(e, 0), inner);
-      const d = e.distinct ? 'DISTINCT ' : '';
       if (name === 'min' || name === 'max') {
-        if (x.t === 'ts' || x.t === 'str' || x.t === 'xact' || x.t === 'pkey') return { sql: `${name}(${d}${x.sql})`, t: x.t, agg: true };
-        return { sql: `${name}(${d}${this.toNum(x)})`, t: 'num', agg: true };
+        if (x.t === 'ts' || x.t === 'str' || x.t === 'xact' || x.t === 'pkey') return { sql: `${name}(${x.sql})`, t: x.t, agg: true };
+        return { sql: `${name}(${this.toNum(x)})`, t: 'num', agg: true };
       }
       if (name === 'median') return { sql: `median(${this.toNum(x)})`, t: 'num', agg: true };
       if (name === 'percentile') {
@@ -518,10 +516,9 @@ class Translator {
         if (!p || p.k !== 'lit' || typeof p.v !== 'number' || p.v < 0 || p.v > 1) throw new QueryError('PERCENTILE(x, p) needs a literal p between 0 and 1');
         return { sql: `quantile_cont(${this.toNum(x)}, ${sqlNum(p.v)})`, t: 'num', agg: true };
       }
-      return { sql: `${name}(${d}${this.toNum(x)})`, t: 'num', agg: true };
+      return { sql: `${name}(${this.toNum(x)})`, t: 'num', agg: true };
     }
     if (e.star) throw new QueryError(`'*' is not a valid argument to ${name}()`);
-    if (e.distinct) throw new QueryError(`DISTINCT is not valid in ${name}()`);
     const args = () => e.args.map((a) => this.expr(a, ctx));
     const anyAgg = (xs: X[]) => xs.some((x) => x.agg);
     const arity = (min: number, max = min) => {
