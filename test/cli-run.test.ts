@@ -3,7 +3,7 @@
  * defaults (its own dev server and local Braintrust server under --home), the path without a change
  * agent, offline analysis of a `bt sync pull` snapshot, and bad input.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -70,11 +70,16 @@ describeTemporal('flywheel run (built CLI)', () => {
     onTestFinished(async () => {
       await flywheel(['--home', snapHome, 'local', 'stop']);
     });
+    // Its own copy of the example (inside the repo, so the eval's `braintrust` import resolves): other test files run
+    // bt in the shared example directory at the same time, and bt writes `.bt/` into its cwd.
+    const agentDir = join(repoRoot, 'test', `.tmp-snapshot-agent-${process.pid}`);
+    cpSync(EXAMPLE_DIR, agentDir, { recursive: true, filter: (src) => !/[\\/](\.bt|node_modules)([\\/]|$)/.test(src) });
+    onTestFinished(() => rmSync(agentDir, { recursive: true, force: true }));
     const gen = await generateExampleTraces({ outDir: join(tmp, 'snapshot'), projectName: 'pulled-project', traces: 800 });
     const out = join(tmp, 'out-snapshot');
     const r = await flywheel([
       '--home', snapHome, '--address', temporalAddress!, '--json', 'run',
-      '--snapshot', join(tmp, 'snapshot'), '--project', 'pulled-project', '--agent-dir', EXAMPLE_DIR,
+      '--snapshot', join(tmp, 'snapshot'), '--project', 'pulled-project', '--agent-dir', agentDir,
       '--mode', 'autonomous', '--no-change-agent', '--out', out, '--workflow-id', 'cli-snapshot',
     ]);
     expect(gen.traces).toBe(800);
