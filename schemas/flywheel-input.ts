@@ -55,10 +55,23 @@ export const flywheelInputSchema = z
     evalEnv: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a variable name (letters, digits, _)')).default([]),
     /** Score the goal is about; default: the first score column discovered. */
     targetScore: z.string().min(1).optional(),
+    /**
+     * Where this run's activities execute: the task queues of the worker that holds the agent directory, the run
+     * directory and the Braintrust credentials (`host` for short work, `heavy` for evals, curation and the change
+     * agent). Absent: the first worker that picks the run up claims it (its `claimHost` activity names its queues).
+     */
+    hostQueues: z.object({ host: z.string().min(1).max(200), heavy: z.string().min(1).max(200) }).strict().optional(),
   })
   .strict();
 
+/**
+ * The same input as the workflow reads it: unknown fields are dropped instead of refused, so a newer starter
+ * that adds a field does not fail the runs an older worker picks up (the starter validates strictly).
+ */
+export const workflowInputSchema = flywheelInputSchema.strip();
+
 export type FlywheelInput = z.input<typeof flywheelInputSchema>;
+export type HostQueues = NonNullable<z.output<typeof flywheelInputSchema>['hostQueues']>;
 export type FlywheelConfig = z.output<typeof flywheelInputSchema>;
 
 /** Parses a duration like "90s", "20m", "24h", "2d" into milliseconds. */

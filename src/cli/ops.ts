@@ -19,7 +19,7 @@ import type { History } from '@temporalio/common/lib/proto-utils.js';
 import { Command, Option } from 'commander';
 import Long from 'long';
 import { durationMs } from '../../schemas/flywheel-input.js';
-import { WORKFLOW_TYPE } from '../shared.js';
+import { TASK_QUEUE, WORKFLOW_TYPE } from '../shared.js';
 import {
   appliedSignal,
   approveSignal,
@@ -101,18 +101,30 @@ async function describeRun(client: Client, workflowId: string, runId?: string): 
   }
 }
 
+/** How to get a worker for a run's queue: a `flywheel run`'s private queue is resumed by that run's command. */
+export function workerHint(taskQueue: string): string {
+  if (taskQueue === TASK_QUEUE) return 'start one with `flywheel worker`';
+  if (taskQueue.startsWith(`${TASK_QUEUE}.run-`)) return 'it was started by `flywheel run` with a worker in that process: run the same command again (same --home and --workflow-id) to resume it';
+  return `start one with \`flywheel worker --task-queue ${taskQueue}\``;
+}
+
 /** Whether any worker polls the run's workflow task queue (null: the server would not say). */
-async function hasWorker(client: Client, taskQueue: string): Promise<boolean | null> {
+async function hasWorker(client: Client, taskQueue: string, type: 'workflow' | 'activity' = 'workflow'): Promise<boolean | null> {
   try {
     const res = await client.workflowService.describeTaskQueue({
       namespace: client.options.namespace,
       taskQueue: { name: taskQueue, kind: 1 /* TASK_QUEUE_KIND_NORMAL */ },
-      taskQueueType: 1 /* TASK_QUEUE_TYPE_WORKFLOW */,
+      taskQueueType: type === 'workflow' ? 1 /* TASK_QUEUE_TYPE_WORKFLOW */ : 2 /* TASK_QUEUE_TYPE_ACTIVITY */,
     });
     return (res.pollers ?? []).length > 0;
   } catch {
     return null;
   }
+}
+
+/** Whether a worker polls `taskQueue` for activities (a host queue) right now. */
+export async function queueHasPollers(client: Client, taskQueue: string): Promise<boolean> {
+  return (await hasWorker(client, taskQueue, 'activity')) === true;
 }
 
 /**
@@ -121,7 +133,7 @@ async function hasWorker(client: Client, taskQueue: string): Promise<boolean | n
  */
 async function queryStatus(client: Client, handle: WorkflowHandle, taskQueue: string | null, timeoutMs = QUERY_TIMEOUT_MS): Promise<QueryResult> {
   if (taskQueue && (await hasWorker(client, taskQueue)) === false) {
-    return { ok: false, reason: `no worker is polling task queue "${taskQueue}" (start one with \`flywheel worker\`)` };
+    return { ok: false, reason: `no worker is polling task queue "${taskQueue}" (${workerHint(taskQueue)})` };
   }
   try {
     const status = await client.withDeadline(Date.now() + timeoutMs, () => handle.query(statusQuery));

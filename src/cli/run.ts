@@ -12,7 +12,7 @@ import { createActivities } from '../activities/index.js';
 import { packageRoot } from '../paths.js';
 import { TASK_QUEUE } from '../shared.js';
 import { connectWorkerConnection } from '../temporal/connection.js';
-import { createWorker } from '../worker.js';
+import { createWorker, hostQueuesFor, runQueueFor } from '../worker.js';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { appliedSignal, approveSignal, overrideSignal, rejectSignal, stopSignal, type FlywheelStatus } from '../workflows/definitions.js';
 import type { FlywheelResult } from '../workflows/flywheel.js';
@@ -21,7 +21,7 @@ import { FORWARDED_ENV_KEYS } from '../bt/run.js';
 import { argvReferences, missingNames } from '../child-env.js';
 import { checkPassName, evalEnvSpec, resolveEvalEnv } from '../eval-env.js';
 import { secretArgIndexes } from '../workflows/logic/redact.js';
-import { answerHints, progressLine, report } from './ops.js';
+import { answerHints, progressLine, queueHasPollers, report } from './ops.js';
 import {
   actorName,
   braintrustEnv,
@@ -57,6 +57,8 @@ export interface RunOptions {
   snapshot?: string;
   detach?: boolean;
   worker?: boolean;
+  /** --task-queue: the queue of the `flywheel worker`s that execute a --no-worker run. */
+  taskQueue?: string;
   /** --env-file (repeatable). */
   envFile?: string[];
   /** --eval-env (repeatable). */
@@ -468,6 +470,10 @@ export async function runCommand(opts: RunOptions, globals: GlobalOptions): Prom
   const home = homeOf(globals);
   // Braintrust first: the example and --snapshot need the local server seeded before the run starts.
   // Validate the options before starting anything, so bad input costs one line and no side effects.
+  if (opts.taskQueue !== undefined) {
+    if (opts.worker !== false) throw new CliError('--task-queue needs --no-worker: a run with a worker in this process uses its own private queue', EXIT_CODES.usage);
+    if (!opts.taskQueue.trim() || opts.taskQueue.length > 200) throw new CliError('--task-queue must be a queue name of 1 to 200 characters', EXIT_CODES.usage);
+  }
   const request = await buildRunRequest(opts, globals);
   checkEvalEnv(request.input, opts.worker !== false);
   checkAgentEnv(request.input, opts.worker !== false, process.env, log);
@@ -492,12 +498,35 @@ export async function runCommand(opts: RunOptions, globals: GlobalOptions): Prom
   const { connectClient } = await import('../temporal/connection.js');
   const client: Client = await connectClient(target);
   try {
+    // Host affinity: with a worker in this process the run lives on this invocation's private queue (workflow and
+    // activities), so no other process executes it; with --no-worker the first `flywheel worker` to answer claims it.
+    let inProcess = opts.worker !== false;
+    const taskQueue = inProcess ? runQueueFor(home, workflowId) : (opts.taskQueue ?? TASK_QUEUE);
+    let hostQueues: FlywheelInput['hostQueues'] = inProcess ? { host: taskQueue, heavy: taskQueue } : undefined;
+    if (!inProcess) {
+      // This machine's `flywheel worker` (same --home) holds these files: pin the run to it when it is polling.
+      const mine = hostQueuesFor(taskQueue, home);
+      if (await queueHasPollers(client, mine.host)) {
+        hostQueues = mine;
+        log(`the run is pinned to this machine's worker (task queue "${mine.host}")`);
+      } else {
+        log(`no \`flywheel worker\` with this --home is polling on this machine: the first worker on task queue "${termSafe(taskQueue, 200)}" takes the run, and it must see ${input.agentDir}`);
+      }
+    }
+    const startInput: FlywheelInput = hostQueues ? { ...input, hostQueues } : input;
     const handle = await client.workflow.start('flywheelWorkflow', {
-      taskQueue: TASK_QUEUE,
+      taskQueue,
       workflowId,
-      args: [input],
+      args: [startInput],
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
     });
+    const running = await handle.describe();
+    if (inProcess && running.taskQueue !== taskQueue) {
+      // A run with this id was started elsewhere (another machine or home, --no-worker, a schedule): join it, and
+      // leave its execution to the workers that serve its queue.
+      inProcess = false;
+      log(`run ${workflowId} is already running on task queue "${termSafe(running.taskQueue, 200)}" (started elsewhere): following it; its own workers execute it`);
+    }
     log(`flywheel run ${workflowId} (${input.mode}, ${input.modeReason}) started — goal: ${input.goal}`);
     if (opts.detach) {
       output(globals, { workflowId, runId: handle.firstExecutionRunId }, workflowId);
@@ -513,12 +542,12 @@ export async function runCommand(opts: RunOptions, globals: GlobalOptions): Prom
     const resumeHint = () =>
       new CliError(
         `interrupted: run ${workflowId} goes on in Temporal without this process. Follow it with \`flywheel watch ${workflowId}\`; ` +
-          `it needs a worker (\`flywheel worker\`, or \`flywheel run\` again with --workflow-id ${workflowId}); cancel it with \`flywheel stop ${workflowId} --cancel\`.`,
+          `it needs a worker (${inProcess ? `\`flywheel run\` again with the same --home and --workflow-id ${workflowId}, or \`flywheel worker --task-queue ${taskQueue}\`` : `\`flywheel worker\``}); cancel it with \`flywheel stop ${workflowId} --cancel\`.`,
         130,
       );
     let final: FlywheelResult;
     try {
-      if (opts.worker === false) {
+      if (!inProcess) {
         await follow(client, handle, globals, input.mode === 'interactive', result, interrupted);
         if (interrupted()) throw resumeHint();
         final = await result;
@@ -526,7 +555,7 @@ export async function runCommand(opts: RunOptions, globals: GlobalOptions): Prom
         quietRuntime(globals);
         const connection = await connectWorkerConnection(target);
         try {
-          const worker = await createWorker({ connection, namespace: target.namespace, activities: createActivities({ btEnv: bt.btEnv, appUrl: bt.appUrl }) });
+          const worker = await createWorker({ connection, namespace: target.namespace, taskQueue, activities: createActivities({ btEnv: bt.btEnv, appUrl: bt.appUrl }) });
           final = await worker.runUntil(async () => {
             await follow(client, handle, globals, input.mode === 'interactive', result, interrupted);
             if (interrupted()) throw resumeHint();
@@ -592,6 +621,7 @@ export function registerRunCommand(program: Command): Command {
     .option('--snapshot <dir>', 'analyse a `bt sync pull` output directory on the local server (no credentials needed)')
     .option('--detach', 'start the run and print its workflow id without waiting')
     .option('--no-worker', 'do not run a worker in this process (use `flywheel worker` elsewhere)')
+    .option('--task-queue <queue>', `with --no-worker: the task queue of the \`flywheel worker\`s that execute the run (default "${TASK_QUEUE}")`)
     .action(async (opts: RunOptions, cmd: Command) => {
       process.exitCode = await runCommand(opts, globalsOf(cmd));
     });

@@ -8,12 +8,13 @@ import {
   ApplicationFailure,
   CancellationScope,
   isCancellation,
+  patched,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { HandoffInput } from '../handoff/build.js';
-import { durationMs, flywheelInputSchema, type FlywheelInput } from '../../schemas/flywheel-input.js';
+import { durationMs, workflowInputSchema, type FlywheelInput, type HostQueues } from '../../schemas/flywheel-input.js';
 import { FlywheelGoalKey, FlywheelModeKey, FlywheelOutcomeKey, FlywheelProjectKey, statusQuery } from './definitions.js';
 import { Gates } from './gates.js';
 import { improve } from './improve.js';
@@ -21,7 +22,7 @@ import type { Outcome } from './logic/decide.js';
 import { diagnose, isHealthy, type Diagnosis, type Route } from './logic/diagnose.js';
 import type { DiscoverEvidence, EvalResult, RowComparison } from './logic/evidence.js';
 import { applyPlanAnswer, experimentName, planText, routeForNext } from './plan.js';
-import { acts, handoffActs, longActs } from './proxies.js';
+import { activityProxies, claimActs } from './proxies.js';
 import { FlywheelRun } from './run-state.js';
 import type { OrientContext } from './types.js';
 import { verifyAndDecide } from './verify.js';
@@ -35,7 +36,7 @@ export interface FlywheelResult {
 }
 
 export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResult> {
-  const parsed = flywheelInputSchema.safeParse(raw);
+  const parsed = workflowInputSchema.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
     throw ApplicationFailure.nonRetryable(`invalid flywheel input: ${issues}`, 'InvalidInput');
@@ -44,6 +45,15 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
   const info = workflowInfo();
   const startedAt = new Date().toISOString();
   const run = new FlywheelRun(cfg, info, new Gates(cfg.mode === 'interactive', durationMs(cfg.gateTimeout)));
+  // Host affinity (src/workflows/proxies.ts): the starter named the host, or the first worker to answer claims it.
+  // Histories recorded before host affinity have neither; they keep running on the workflow's own queue.
+  let hostQueues: HostQueues | undefined = cfg.hostQueues;
+  if (!hostQueues && patched('host-affine-activities')) {
+    const claimed = await claimActs.claimHost();
+    hostQueues = { host: claimed.host, heavy: claimed.heavy };
+  }
+  run.io = activityProxies(hostQueues);
+  const { acts, longActs, handoffActs } = run.io;
   const { gates, status } = run;
   setHandler(statusQuery, () => run.snapshot());
   upsertSearchAttributes([

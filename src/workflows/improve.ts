@@ -8,7 +8,6 @@ import { commandText } from './logic/redact.js';
 import type { Diagnosis, Route } from './logic/diagnose.js';
 import type { ChangeRecord, DiscoverEvidence, EvalResult } from './logic/evidence.js';
 import { experimentName } from './plan.js';
-import { acts, longActs } from './proxies.js';
 import type { FlywheelRun } from './run-state.js';
 import type { ChangeAgentResult, CurateResult, OrientContext } from './types.js';
 
@@ -33,7 +32,7 @@ export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[
     if (run.stopAt(a, 'dataset write')) return { ...result, halted: true };
     if (a.kind === 'skipped') continue;
     run.doing(`curating dataset rows for ${route.title}`);
-    const res: CurateResult = await longActs.curateDataset({ ctx, routeId: route.id, targets: route.targets, windowDays: evidence.window.days, iteration, labeler: cfg.labeler, agentEnv: cfg.agentEnv });
+    const res: CurateResult = await run.io.longActs.curateDataset({ ctx, routeId: route.id, targets: route.targets, windowDays: evidence.window.days, iteration, labeler: cfg.labeler, agentEnv: cfg.agentEnv });
     run.datasetId = res.datasetId ?? run.datasetId;
     changes.push({
       id: `i${iteration}-${route.id}`,
@@ -52,7 +51,7 @@ export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[
   if (groups.length && run.datasetId && ctx.evalFiles.length) {
     run.doing('evaluating the unchanged agent on the curated splits');
     const before = (split: 'train' | 'validation') =>
-      longActs.runEval({ ctx, cwd: ctx.agentDir, split, runMode: 'baseline', experimentName: experimentName(run.info.workflowId, iteration, 'before', split), useDataset: true, iteration });
+      run.io.longActs.runEval({ ctx, cwd: ctx.agentDir, split, runMode: 'baseline', experimentName: experimentName(run.info.workflowId, iteration, 'before', split), useDataset: true, iteration });
     const train = await before('train');
     const validation = await before('validation');
     result.before = { train, validation };
@@ -73,7 +72,7 @@ export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[
       if (run.stopAt(a, 'change')) return { ...result, halted: true };
       if (a.kind === 'skipped') continue;
       run.doing(`change agent working on ${artifact}`);
-      const res: ChangeAgentResult = await longActs.runChangeAgent({ brief, command: cfg.changeCommand, timeoutMs: durationMs(cfg.changeTimeout), agentEnv: cfg.agentEnv });
+      const res: ChangeAgentResult = await run.io.longActs.runChangeAgent({ brief, command: cfg.changeCommand, timeoutMs: durationMs(cfg.changeTimeout), agentEnv: cfg.agentEnv });
       record(res.files, res.files.length ? `${title}: change agent edited ${res.files.length} file(s)` : `${title}: change agent made no change`, commandText(cfg.changeCommand), {
         diffStat: { files: res.files.length, insertions: res.insertions, deletions: res.deletions },
         ...(res.pushedScorers.length ? { functions: res.pushedScorers.map((f) => ({ slug: f, action: 'pushed' as const })) } : {}),
@@ -81,7 +80,7 @@ export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[
       continue;
     }
     // No change agent: a written brief, applied by a person (interactive) or handed off (autonomous).
-    const written = await acts.writeBrief(brief);
+    const written = await run.io.acts.writeBrief(brief);
     if (cfg.mode === 'autonomous') {
       run.briefs.push({ routeId: ids.join(','), artifact, title, body: written.body, path: written.path });
       continue;

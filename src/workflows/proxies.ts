@@ -1,29 +1,63 @@
 /**
- * Activity proxies, one per retry policy, created once for the whole workflow bundle. Activities are imported
- * as types only: their code never enters the workflow bundle.
+ * Activity proxies, one per retry policy. Activities are imported as types only: their code never enters the
+ * workflow bundle.
+ *
+ * Host affinity: activities pass host paths (agent directory, run directory, row files) to each other and use
+ * the worker's Braintrust credentials, so every activity of a run executes on the worker that holds them — the
+ * task queues in `hostQueues` (worker-specific task queues). Only `claimHost` runs on the workflow's own queue:
+ * when a run names no host, the first worker that answers it becomes the run's host.
  */
 import { proxyActivities } from '@temporalio/workflow';
+import type { HostQueues } from '../../schemas/flywheel-input.js';
 import type { FlywheelActivities } from '../activities/index.js';
 
 /** Failure types raised where the error is understood as permanent (bad input, missing pieces). */
 const NON_RETRYABLE = ['InvalidConfig', 'ProjectNotFound', 'BaselineNotFound', 'NoEvalFiles', 'NoScore', 'ChangeAgentMissing', 'ChangeAgentFailed', 'ChangeAgentTimeout', 'LabelerOutput', 'HandoffValidationError'];
 
-/** Queries and small writes: a few retries. bt's own non-retryable kinds are marked where raised. */
-export const acts = proxyActivities<FlywheelActivities>({
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '2 minutes',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 4, nonRetryableErrorTypes: NON_RETRYABLE },
+/** Implemented by the worker wiring (src/worker.ts), not by createActivities: it names the worker's own queues. */
+export interface HostActivities {
+  claimHost(): Promise<HostQueues & { identity: string }>;
+}
+
+/** The run's host: asked on the workflow's task queue, answered by whichever worker polls it first. */
+export const claimActs = proxyActivities<HostActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
 });
 
-/** Evals, curation with a labeler, the change agent: long, heartbeating, cancellable. */
-export const longActs = proxyActivities<FlywheelActivities>({
-  startToCloseTimeout: '90 minutes',
-  heartbeatTimeout: '2 minutes',
-  retry: { initialInterval: '10s', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
-});
+export interface ActivityProxies {
+  /** Queries and small writes: a few retries. bt's own non-retryable kinds are marked where raised. */
+  acts: FlywheelActivities;
+  /** Evals, curation with a labeler, the change agent: long, heartbeating, cancellable. */
+  longActs: FlywheelActivities;
+  /** The handoff writer: it must succeed, so it retries longest. */
+  handoffActs: FlywheelActivities;
+}
 
-/** The handoff writer: it must succeed, so it retries longest. */
-export const handoffActs = proxyActivities<FlywheelActivities>({
-  startToCloseTimeout: '5 minutes',
-  retry: { initialInterval: '1s', maximumAttempts: 10, nonRetryableErrorTypes: ['HandoffValidationError'] },
-});
+/**
+ * The proxies of one run. `queues` absent (histories recorded before host affinity): the workflow's own task
+ * queue, as those runs did.
+ */
+export function activityProxies(queues?: HostQueues): ActivityProxies {
+  const host = queues ? { taskQueue: queues.host } : {};
+  const heavy = queues ? { taskQueue: queues.heavy } : {};
+  return {
+    acts: proxyActivities<FlywheelActivities>({
+      ...host,
+      startToCloseTimeout: '10 minutes',
+      heartbeatTimeout: '2 minutes',
+      retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 4, nonRetryableErrorTypes: NON_RETRYABLE },
+    }),
+    longActs: proxyActivities<FlywheelActivities>({
+      ...heavy,
+      startToCloseTimeout: '90 minutes',
+      heartbeatTimeout: '2 minutes',
+      retry: { initialInterval: '10s', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
+    }),
+    handoffActs: proxyActivities<FlywheelActivities>({
+      ...host,
+      startToCloseTimeout: '5 minutes',
+      retry: { initialInterval: '1s', maximumAttempts: 10, nonRetryableErrorTypes: ['HandoffValidationError'] },
+    }),
+  };
+}

@@ -9,6 +9,7 @@ import { FlywheelPhaseKey, type FlywheelStatus, type Phase } from './definitions
 import type { GateAnswer, Gates } from './gates.js';
 import type { Decision, Outcome } from './logic/decide.js';
 import type { ChangeRecord, EvalResult } from './logic/evidence.js';
+import { activityProxies, type ActivityProxies } from './proxies.js';
 
 export class FlywheelRun {
   readonly phasesRun: Phase[] = [];
@@ -21,6 +22,8 @@ export class FlywheelRun {
   forced: { outcome: Outcome; reason: string } | null = null;
   /** The curated dataset, once it exists. */
   datasetId: string | null = null;
+  /** This run's activity proxies, bound to its host's task queues. */
+  io: ActivityProxies = activityProxies();
   readonly status: FlywheelStatus;
 
   constructor(

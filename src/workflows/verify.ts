@@ -7,7 +7,6 @@ import { checkSmoke, decide, type Decision } from './logic/decide.js';
 import type { ChangeRecord, EvalResult, RowComparison } from './logic/evidence.js';
 import { assessScorersAgainstBaseline } from './logic/scorer-health.js';
 import { experimentName } from './plan.js';
-import { acts, longActs } from './proxies.js';
 import type { FlywheelRun } from './run-state.js';
 import type { OrientContext } from './types.js';
 
@@ -29,7 +28,7 @@ export async function verifyAndDecide(
 ): Promise<VerifyResult> {
   const useDataset = run.datasetId !== null;
   const evalRun = (split: 'train' | 'validation' | 'all', runMode: 'smoke' | 'full', name: string) =>
-    longActs.runEval({ ctx, cwd: ctx.agentDir, split, runMode, experimentName: experimentName(run.info.workflowId, iteration, runMode, name), useDataset, iteration });
+    run.io.longActs.runEval({ ctx, cwd: ctx.agentDir, split, runMode, experimentName: experimentName(run.info.workflowId, iteration, runMode, name), useDataset, iteration });
 
   run.doing('smoke eval');
   const smoke = await evalRun(useDataset ? 'train' : 'all', 'smoke', 'train');
@@ -48,7 +47,7 @@ export async function verifyAndDecide(
     full = { ...full, validation };
     if (baseline) {
       run.doing('per-row comparison against the baseline');
-      comparison = await acts.compareRuns({ baseline, next: validation, tolerance: REGRESSION_TOLERANCE, runDir: ctx.runDir, iteration });
+      comparison = await run.io.acts.compareRuns({ baseline, next: validation, tolerance: REGRESSION_TOLERANCE, runDir: ctx.runDir, iteration });
     }
   }
   const measured = full.validation ?? smoke;
