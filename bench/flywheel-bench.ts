@@ -41,6 +41,7 @@ import { defaultBtPath, findTemporalCli, packageRoot } from '../src/paths.js';
 import { DEFAULT_NAMESPACE } from '../src/shared.js';
 import { freePort, spawnDevServer, waitForTemporal } from '../src/temporal/devserver.js';
 import { createWorker, workflowsPath } from '../src/worker.js';
+import { runResult } from '../src/run-result.js';
 import { statusQuery, type Phase } from '../src/workflows/definitions.js';
 import { flywheelWorkflow, type FlywheelResult } from '../src/workflows/flywheel.js';
 
@@ -416,7 +417,7 @@ async function runVolume(shared: Shared, traces: number, requested: number): Pro
             }
           })();
           try {
-            const r = await handle.result();
+            const r = await runResult(handle);
             runMs = performance.now() - t0;
             runEnd = Date.now();
             return r;

@@ -11,3 +11,6 @@ export const SEARCH_ATTRIBUTES = {
   phase: { name: 'FlywheelPhase', type: 'KEYWORD' },
   outcome: { name: 'FlywheelOutcome', type: 'KEYWORD' },
 } as const;
+
+/** Failure type of a run that gave up (an activity's retries spent): its details hold the FlywheelResult. */
+export const BLOCKED_FAILURE_TYPE = 'FlywheelBlocked';

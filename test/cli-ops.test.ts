@@ -8,8 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chooseResetPoint, listQuery, validateAnswer, type ResetEvent } from '../src/cli/ops.js';
+import { runResult } from '../src/run-result.js';
 import { WORKFLOW_TYPE } from '../src/shared.js';
-import type { FlywheelStatus } from '../src/workflows/definitions.js';
+import { approveUpdate, type FlywheelStatus } from '../src/workflows/definitions.js';
 import { ensureCliBuilt, eventually, flywheelInput, makeCli, oneLineError, PLAN_STEPS, stubActivities, type Cli } from './support/cli-flywheel.js';
 import { describeTemporal, makeTestWorker, temporalAddress, type TestWorker } from './support/temporal-harness.js';
 
@@ -61,9 +62,9 @@ describe('gate answer validation (pure)', () => {
     { cmd: 'approve' as const, opts: { subset: 'nope' }, err: /unknown plan step\(s\) nope/ },
     { cmd: 'approve' as const, opts: { gate: 'route-3' }, err: /gate route-3 is not pending on run w: the pending gate is plan-1/ },
     { cmd: 'skip' as const, opts: { step: 'agent:tool:search' }, ok: 'plan-1' },
-    { cmd: 'skip' as const, opts: {}, err: /skip needs --step/ },
+    { cmd: 'skip' as const, opts: {}, err: /skip needs a step: one of instrumentation:root_io, agent:tool:search/ },
     { cmd: 'override' as const, opts: { route: 'dataset' }, ok: 'plan-1' },
-    { cmd: 'override' as const, opts: { route: 'magic' }, err: /--route 'magic' is not an option at plan-1/ },
+    { cmd: 'override' as const, opts: { route: 'magic' }, err: /route 'magic' is not an option at plan-1/ },
     { cmd: 'applied' as const, opts: {}, err: /plan gate, which `applied` does not answer/ },
   ])('$cmd $opts', ({ cmd, opts, ok, err }) => {
     if (err) expect(() => validateAnswer(cmd, opts, 'w', status())).toThrow(err);
@@ -170,7 +171,7 @@ describeTemporal('flywheel ops commands (built CLI, shared dev server)', () => {
     expect(oneLineError(wrongKind)).toMatch(/plan gate, which `applied` does not answer/);
     const badRoute = await cli(['override', ids.gate, '--route', 'magic']);
     expect(badRoute.exitCode).toBe(2);
-    expect(oneLineError(badRoute)).toMatch(/--route 'magic' is not an option at plan-1/);
+    expect(oneLineError(badRoute)).toMatch(/route 'magic' is not an option at plan-1/);
     const noRoute = await cli(['override', ids.gate]);
     expect(noRoute.exitCode).toBe(2);
     expect(noRoute.stderr).toMatch(/required option '--route <route>' not specified/);
@@ -178,7 +179,17 @@ describeTemporal('flywheel ops commands (built CLI, shared dev server)', () => {
 
     const ok = await cli(['approve', ids.gate, '--gate', 'plan-1', '--subset', 'agent:tool:search', '--by', 'alice', '--note', 'tools first', '--json']);
     expect(ok.exitCode).toBe(0);
-    expect(JSON.parse(ok.stdout)).toMatchObject({ signal: 'approve', gateId: 'plan-1', by: 'alice', verified: true, accepted: true });
+    expect(JSON.parse(ok.stdout)).toMatchObject({
+      signal: 'approve', via: 'update', gateId: 'plan-1', by: 'alice', verified: true, accepted: true,
+      record: { id: 'plan-1', decision: 'approved', by: 'alice', note: 'tools first' },
+    });
+    // A second approver of the same gate (racing past the CLI's own check) is refused by the workflow, with a
+    // reason, and nothing of it enters history.
+    const handle = t.client.workflow.getHandle(ids.gate);
+    const refusal = await handle.executeUpdate(approveUpdate, { args: [{ by: 'mallory', gateId: 'plan-1' }] }).catch((e: Error & { cause?: Error }) => e.cause?.message ?? e.message);
+    expect(refusal).toMatch(/gate plan-1 is not open \(it was approved by alice\)/);
+    const updates = ((await handle.fetchHistory()).events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes);
+    expect(updates.map((e) => e.workflowExecutionUpdateAcceptedEventAttributes!.acceptedRequest?.input?.name)).toEqual(['approve']);
 
     const apply = await eventually(async () => {
       const s = JSON.parse((await cli(['status', ids.gate, '--json'])).stdout);
@@ -256,8 +267,12 @@ describeTemporal('flywheel ops commands (built CLI, shared dev server)', () => {
   });
 
   it('reset restarts a run at the last good point; the failed activity runs again and the run finishes', async () => {
-    const first = await t.client.workflow.getHandle(ids.reset).result();
+    // It gave up: a Failed execution (schedules and alerts see it) whose failure carries the blocked result.
+    const first = await runResult(t.client.workflow.getHandle(ids.reset));
     expect(first).toMatchObject({ outcome: 'blocked' });
+    expect((await t.client.workflow.getHandle(ids.reset).describe()).status.name).toBe('FAILED');
+    const shown = JSON.parse((await cli(['status', ids.reset, '--json'])).stdout);
+    expect(JSON.stringify(shown)).toContain('"outcome":"blocked"');
     expect((first as { error: string }).error).toMatch(/evidence plane is down/);
 
     const badEvent = await cli(['reset', ids.reset, '--event-id', '1']);

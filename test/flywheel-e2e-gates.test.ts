@@ -1,11 +1,11 @@
 /**
- * Interactive mode end to end: approvals by signal (recorded with who and when), a rejection that writes
+ * Interactive mode end to end: approvals by Update (recorded with who and when), a rejection that writes
  * nothing, and a gate timeout that ends `blocked` with a notify next step.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { approveSignal, rejectSignal, statusQuery, type FlywheelStatus } from '../src/workflows/definitions.js';
+import { approveUpdate, rejectSignal, statusQuery, type FlywheelStatus } from '../src/workflows/definitions.js';
 import type { Summary } from '../schemas/summary.js';
 import { makeFlywheelEnv, type FlywheelEnv } from './support/flywheel-e2e.js';
 import { maybeRecordHistory } from './support/histories.js';
@@ -23,8 +23,11 @@ async function answerGates(w: TestWorker, workflowId: string, answer: (s: Flywhe
     if (s && gate && !answered.includes(gate.id)) {
       answered.push(gate.id);
       const a = answer(s);
-      if (a === 'approve') await handle.signal(approveSignal, { by: 'alice', gateId: gate.id, note: `ok ${gate.kind}` });
-      else await handle.signal(rejectSignal, { by: 'bob', gateId: gate.id, note: 'not now' });
+      // Approvals as Updates (the accepted answer comes back as the gate's record); rejections by the older signal.
+      if (a === 'approve') {
+        const record = await handle.executeUpdate(approveUpdate, { args: [{ by: 'alice', gateId: gate.id, note: `ok ${gate.kind}` }] });
+        expect(record).toMatchObject({ id: gate.id, kind: gate.kind, decision: 'approved', by: 'alice' });
+      } else await handle.signal(rejectSignal, { by: 'bob', gateId: gate.id, note: 'not now' });
     }
     await new Promise((r) => setTimeout(r, 300));
   }
@@ -41,7 +44,7 @@ describeTemporal('interactive gates', () => {
     await env?.teardown();
   });
 
-  it('runs to improved when every gate is approved by signal, recording who approved', async () => {
+  it('runs to improved when every gate is approved by Update, recording who approved', async () => {
     const workflowId = `interactive-approve-${Date.now()}`;
     let gates: string[] = [];
     const result = await env.execute(workflowId, env.input({ mode: 'interactive', gateTimeout: '10m' }), async (w) => {

@@ -11,6 +11,7 @@ import {
   defaultPayloadConverter,
   WorkflowFailedError,
   WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
   type Client,
   type WorkflowExecutionDescription,
   type WorkflowHandle,
@@ -22,27 +23,34 @@ import { durationMs } from '../../schemas/flywheel-input.js';
 import { TASK_QUEUE, WORKFLOW_TYPE } from '../shared.js';
 import {
   appliedSignal,
+  appliedUpdate,
   approveSignal,
+  approveUpdate,
   FlywheelGoalKey,
   FlywheelModeKey,
   FlywheelOutcomeKey,
   FlywheelPhaseKey,
   FlywheelProjectKey,
   overrideSignal,
+  overrideUpdate,
   rejectSignal,
+  rejectUpdate,
   skipSignal,
+  skipUpdate,
   statusQuery,
   stopSignal,
+  type ApproveArgs,
   type FlywheelStatus,
   type GateKind,
+  type GateRecord,
   type PendingGate,
 } from '../workflows/definitions.js';
+import { answerProblem, ARTIFACT_ROUTES, type AnswerArgs } from '../workflows/logic/gate-answers.js';
 import type { FlywheelResult } from '../workflows/flywheel.js';
 import { actorName, CliError, EXIT_CODES, globalsOf, output, withClient, type GlobalOptions } from './common.js';
 import { exitCodeFor } from './run.js';
+import { blockedResultOf } from '../run-result.js';
 
-/** Routes a person may name in `override` (the artifacts of the routing gate). */
-const ARTIFACT_ROUTES = ['measurement', 'instrumentation', 'dataset', 'agent'] as const;
 /** How long a status query may take before the run counts as "not queryable" (no worker polling). */
 const QUERY_TIMEOUT_MS = 5_000;
 
@@ -191,6 +199,8 @@ async function closedResult(handle: WorkflowHandle): Promise<{ result: FlywheelR
   try {
     return { result: (await handle.result()) as FlywheelResult, failure: null };
   } catch (err) {
+    const blocked = blockedResultOf(err);
+    if (blocked) return { result: blocked, failure: null };
     if (err instanceof WorkflowFailedError) {
       const cause = err.cause as { message?: string } | undefined;
       return { result: null, failure: cause?.message ? `${err.message}: ${cause.message}` : err.message };
@@ -492,18 +502,10 @@ const list = (v: string | undefined) =>
     .map((s) => s.trim())
     .filter(Boolean);
 
-/** Which gate kinds each answer applies to (what the workflow acts on; other answers would be ignored or misread). */
-const ANSWERS_FOR: Record<Exclude<GateCommand, 'stop'>, GateKind[]> = {
-  approve: ['plan', 'write', 'apply', 'route'],
-  reject: ['plan', 'write', 'apply', 'route'],
-  override: ['plan', 'route'],
-  skip: ['plan', 'write'],
-  applied: ['apply'],
-};
-
 /**
- * Checks an answer against the pending gate; returns the gate id to send (so a stale answer never leaks
- * into a later gate). Throws a CliError that says what to do instead.
+ * Checks an answer against the pending gate before anything is sent (the workflow's Update validator applies the
+ * same rule, src/workflows/logic/gate-answers.ts, and has the last word); returns the gate id to send, so a stale
+ * answer never lands on a later gate. Throws a CliError that says what to do instead.
  */
 export function validateAnswer(command: GateCommand, opts: GateOptions, workflowId: string, status: FlywheelStatus): string | undefined {
   const gate = status.pendingGate;
@@ -515,42 +517,50 @@ export function validateAnswer(command: GateCommand, opts: GateOptions, workflow
   if (opts.gate && opts.gate !== gate.id) {
     throw new CliError(`gate ${opts.gate} is not pending on run ${workflowId}: the pending gate is ${gate.id} (${gate.kind}: "${gate.title}")`);
   }
-  if (command !== 'stop' && !ANSWERS_FOR[command].includes(gate.kind)) {
-    const usable = (Object.keys(ANSWERS_FOR) as (keyof typeof ANSWERS_FOR)[]).filter((c) => ANSWERS_FOR[c].includes(gate.kind));
-    throw new CliError(`the pending gate ${gate.id} is a ${gate.kind} gate, which \`${command}\` does not answer; use ${[...usable, 'stop'].join(', ')}`, EXIT_CODES.usage);
-  }
-  const known = gate.options;
-  if (command === 'approve' && opts.subset) {
-    const bad = list(opts.subset).filter((s) => !known.includes(s));
-    if (gate.kind !== 'plan') throw new CliError(`--subset applies to plan gates; ${gate.id} is a ${gate.kind} gate`, EXIT_CODES.usage);
-    if (bad.length) throw new CliError(`--subset names unknown plan step(s) ${bad.join(', ')}: the plan has ${known.join(', ')}`, EXIT_CODES.usage);
-  }
-  if (command === 'override') {
-    const allowed = gate.kind === 'route' && known.length ? known : [...new Set([...known, ...ARTIFACT_ROUTES])];
-    if (!allowed.includes(opts.route!)) throw new CliError(`--route '${opts.route}' is not an option at ${gate.id}: use one of ${allowed.join(', ')}`, EXIT_CODES.usage);
-  }
-  if (command === 'skip') {
-    if (known.length && !opts.step) throw new CliError(`skip needs --step: one of ${known.join(', ')}`, EXIT_CODES.usage);
-    if (known.length && !known.includes(opts.step!)) throw new CliError(`--step '${opts.step}' is not a step of ${gate.id}: use one of ${known.join(', ')}`, EXIT_CODES.usage);
-  }
+  if (command === 'stop') return gate.id;
+  const problem = answerProblem(command, answerArgs(command, opts, 'cli', gate.id), gate, null);
+  if (problem) throw new CliError(problem, EXIT_CODES.usage);
   return gate.id;
 }
 
-async function sendAnswer(handle: WorkflowHandle, command: GateCommand, opts: GateOptions, by: string, gateId: string | undefined, fallbackStep: string): Promise<void> {
+/** The Update's argument for a CLI answer. */
+function answerArgs(command: Exclude<GateCommand, 'stop'>, opts: GateOptions, by: string, gateId: string | undefined): AnswerArgs & { by: string } {
   const actor = { by, ...(opts.note ? { note: opts.note } : {}), ...(gateId ? { gateId } : {}) };
   switch (command) {
     case 'approve':
-      return handle.signal(approveSignal, { ...actor, ...(opts.subset ? { subset: list(opts.subset) } : {}) });
-    case 'reject':
-      return handle.signal(rejectSignal, actor);
+      return { ...actor, ...(opts.subset ? { subset: list(opts.subset) } : {}) };
     case 'override':
-      return handle.signal(overrideSignal, { ...actor, route: opts.route! });
+      return { ...actor, route: opts.route };
     case 'skip':
-      return handle.signal(skipSignal, { ...actor, step: opts.step ?? fallbackStep });
+      return { ...actor, ...(opts.step ? { step: opts.step } : {}) };
     case 'applied':
-      return handle.signal(appliedSignal, { ...actor, ...(opts.files ? { files: list(opts.files) } : {}) });
-    case 'stop':
-      return handle.signal(stopSignal, actor);
+      return { ...actor, ...(opts.files ? { files: list(opts.files) } : {}) };
+    default:
+      return actor;
+  }
+}
+
+const UPDATES = { approve: approveUpdate, reject: rejectUpdate, override: overrideUpdate, skip: skipUpdate, applied: appliedUpdate } as const;
+const SIGNALS = { approve: approveSignal, reject: rejectSignal, override: overrideSignal, skip: skipSignal, applied: appliedSignal } as const;
+
+/**
+ * Answers a gate with its Update and returns the gate record the workflow accepted; a refusal becomes a CliError
+ * with the workflow's reason. A worker that predates the Updates does not know them: the signal is sent instead
+ * (null: accepted unconfirmed).
+ */
+export async function answerGate(handle: WorkflowHandle, command: Exclude<GateCommand, 'stop'>, args: AnswerArgs & { by: string }): Promise<GateRecord | null> {
+  try {
+    return (await handle.executeUpdate(UPDATES[command] as typeof approveUpdate, { args: [args as ApproveArgs] })) as GateRecord;
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      const reason = (err.cause as Error | undefined)?.message ?? err.message;
+      if (/no handler|not (found|registered)|unknown update/i.test(reason)) {
+        await handle.signal(SIGNALS[command] as typeof approveSignal, args as ApproveArgs);
+        return null;
+      }
+      throw new CliError(`the run refused the answer: ${reason}`);
+    }
+    throw err;
   }
 }
 
@@ -577,21 +587,17 @@ export async function gateCommand(command: GateCommand, workflowId: string, opts
       gateId = opts.gate;
       warning = `could not check the pending gate (${q.reason}); sent anyway: the run applies it when a worker picks it up${gateId ? ` if ${gateId} is still pending` : ' at whatever gate is open then'}`;
     }
-    await sendAnswer(handle, command, opts, by, gateId, gateId ?? 'gate');
-
-    // Confirm when we can see the run: the gate closes once the workflow has taken the answer.
+    let record: GateRecord | null = null;
     let accepted: boolean | null = null;
-    if (q.ok && gateId) {
-      accepted = false;
-      const deadline = Date.now() + 5_000;
-      while (Date.now() < deadline) {
-        const after = await queryStatus(client, handle, null, 2_000);
-        if (after.ok && after.status.pendingGate?.id !== gateId) {
-          accepted = true;
-          break;
-        }
-        await new Promise((r) => setTimeout(r, 200));
-      }
+    if (command === 'stop') {
+      await handle.signal(stopSignal, { by, ...(opts.note ? { note: opts.note } : {}), ...(gateId ? { gateId } : {}) });
+    } else if (q.ok) {
+      // A worker answers: the Update is accepted (its record comes back) or refused with the workflow's reason.
+      record = await answerGate(handle, command, answerArgs(command, opts, by, gateId));
+      accepted = record !== null;
+    } else {
+      // Nobody could validate it now (no worker): an Update would wait for one, so the answer goes as a signal.
+      await handle.signal(SIGNALS[command] as typeof approveSignal, { ...answerArgs(command, opts, by, gateId), ...(command === 'skip' && !opts.step ? { step: gateId ?? 'gate' } : {}) } as ApproveArgs);
     }
     const stopNote =
       command === 'stop' && q.ok && !q.status.pendingGate
@@ -599,11 +605,12 @@ export async function gateCommand(command: GateCommand, workflowId: string, opts
           ? 'autonomous runs have no gates to stop at; use `flywheel stop --cancel` to end it now'
           : 'the run stops at its next gate'
         : null;
-    const doc = { workflowId, runId: desc.runId, signal: command, gateId: gateId ?? null, by, verified: q.ok, accepted, warning, note: stopNote };
+    const via = command === 'stop' || !q.ok || record === null ? 'signal' : 'update';
+    const doc = { workflowId, runId: desc.runId, signal: command, via, gateId: gateId ?? null, by, verified: q.ok, accepted, record, warning, note: stopNote };
     if (warning) process.stderr.write(`flywheel: ${warning}\n`);
     output(globals, doc, () => {
       const target = gateId ? `gate ${gateId}` : 'the run';
-      const state = accepted === true ? ' — accepted' : accepted === false ? ' — sent; the run has not taken it yet' : '';
+      const state = record ? ` — accepted: ${record.decision}${record.detail ? ` (${termSafe(record.detail, 200)})` : ''}` : accepted === false ? ' — sent; the run has not confirmed it' : '';
       return `${command} sent to ${target} of ${workflowId} as ${by}${state}${stopNote ? `\n${stopNote}` : ''}`;
     });
   });
@@ -762,8 +769,9 @@ export async function resetCommand(workflowId: string, opts: { eventId?: string;
       workflowTaskFinishEventId: Long.fromNumber(point.eventId),
       reason,
       requestId: randomUUID(),
-      // RESET_REAPPLY_TYPE_SIGNAL: gate answers sent after the reset point are applied again.
-      resetReapplyType: 1,
+      // Gate answers sent after the reset point (Updates, and signals from older clients) are applied again: no
+      // exclusions, and not the deprecated reset_reapply_type, whose SIGNAL value would leave the Updates out.
+      resetReapplyExcludeTypes: [],
     });
     output(
       globals,

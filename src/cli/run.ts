@@ -13,15 +13,16 @@ import { packageRoot } from '../paths.js';
 import { TASK_QUEUE } from '../shared.js';
 import { connectWorkerConnection } from '../temporal/connection.js';
 import { createWorker, hostQueuesFor, runQueueFor } from '../worker.js';
+import { runResult } from '../run-result.js';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { appliedSignal, approveSignal, overrideSignal, rejectSignal, stopSignal, type FlywheelStatus } from '../workflows/definitions.js';
+import { stopSignal, type FlywheelStatus } from '../workflows/definitions.js';
 import type { FlywheelResult } from '../workflows/flywheel.js';
 import { flywheelInputSchema, type FlywheelInput } from '../../schemas/flywheel-input.js';
 import { FORWARDED_ENV_KEYS } from '../bt/run.js';
 import { argvReferences, missingNames } from '../child-env.js';
 import { checkPassName, evalEnvSpec, resolveEvalEnv } from '../eval-env.js';
 import { secretArgIndexes } from '../workflows/logic/redact.js';
-import { answerHints, progressLine, queueHasPollers, report } from './ops.js';
+import { answerGate, answerHints, progressLine, queueHasPollers, report } from './ops.js';
 import {
   actorName,
   braintrustEnv,
@@ -351,12 +352,21 @@ async function onGate(handle: WorkflowHandle, s: FlywheelStatus, ask: boolean): 
   try {
     const by = actorName();
     const actor = { by, gateId: g.id };
+    // Answers are Updates: a refusal (someone else answered first, the gate closed) is said, not lost.
+    const send = async (kind: 'approve' | 'reject' | 'override' | 'applied', args: Parameters<typeof answerGate>[2]) => {
+      try {
+        await answerGate(handle, kind, args);
+      } catch (err) {
+        if (err instanceof CliError) process.stderr.write(`${termSafe(err.message, 400)}\n`);
+        else throw err;
+      }
+    };
     if (g.kind === 'apply') {
       const a = (await rl.question('Applied the change? [a]pplied / [c]ontinue without it / [n]o (reject) / [s]top: ')).trim().toLowerCase();
-      if (a === '' || a.startsWith('a')) await handle.signal(appliedSignal, actor);
-      else if (a.startsWith('c')) await handle.signal(approveSignal, actor);
+      if (a === '' || a.startsWith('a')) await send('applied', actor);
+      else if (a.startsWith('c')) await send('approve', actor);
       else if (a.startsWith('s')) await handle.signal(stopSignal, actor);
-      else await handle.signal(rejectSignal, actor);
+      else await send('reject', actor);
       return;
     }
     const numbered = g.kind === 'plan' && g.options.length > 1;
@@ -369,11 +379,11 @@ async function onGate(handle: WorkflowHandle, s: FlywheelStatus, ask: boolean): 
     const answer = (await rl.question(prompt)).trim().toLowerCase();
     if (numbered && /^\d+(\s*,\s*\d+)*$/.test(answer)) {
       const subset = answer.split(',').map((n) => g.options[Number(n.trim()) - 1]).filter((o): o is string => o !== undefined);
-      await handle.signal(approveSignal, { ...actor, subset });
-    } else if (g.kind === 'route' && g.options.includes(answer)) await handle.signal(overrideSignal, { ...actor, route: answer });
-    else if (answer === '' || answer.startsWith('y')) await handle.signal(approveSignal, actor);
+      await send('approve', { ...actor, subset });
+    } else if (g.kind === 'route' && g.options.includes(answer)) await send('override', { ...actor, route: answer });
+    else if (answer === '' || answer.startsWith('y')) await send('approve', actor);
     else if (answer.startsWith('s')) await handle.signal(stopSignal, actor);
-    else await handle.signal(rejectSignal, actor);
+    else await send('reject', actor);
   } finally {
     rl.close();
   }
@@ -532,7 +542,7 @@ export async function runCommand(opts: RunOptions, globals: GlobalOptions): Prom
       output(globals, { workflowId, runId: handle.firstExecutionRunId }, workflowId);
       return 0;
     }
-    const result = handle.result() as Promise<FlywheelResult>;
+    const result = runResult(handle);
     // Ctrl-C stops following (and this process's worker), not the run: it goes on in Temporal.
     let interruptedBy: NodeJS.Signals | null = null;
     const onSignal = (sig: NodeJS.Signals) => (interruptedBy ??= sig);

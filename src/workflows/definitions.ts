@@ -2,7 +2,7 @@
  * Messages of the flywheel workflow, shared by the workflow, the starter CLI and the tests.
  * Always send them through these definitions, never by string name.
  */
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { SEARCH_ATTRIBUTES } from '../shared.js';
 
@@ -33,6 +33,18 @@ export interface AppliedArgs extends Actor {
   /** Files the person changed, if they want them recorded. */
   files?: string[];
 }
+
+/**
+ * Gate answers are Updates: the workflow's validator accepts or rejects each one with a reason the caller gets
+ * back (a rejected answer never enters history), and an accepted one returns the gate's record. `stop` stays a
+ * signal (it is honoured at the next gate or phase boundary, with or without an open gate). The signals of the
+ * same names are still handled, for clients and histories from before the Updates.
+ */
+export const approveUpdate = defineUpdate<GateRecord, [ApproveArgs]>('approve');
+export const rejectUpdate = defineUpdate<GateRecord, [Actor]>('reject');
+export const overrideUpdate = defineUpdate<GateRecord, [OverrideArgs]>('override');
+export const skipUpdate = defineUpdate<GateRecord, [SkipArgs]>('skip');
+export const appliedUpdate = defineUpdate<GateRecord, [AppliedArgs]>('applied');
 
 export const approveSignal = defineSignal<[ApproveArgs]>('approve');
 export const rejectSignal = defineSignal<[Actor]>('reject');

@@ -6,6 +6,7 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  TemporalFailure,
   CancellationScope,
   isCancellation,
   patched,
@@ -24,6 +25,7 @@ import type { DiscoverEvidence, EvalResult, RowComparison } from './logic/eviden
 import { applyPlanAnswer, experimentName, planText, routeForNext } from './plan.js';
 import { activityProxies, claimActs } from './proxies.js';
 import { FlywheelRun } from './run-state.js';
+import { BLOCKED_FAILURE_TYPE } from '../shared.js';
 import type { OrientContext } from './types.js';
 import { verifyAndDecide } from './verify.js';
 
@@ -159,10 +161,16 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
     if (isCancellation(err)) {
       cancelledBy = err;
       run.end('blocked', 'the run was cancelled');
-    } else {
+    } else if (err instanceof TemporalFailure) {
+      // An activity gave up (its retries are spent, or its failure is permanent): the run ends blocked, with its
+      // handoff, and then fails (below) so schedules and alerts see a failed run.
       const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
       failure = { phase: status.phase, message: cause instanceof Error ? cause.message : String(cause) };
       run.end('blocked', `the ${status.phase} phase failed: ${failure.message}`);
+    } else {
+      // A bug in the workflow code (a TypeError in diagnose(), …) is not an outcome: it fails the workflow task,
+      // which Temporal retries, so deploying the fix resumes the run where it stopped.
+      throw err;
     }
   }
 
@@ -209,5 +217,11 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
   run.enter('done', outcome);
   upsertSearchAttributes([{ key: FlywheelOutcomeKey, value: outcome }]);
   if (cancelledBy) throw cancelledBy; // the run ends cancelled, with its handoff written
-  return { outcome, summaryPath: paths.summaryPath, narrativePath: paths.narrativePath, iterations, error: failure ? (failure as { message: string }).message : null };
+  const result: FlywheelResult = { outcome, summaryPath: paths.summaryPath, narrativePath: paths.narrativePath, iterations, error: failure ? (failure as { message: string }).message : null };
+  if (failure && patched('gave-up-runs-fail')) {
+    // A run that gave up is a Failed execution (schedules pause on it, failed-run alerts fire); its result rides in
+    // the failure's details, so `run`, `status` and `watch` still report the outcome and the handoff.
+    throw ApplicationFailure.create({ message: `run blocked: ${result.error}`, type: BLOCKED_FAILURE_TYPE, nonRetryable: true, details: [result] });
+  }
+  return result;
 }

@@ -16,6 +16,7 @@ import { generateExampleTraces, type TraceVariant } from '../../examples/support
 import { makeTestWorker, temporalAddress, type TestWorker } from './temporal-harness.js';
 import { Client, Connection } from '@temporalio/client';
 import { DEFAULT_NAMESPACE } from '../../src/shared.js';
+import { runResult } from '../../src/run-result.js';
 
 export const EXAMPLE_DIR = join(packageRoot, 'examples', 'support-agent');
 export const CHANGE_AGENT = [process.execPath, join(EXAMPLE_DIR, 'change-agent.mjs')];
@@ -83,7 +84,7 @@ export async function makeFlywheelEnv(
         const handle = await w.client.workflow.start(flywheelWorkflow, { taskQueue, workflowId, args: [input] });
         return await w.runUntil(async () => {
           if (during) await during(w);
-          return handle.result();
+          return runResult(handle);
         });
       } finally {
         await w.teardown();

@@ -1,5 +1,11 @@
-/** Saves a run's history as a replay fixture when RECORD_HISTORIES=1 (see test/replay.test.ts). */
-import { writeFileSync } from 'node:fs';
+/**
+ * Saves a run's history as a replay fixture when RECORD_HISTORIES=1 (see test/replay.test.ts).
+ *
+ * Append-only: the fixtures are how CI proves that runs in flight when a release ships still replay on the new
+ * code, so a recording never replaces one. It is written as `<name>@<package version>.json`; when that file exists
+ * (already recorded for this release) nothing is written.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
@@ -11,7 +17,18 @@ export async function historyJson(client: Client, workflowId: string): Promise<s
   return historyToJSON(await client.workflow.getHandle(workflowId).fetchHistory());
 }
 
+/** The fixture file a recording of `name` goes to for this release. */
+export function historyFileFor(name: string): string {
+  const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+  return join(HISTORIES_DIR, `${name}@${version}.json`);
+}
+
 export async function maybeRecordHistory(client: Client, workflowId: string, name: string): Promise<void> {
   if (process.env.RECORD_HISTORIES !== '1') return;
-  writeFileSync(join(HISTORIES_DIR, `${name}.json`), await historyJson(client, workflowId));
+  const file = historyFileFor(name);
+  if (existsSync(file)) {
+    process.stderr.write(`[histories] ${file} exists: kept (fixtures are append-only; bump the package version to record a new one)\n`);
+    return;
+  }
+  writeFileSync(file, await historyJson(client, workflowId), { flag: 'wx' });
 }
