@@ -37,6 +37,11 @@ export const flywheelInputSchema = z
     agentEnv: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a variable name (letters, digits, _)')).default([]),
     /** How long an interactive gate waits for a person before the run ends `blocked`. */
     gateTimeout: z.string().regex(durationPattern, 'a duration such as 30m or 24h').default('24h'),
+    /**
+     * How long transient failures (Braintrust or the network down, 5xx, 429, timeouts) are retried, with backoff,
+     * before the run gives up; permanent ones (auth, bad input) stop at once.
+     */
+    retryWindow: z.string().regex(durationPattern, 'a duration such as 30m or 2h').default('30m'),
     /** Where bt-flywheel-summary.json and bt-flywheel-narrative.md are written. */
     outDir: z.string().min(1),
     /** Root of the run directories (evidence, curated rows, eval results). */

@@ -45,7 +45,7 @@ describeTemporal('workflow failures', () => {
           return events.find((e) => e.workflowTaskFailedEventAttributes)?.workflowTaskFailedEventAttributes;
         }, 30_000, 'a failed workflow task'),
       );
-      expect(failedTask.failure?.message).toMatch(/TypeError|Cannot read properties|undefined/);
+      expect(failedTask?.failure?.message).toMatch(/TypeError|Cannot read properties|undefined/);
       expect((await handle.describe()).status.name).toBe('RUNNING');
       expect(handoffs).toBe(0);
       await handle.terminate('test done');

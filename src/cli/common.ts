@@ -58,6 +58,7 @@ export const configFileSchema = z
     changeCommand: z.array(z.string()).optional(),
     labeler: z.array(z.string()).optional(),
     gateTimeout: z.string().optional(),
+    retryWindow: z.string().optional(),
     outDir: z.string().optional(),
     datasetName: z.string().optional(),
     /** .env-format files for `bt eval` (relative paths resolve against the current directory, like agentDir). */

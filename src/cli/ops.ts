@@ -70,6 +70,8 @@ interface PendingActivity {
   heartbeat: unknown;
   lastHeartbeatAt: string | null;
   lastFailure: string | null;
+  /** When a failed activity is tried again (it is waiting out a failure, e.g. Braintrust unreachable). */
+  nextAttemptAt: string | null;
 }
 
 type QueryResult = { ok: true; status: FlywheelStatus } | { ok: false; reason: string };
@@ -191,6 +193,7 @@ export function pendingActivities(desc: WorkflowExecutionDescription): PendingAc
     heartbeat: decodePayloads(a.heartbeatDetails),
     lastHeartbeatAt: timeOf(a.lastHeartbeatTime),
     lastFailure: a.lastFailure?.message ?? null,
+    nextAttemptAt: a.lastFailure ? timeOf(a.nextAttemptScheduleTime) : null,
   }));
 }
 
@@ -279,7 +282,7 @@ function formatReport(r: RunReport): string {
   }
   for (const p of r.pendingActivities) {
     const hb = p.heartbeat !== null ? `, heartbeat ${JSON.stringify(p.heartbeat)}${p.lastHeartbeatAt ? ` (${ago(p.lastHeartbeatAt)})` : ''}` : '';
-    row('in flight', `${p.activityType} (attempt ${p.attempt}${hb}${p.lastFailure ? `, last failure: ${p.lastFailure}` : ''})`);
+    row('in flight', `${p.activityType} (attempt ${p.attempt}${hb}${p.lastFailure ? `, last failure: ${termSafe(p.lastFailure, 300)}` : ''}${p.nextAttemptAt ? `, retrying at ${p.nextAttemptAt}` : ''})`);
   }
   const gate = live?.pendingGate;
   if (gate) {
@@ -421,7 +424,7 @@ export function progressLine(r: RunReport): string {
     parts.push(`[${r.searchAttributes.phase ?? 'starting'}] live status unavailable: ${r.liveUnavailable ?? 'unknown'}`);
   }
   for (const p of r.pendingActivities) {
-    if (p.attempt > 1 || p.lastFailure) parts.push(`${p.activityType} attempt ${p.attempt}${p.lastFailure ? ` (last failure: ${p.lastFailure})` : ''}`);
+    if (p.attempt > 1 || p.lastFailure) parts.push(`${p.activityType} attempt ${p.attempt}${p.lastFailure ? ` (waiting out: ${termSafe(p.lastFailure, 200)}${p.nextAttemptAt ? `; next try ${p.nextAttemptAt}` : ''})` : ''}`);
     else if (heartbeatText(p)) parts.push(`${p.activityType}: ${heartbeatText(p)}`);
   }
   return parts.join(' — ');

@@ -49,6 +49,7 @@ export interface RunOptions {
   changeAgent?: boolean;
   labeler?: string;
   gateTimeout?: string;
+  retryWindow?: string;
   out?: string;
   workflowId?: string;
   dataset?: string;
@@ -161,6 +162,9 @@ function checkRunFlags(opts: RunOptions): void {
   if (opts.gateTimeout !== undefined && !/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/.test(opts.gateTimeout.trim())) {
     throw new CliError(`--gate-timeout must be a duration such as 30m, 24h or 2d (got '${opts.gateTimeout}')`, EXIT_CODES.usage);
   }
+  if (opts.retryWindow !== undefined && !/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/.test(opts.retryWindow.trim())) {
+    throw new CliError(`--retry-window must be a duration such as 30m or 2h (got '${opts.retryWindow}')`, EXIT_CODES.usage);
+  }
 }
 
 /**
@@ -216,6 +220,7 @@ export async function buildRunRequest(opts: RunOptions, globals: GlobalOptions, 
     ...(changeCommand ? { changeCommand } : {}),
     ...(labeler ? { labeler } : {}),
     ...((opts.gateTimeout ?? cfg.gateTimeout) ? { gateTimeout: opts.gateTimeout ?? cfg.gateTimeout } : {}),
+    ...((opts.retryWindow ?? cfg.retryWindow) ? { retryWindow: opts.retryWindow ?? cfg.retryWindow } : {}),
     outDir,
     runsDir: join(home, 'runs'),
     ...((opts.dataset ?? cfg.datasetName) ? { datasetName: opts.dataset ?? cfg.datasetName } : {}),
@@ -615,6 +620,7 @@ export function registerRunCommand(program: Command): Command {
     .option('--no-change-agent', 'do not run a change agent (code routes end as briefs in the handoff)')
     .option('--labeler <cmd>', 'labeler: reads rows as JSON on stdin, prints [{id, expected}]')
     .option('--gate-timeout <duration>', 'how long an interactive gate waits (default 24h)')
+    .option('--retry-window <duration>', 'how long transient failures (Braintrust or network down, 5xx, 429) are retried before the run gives up (default 30m)')
     .option('--out <dir>', 'where bt-flywheel-summary.json and bt-flywheel-narrative.md go (default: the current directory)')
     .option('--workflow-id <id>', 'default flywheel-<project>-<date>: a second trigger the same day joins the running one')
     .option('--dataset <name>', 'dataset the flywheel curates into (default flywheel-<project>)')

@@ -54,7 +54,7 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
     const claimed = await claimActs.claimHost();
     hostQueues = { host: claimed.host, heavy: claimed.heavy };
   }
-  run.io = activityProxies(hostQueues);
+  run.io = activityProxies(hostQueues, durationMs(cfg.retryWindow));
   const { acts, longActs, handoffActs } = run.io;
   const { gates, status } = run;
   setHandler(statusQuery, () => run.snapshot());

@@ -38,21 +38,26 @@ export interface ActivityProxies {
  * The proxies of one run. `queues` absent (histories recorded before host affinity): the workflow's own task
  * queue, as those runs did.
  */
-export function activityProxies(queues?: HostQueues): ActivityProxies {
+export function activityProxies(queues: HostQueues | undefined, retryWindowMs: number): ActivityProxies {
   const host = queues ? { taskQueue: queues.host } : {};
   const heavy = queues ? { taskQueue: queues.heavy } : {};
+  // Outages are ridden out: transient failures retry with capped backoff until one attempt's time plus the retry
+  // window is spent; permanent ones are non-retryable where they are raised and stop at once.
+  const MIN = 60_000;
   return {
     acts: proxyActivities<FlywheelActivities>({
       ...host,
       startToCloseTimeout: '10 minutes',
+      scheduleToCloseTimeout: 10 * MIN + retryWindowMs,
       heartbeatTimeout: '2 minutes',
-      retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 4, nonRetryableErrorTypes: NON_RETRYABLE },
+      retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: NON_RETRYABLE },
     }),
     longActs: proxyActivities<FlywheelActivities>({
       ...heavy,
       startToCloseTimeout: '90 minutes',
+      scheduleToCloseTimeout: 90 * MIN + retryWindowMs,
       heartbeatTimeout: '2 minutes',
-      retry: { initialInterval: '10s', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
+      retry: { initialInterval: '10s', backoffCoefficient: 2, maximumInterval: '2 minutes', nonRetryableErrorTypes: NON_RETRYABLE },
     }),
     handoffActs: proxyActivities<FlywheelActivities>({
       ...host,

@@ -9,7 +9,7 @@ import { FlywheelPhaseKey, type FlywheelStatus, type Phase } from './definitions
 import type { GateAnswer, Gates } from './gates.js';
 import type { Decision, Outcome } from './logic/decide.js';
 import type { ChangeRecord, EvalResult } from './logic/evidence.js';
-import { activityProxies, type ActivityProxies } from './proxies.js';
+import type { ActivityProxies } from './proxies.js';
 
 export class FlywheelRun {
   readonly phasesRun: Phase[] = [];
@@ -23,7 +23,7 @@ export class FlywheelRun {
   /** The curated dataset, once it exists. */
   datasetId: string | null = null;
   /** This run's activity proxies, bound to its host's task queues. */
-  io: ActivityProxies = activityProxies();
+  io!: ActivityProxies;
   readonly status: FlywheelStatus;
 
   constructor(
