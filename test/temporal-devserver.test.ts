@@ -131,6 +131,12 @@ describe.skipIf(!cli)('embedded dev server (real Temporal CLI, SQLite state)', (
     for (const sa of Object.values(SEARCH_ATTRIBUTES)) expect(attrs).toHaveProperty(sa.name);
   });
 
+  it('keeps closed runs 7 days (the dev server default is 24 h), so yesterday\'s run can still be exported and replayed', async () => {
+    const { address } = readDevServerRecord(home)!;
+    const ns = await withClient(address, async (c) => c.connection.workflowService.describeNamespace({ namespace: 'default' }));
+    expect(Number(ns.config?.workflowExecutionRetentionTtl?.seconds)).toBe(7 * 24 * 3600);
+  });
+
   it('reuses the running server and re-registers a missing search attribute', async () => {
     const record = readDevServerRecord(home)!;
     const outcome = SEARCH_ATTRIBUTES.outcome.name;

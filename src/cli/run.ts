@@ -452,6 +452,23 @@ export function checkAgentEnv(input: FlywheelInput, inProcessWorker: boolean, en
   }
 }
 
+/**
+ * A cluster without the flywheel's search attributes would leave every run stuck at its first workflow task:
+ * refuse to start, with the commands that register them (Temporal Cloud: the same names and types through
+ * `tcld namespace search-attributes add` or the Cloud UI).
+ */
+export async function preflightSearchAttributes(client: Client, namespace: string): Promise<void> {
+  const { missingSearchAttributeCommands } = await import('../temporal/devserver.js');
+  const commands = await missingSearchAttributeCommands(client.connection as Parameters<typeof missingSearchAttributeCommands>[0], namespace);
+  if (commands && commands.length) {
+    throw new CliError(
+      `namespace ${namespace} lacks ${commands.length} search attribute(s) the flywheel sets; register them first:\n  ${commands.join('\n  ')}\n` +
+        '(Temporal Cloud: add the same names and types with `tcld namespace search-attributes add` or in the Cloud UI)',
+      EXIT_CODES.usage,
+    );
+  }
+}
+
 /** The worker's own INFO logs (webpack, state changes) would drown the progress display: warnings only. */
 function quietRuntime(globals: GlobalOptions): void {
   try {
@@ -513,6 +530,7 @@ export async function runCommand(opts: RunOptions, globals: GlobalOptions): Prom
   const { connectClient } = await import('../temporal/connection.js');
   const client: Client = await connectClient(target);
   try {
+    if (!target.embedded) await preflightSearchAttributes(client, target.namespace);
     // Host affinity: with a worker in this process the run lives on this invocation's private queue (workflow and
     // activities), so no other process executes it; with --no-worker the first `flywheel worker` to answer claims it.
     let inProcess = opts.worker !== false;

@@ -282,6 +282,23 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
   return missing.map((sa) => sa.name);
 }
 
+/**
+ * On a cluster the flywheel does not manage (a shared cluster, Temporal Cloud): the search attributes the workflow
+ * sets must exist, or every run's first workflow task fails and the run hangs. Returns the commands that register
+ * the missing ones (empty: all there; null: the cluster would not list them — no permission — so nothing is known).
+ */
+export async function missingSearchAttributeCommands(connection: Connection, namespace: string): Promise<string[] | null> {
+  let custom: Record<string, unknown>;
+  try {
+    custom = (await connection.operatorService.listSearchAttributes({ namespace })).customAttributes ?? {};
+  } catch {
+    return null;
+  }
+  return Object.values(SEARCH_ATTRIBUTES)
+    .filter((sa) => !(sa.name in custom))
+    .map((sa) => `temporal operator search-attribute create --namespace ${namespace} --name ${sa.name} --type ${cliTypeName(sa.type)}`);
+}
+
 /** temporal.api.enums.v1.IndexedValueType numbers (kept local: the proto enum is a runtime object in CJS). */
 function indexedValueType(sdkType: string): number {
   const values: Record<string, number> = { TEXT: 1, KEYWORD: 2, INT: 3, DOUBLE: 4, BOOL: 5, DATETIME: 6, KEYWORD_LIST: 7 };
@@ -413,7 +430,23 @@ async function prepareNamespace(address: string, namespace: string): Promise<voi
   await withConnection(address, async (c) => {
     if (namespace !== DEFAULT_NAMESPACE) await ensureNamespace(c, namespace);
     await ensureSearchAttributes(c, namespace);
+    await ensureRetention(c, namespace);
   });
+}
+
+/** How long the embedded server keeps closed runs' histories (for `history`, `replay`, `status` of past runs). */
+export const DEV_SERVER_RETENTION_DAYS = 7;
+
+/**
+ * Raises the namespace's retention to DEV_SERVER_RETENTION_DAYS when it is shorter (the dev server's "default"
+ * keeps 24 h, so yesterday's run could no longer be exported or replayed). Only ever called on the embedded server.
+ */
+export async function ensureRetention(connection: Connection, namespace: string, days: number = DEV_SERVER_RETENTION_DAYS): Promise<void> {
+  const desc = await connection.workflowService.describeNamespace({ namespace });
+  const current = Number(desc.config?.workflowExecutionRetentionTtl?.seconds ?? 0);
+  const wanted = days * 24 * 3600;
+  if (current >= wanted) return;
+  await connection.workflowService.updateNamespace({ namespace, config: { workflowExecutionRetentionTtl: { seconds: Long.fromNumber(wanted) } } });
 }
 
 /**
