@@ -102,10 +102,20 @@ describeTemporal('flywheel run (built CLI)', () => {
     const a = JSON.parse(first.stdout) as { workflowId: string; runId: string };
     const b = JSON.parse(second.stdout) as { workflowId: string; runId: string };
     expect(b).toEqual(a);
-    // Nobody works on it (no worker): cancel it so it does not linger on the shared server.
+    // Another id for the same project while that run is in progress: joined too, and said so.
+    const otherId = args.map((x) => (x === 'cli-join' ? 'cli-join-other' : x));
+    const third = await flywheel(otherId.filter((x) => x !== '--json'));
+    expect(third.exitCode, third.stderr).toBe(0);
+    expect(third.stderr).toMatch(/project support-agent already has run cli-join in progress: joining it/);
+    expect(third.stdout).toContain('cli-join');
+    // --allow-concurrent starts a second run of the project.
+    const fourth = await flywheel([...otherId, '--allow-concurrent']);
+    expect(fourth.exitCode, fourth.stderr).toBe(0);
+    expect((JSON.parse(fourth.stdout) as { workflowId: string }).workflowId).toBe('cli-join-other');
+    // Nobody works on them (no worker): end them so they do not linger on the shared server.
     const { Client, Connection } = await import('@temporalio/client');
     const connection = await Connection.connect({ address: temporalAddress! });
-    await new Client({ connection }).workflow.getHandle('cli-join').terminate('test done');
+    for (const id of ['cli-join', 'cli-join-other']) await new Client({ connection }).workflow.getHandle(id).terminate('test done');
     await connection.close();
   });
 

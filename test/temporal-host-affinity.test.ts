@@ -58,7 +58,7 @@ describeTemporal('host-affine activities (two flywheel worker processes, one que
     const r = await execa(
       process.execPath,
       [bin, '--home', home, '--address', temporalAddress!, '--json', 'run', '--no-worker', '--detach', '--task-queue', queue,
-        '--project', 'support-agent', '--agent-dir', agentDir, '--mode', 'autonomous', '--no-change-agent', '--out', join(env.home, `out-${workflowId}`), '--workflow-id', workflowId],
+        '--project', 'affinity-agent', '--allow-concurrent', '--agent-dir', agentDir, '--mode', 'autonomous', '--no-change-agent', '--out', join(env.home, `out-${workflowId}`), '--workflow-id', workflowId],
       { cwd: env.home, env: procEnv(), extendEnv: false, reject: false, stdin: 'ignore', timeout: 120_000 },
     );
     expect(r.exitCode, String(r.stderr)).toBe(0);
@@ -67,7 +67,8 @@ describeTemporal('host-affine activities (two flywheel worker processes, one que
 
   beforeAll(async () => {
     await ensureCliBuilt();
-    env = await makeFlywheelEnv({ traces: 600 });
+    // Its own project name: CLI runs of one project join each other, and other test files run `support-agent`.
+    env = await makeFlywheelEnv({ traces: 600, projectName: 'affinity-agent' });
     // The agent's repository, outside the shared example directory (bt writes `.bt/` into its cwd).
     agentDir = join(repoRoot, 'test', `.tmp-affinity-agent-${process.pid}`);
     cpSync(EXAMPLE_DIR, agentDir, { recursive: true, filter: (src) => !/[\\/](\.bt|node_modules)([\\/]|$)/.test(src) });
@@ -92,7 +93,7 @@ describeTemporal('host-affine activities (two flywheel worker processes, one que
     const a = workers.find((w) => w.name === 'A')!.identity;
     for (const id of ids) {
       const started = await activityWorkers(env, id);
-      expect(started.map((s) => s.type)).toEqual(expect.arrayContaining(['orient', 'discover', 'curateDataset', 'writeHandoff']));
+      expect(started.map((s) => s.type)).toEqual(expect.arrayContaining(['orient', 'discover', 'writeHandoff']));
       expect(started.filter((s) => !s.identity.startsWith(a)), id).toEqual([]);
       expect(started.map((s) => s.type)).not.toContain('claimHost'); // pinned by the starter
     }

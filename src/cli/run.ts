@@ -15,14 +15,14 @@ import { connectWorkerConnection } from '../temporal/connection.js';
 import { createWorker, hostQueuesFor, runQueueFor } from '../worker.js';
 import { runResult } from '../run-result.js';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { stopSignal, type FlywheelStatus } from '../workflows/definitions.js';
+import { FlywheelGoalKey, FlywheelModeKey, FlywheelProjectKey, stopSignal, type FlywheelStatus } from '../workflows/definitions.js';
 import type { FlywheelResult } from '../workflows/flywheel.js';
 import { flywheelInputSchema, type FlywheelInput } from '../../schemas/flywheel-input.js';
 import { FORWARDED_ENV_KEYS } from '../bt/run.js';
 import { argvReferences, missingNames } from '../child-env.js';
 import { checkPassName, evalEnvSpec, resolveEvalEnv } from '../eval-env.js';
 import { secretArgIndexes } from '../workflows/logic/redact.js';
-import { answerGate, answerHints, progressLine, queueHasPollers, report } from './ops.js';
+import { answerGate, answerHints, listQuery, progressLine, queueHasPollers, report } from './ops.js';
 import {
   actorName,
   braintrustEnv,
@@ -61,6 +61,8 @@ export interface RunOptions {
   worker?: boolean;
   /** --task-queue: the queue of the `flywheel worker`s that execute a --no-worker run. */
   taskQueue?: string;
+  /** --allow-concurrent: start even when the project has a run in progress (default: join that run). */
+  allowConcurrent?: boolean;
   /** --env-file (repeatable). */
   envFile?: string[];
   /** --eval-env (repeatable). */
@@ -469,6 +471,13 @@ export async function preflightSearchAttributes(client: Client, namespace: strin
   }
 }
 
+/** The id of a running flywheel run of `project` other than `workflowId`, if any (visibility: the newest one). */
+async function runningRunOf(client: Client, project: string, workflowId: string): Promise<string | null> {
+  const query = `${listQuery({ project, status: 'running' })} AND WorkflowId != '${workflowId.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  for await (const w of client.workflow.list({ query, pageSize: 1 })) return w.workflowId;
+  return null;
+}
+
 /** The worker's own INFO logs (webpack, state changes) would drown the progress display: warnings only. */
 function quietRuntime(globals: GlobalOptions): void {
   try {
@@ -522,7 +531,9 @@ export async function runCommand(opts: RunOptions, globals: GlobalOptions): Prom
     if (!bt.embedded) throw new CliError('--snapshot analyses a pulled snapshot on the local server; unset BRAINTRUST_API_KEY to use it', EXIT_CODES.usage);
     opts.project = await prepareSnapshot({ appUrl: bt.appUrl, apiKey: bt.btEnv.BRAINTRUST_API_KEY! }, opts.snapshot, opts.project, log);
   }
-  const { workflowId, input } = await buildRunRequest(opts, globals);
+  const built = await buildRunRequest(opts, globals);
+  const { input } = built;
+  let workflowId = built.workflowId;
   await preflight(input, bt.btEnv);
   if (bt.embedded) log(`Braintrust: local server at ${bt.appUrl} (data under ${home})`);
   const target = await temporalTarget(globals, log);
@@ -531,6 +542,14 @@ export async function runCommand(opts: RunOptions, globals: GlobalOptions): Prom
   const client: Client = await connectClient(target);
   try {
     if (!target.embedded) await preflightSearchAttributes(client, target.namespace);
+    // One run per project at a time: a second trigger for a project with a run in progress joins that run.
+    if (input.project && !opts.allowConcurrent) {
+      const other = await runningRunOf(client, input.project, workflowId);
+      if (other) {
+        log(`project ${termSafe(input.project, 200)} already has run ${termSafe(other, 200)} in progress: joining it instead of starting a second one (--allow-concurrent starts another)`);
+        workflowId = other;
+      }
+    }
     // Host affinity: with a worker in this process the run lives on this invocation's private queue (workflow and
     // activities), so no other process executes it; with --no-worker the first `flywheel worker` to answer claims it.
     let inProcess = opts.worker !== false;
@@ -552,6 +571,12 @@ export async function runCommand(opts: RunOptions, globals: GlobalOptions): Prom
       workflowId,
       args: [startInput],
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      // Set at start (not only by the first workflow task), so `list` and the one-run-per-project check see it at once.
+      typedSearchAttributes: [
+        ...(input.project ? [{ key: FlywheelProjectKey, value: input.project }] : []),
+        { key: FlywheelGoalKey, value: input.goal ?? 'general health check' },
+        { key: FlywheelModeKey, value: input.mode ?? 'interactive' },
+      ],
     });
     const running = await handle.describe();
     if (inProcess && running.taskQueue !== taskQueue) {
@@ -653,6 +678,7 @@ export function registerRunCommand(program: Command): Command {
     )
     .option('--example [name]', 'run on a bundled example project (seeded local data, scripted change agent): support (default, TypeScript) or python')
     .option('--snapshot <dir>', 'analyse a `bt sync pull` output directory on the local server (no credentials needed)')
+    .option('--allow-concurrent', 'start a run even when the project already has one in progress (default: join that run)')
     .option('--detach', 'start the run and print its workflow id without waiting')
     .option('--no-worker', 'do not run a worker in this process (use `flywheel worker` elsewhere)')
     .option('--task-queue <queue>', `with --no-worker: the task queue of the \`flywheel worker\`s that execute the run (default "${TASK_QUEUE}")`)

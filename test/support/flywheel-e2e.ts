@@ -42,18 +42,18 @@ export interface FlywheelEnv {
 }
 
 export async function makeFlywheelEnv(
-  opts: { variant?: TraceVariant; traces?: number; seed?: number; workerEnv?: Record<string, string | undefined> } = {},
+  opts: { variant?: TraceVariant; traces?: number; seed?: number; workerEnv?: Record<string, string | undefined>; projectName?: string } = {},
 ): Promise<FlywheelEnv> {
   const home = mkdtempSync(join(tmpdir(), 'flywheel-e2e-'));
   const server = await startLocalServer({ port: 0, dataFile: join(home, 'bt.duckdb') });
   const gen = await generateExampleTraces({
     outDir: join(home, 'sync'),
-    projectName: 'support-agent',
+    projectName: opts.projectName ?? 'support-agent',
     variant: opts.variant ?? 'defective',
     traces: opts.traces ?? 1500,
     seed: opts.seed ?? 42,
   });
-  await server.seedFromSyncDir(gen.dir, { projectName: 'support-agent' });
+  await server.seedFromSyncDir(gen.dir, { projectName: opts.projectName ?? 'support-agent' });
   const btEnv = { ...server.btEnv(), HOME: home, XDG_CONFIG_HOME: join(home, '.config'), XDG_CACHE_HOME: join(home, '.cache'), PATH: process.env.PATH ?? '' };
   const activities = createActivities({ btEnv, appUrl: server.appUrl, ...(opts.workerEnv ? { workerEnv: opts.workerEnv } : {}) });
   const taskQueue = `flywheel-e2e-${randomUUID()}`;
@@ -91,7 +91,7 @@ export async function makeFlywheelEnv(
       }
     },
     input: (overrides = {}) => ({
-      project: 'support-agent',
+      project: opts.projectName ?? 'support-agent',
       goal: 'general health check',
       mode: 'autonomous',
       modeReason: 'test',
