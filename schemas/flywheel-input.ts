@@ -44,6 +44,11 @@ export const flywheelInputSchema = z
     retryWindow: z.string().regex(durationPattern, 'a duration such as 30m or 2h').default('30m'),
     /** Where bt-flywheel-summary.json and bt-flywheel-narrative.md are written. */
     outDir: z.string().min(1),
+    /**
+     * Write the handoff into `<outDir>/<workflow id>/` instead of `outDir` itself: scheduled runs set it, so each run
+     * keeps its own bt-flywheel-summary.json instead of overwriting the last one.
+     */
+    handoffPerRun: z.boolean().default(false),
     /** Root of the run directories (evidence, curated rows, eval results). */
     runsDir: z.string().min(1),
     /** Dataset the flywheel curates into; default `flywheel-<project>`. */

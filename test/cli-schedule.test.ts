@@ -3,7 +3,7 @@
  * run appears in `flywheel list` and finishes on a stub worker → delete; bad input is one clear line.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -67,6 +67,7 @@ describeTemporal('flywheel schedule (built CLI, shared dev server)', () => {
     const doc = JSON.parse(created.stdout);
     expect(doc).toMatchObject({ scheduleId, spec: 'cron "0 3 * * *"', taskQueue: t.taskQueue, input: { project, mode: 'autonomous', goal: 'nightly check' } });
     expect(doc.input.modeReason).toContain(scheduleId);
+    expect(doc).toMatchObject({ jitterMs: 600_000, pauseOnFailure: true, input: { handoffPerRun: true } });
     expect(Date.parse(doc.nextRun)).toBeGreaterThan(Date.now());
 
     const again = await cli(['schedule', 'create', scheduleId, '--every', '1h', ...runOptions()]);
@@ -92,6 +93,33 @@ describeTemporal('flywheel schedule (built CLI, shared dev server)', () => {
     const watched = await cli(['watch', started.workflowId, '--interval', '200ms']);
     expect(watched.exitCode).toBe(0);
     expect(watched.stdout).toMatch(/COMPLETED: outcome healthy/);
+    // Each scheduled run keeps its own handoff directory.
+    expect(existsSync(join(dir, 'out', started.workflowId, `${started.workflowId}-summary.json`))).toBe(true);
+
+    const paused = await cli(['schedule', 'pause', scheduleId, '--note', 'maintenance']);
+    expect(paused.exitCode, paused.stderr).toBe(0);
+    expect(JSON.parse((await cli(['schedule', 'list', '--json'])).stdout).find((r: { scheduleId: string }) => r.scheduleId === scheduleId)).toMatchObject({ paused: true, note: 'maintenance' });
+    expect((await cli(['schedule', 'unpause', scheduleId])).exitCode).toBe(0);
+    const updated = await cli(['schedule', 'update', scheduleId, '--every', '2h', '--jitter', '1m', '--no-pause-on-failure', '--json']);
+    expect(updated.exitCode, updated.stderr).toBe(0);
+    expect(JSON.parse(updated.stdout)).toMatchObject({ spec: 'every 2h', jitterMs: 60_000, pauseOnFailure: false });
+    const afterUpdate = await t.client.schedule.getHandle(scheduleId).describe();
+    expect(afterUpdate.state.paused).toBe(false);
+    expect(afterUpdate.spec.intervals?.[0]?.every).toBe(7_200_000);
+    expect((await cli(['schedule', 'update', scheduleId])).exitCode).toBe(2);
+    const badJitter = await cli(['schedule', 'update', scheduleId, '--every', '1h', '--jitter', '2h']);
+    expect(oneLineError(badJitter)).toMatch(/--jitter 2h must be shorter than the interval/);
+
+    // Backfill: the two times "every 2h" fired in a past 4-hour window run, one after another.
+    const backfill = await cli(['schedule', 'backfill', scheduleId, '--from', '2026-11-20T00:00:00Z', '--to', '2026-11-20T03:59:00Z']);
+    expect(backfill.exitCode, backfill.stderr).toBe(0);
+    const backfilled = await eventually(async () => {
+      const rows = JSON.parse((await cli(['list', '--project', project, '--json'])).stdout) as { workflowId: string; outcome: string | null }[];
+      const mine = rows.filter((r) => r.workflowId.startsWith(`${scheduleId}-2026-11-20T`) && r.outcome);
+      return mine.length >= 2 ? mine : undefined;
+    }, 60_000, 'two backfilled runs to finish');
+    expect(backfilled.map((r) => r.outcome)).toEqual(['healthy', 'healthy']);
+    expect((await cli(['schedule', 'backfill', scheduleId, '--from', 'yesterday', '--to', 'now'])).exitCode).toBe(2);
 
     const deleted = await cli(['schedule', 'delete', scheduleId]);
     expect(deleted.exitCode).toBe(0);

@@ -1,5 +1,5 @@
 /**
- * `flywheel schedule create|list|delete|trigger`: recurring flywheel runs as Temporal Schedules. A scheduled run
+ * `flywheel schedule create|list|delete|trigger|pause|unpause|update|backfill`: recurring flywheel runs as Temporal Schedules. A scheduled run
  * has nobody watching it, so it is always autonomous; overlapping runs are skipped.
  */
 import {
@@ -15,6 +15,7 @@ import { durationMs } from '../../schemas/flywheel-input.js';
 import { TASK_QUEUE, WORKFLOW_TYPE } from '../shared.js';
 import { FlywheelGoalKey, FlywheelModeKey, FlywheelProjectKey } from '../workflows/definitions.js';
 import { CliError, EXIT_CODES, globalsOf, output, withClient, type GlobalOptions } from './common.js';
+import { termSafe } from '../untrusted.js';
 import { buildRunRequest, checkEvalEnv, collect, type RunOptions } from './run.js';
 
 // ─── cron validation (before the server sees it, so the user gets one clear line) ─────────────────
@@ -69,6 +70,27 @@ export interface ScheduleCreateOptions extends RunOptions {
   taskQueue?: string;
   note?: string;
   paused?: boolean;
+  jitter?: string;
+  pauseOnFailure?: boolean;
+}
+
+/** Default jitter: spread runs over up to 10 minutes (a tenth of a short interval), so 100 projects scheduled at
+ * 03:00 do not hit Braintrust in the same second. */
+export function defaultJitterMs(everyMs: number | undefined): number {
+  const TEN_MIN = 10 * 60_000;
+  return everyMs === undefined ? TEN_MIN : Math.min(TEN_MIN, Math.floor(everyMs / 10));
+}
+
+function parseJitter(text: string | undefined, everyMs: number | undefined): number {
+  if (text === undefined) return defaultJitterMs(everyMs);
+  let ms: number;
+  try {
+    ms = durationMs(text);
+  } catch {
+    throw new CliError(`invalid --jitter '${text}': use a duration such as 0s, 90s or 10m`, EXIT_CODES.usage);
+  }
+  if (everyMs !== undefined && ms >= everyMs) throw new CliError(`--jitter ${text} must be shorter than the interval (--every)`, EXIT_CODES.usage);
+  return ms;
 }
 
 /** The schedule's spec, described for people (also stored in the schedule memo: the server rewrites cron into calendars). */
@@ -96,7 +118,10 @@ export async function scheduleCreate(scheduleId: string, opts: ScheduleCreateOpt
   if (opts.mode && opts.mode !== 'autonomous') {
     throw new CliError('scheduled runs are always autonomous (nobody is there to answer a gate); drop --mode', EXIT_CODES.usage);
   }
+  const jitterMs = parseJitter(opts.jitter, everyMs);
   const { input } = await buildRunRequest({ ...opts, mode: 'autonomous' }, globals);
+  // Each scheduled run keeps its own handoff: <out>/<workflow id>/bt-flywheel-summary.json.
+  input.handoffPerRun = true;
   // The files must exist and parse now; --eval-env names are checked by each run on its worker (Orient).
   checkEvalEnv(input, false);
   input.mode = 'autonomous';
@@ -111,6 +136,7 @@ export async function scheduleCreate(scheduleId: string, opts: ScheduleCreateOpt
         spec: {
           ...(opts.cron ? { cronExpressions: [opts.cron] } : { intervals: [{ every: everyMs! }] }),
           ...(opts.timezone ? { timezone: opts.timezone } : {}),
+          jitter: jitterMs,
         },
         action: {
           type: 'startWorkflow',
@@ -126,7 +152,8 @@ export async function scheduleCreate(scheduleId: string, opts: ScheduleCreateOpt
             { key: FlywheelModeKey, value: 'autonomous' },
           ],
         },
-        policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour', pauseOnFailure: false },
+        // A run that gives up fails (see the workflow): pause then, so a broken key or project does not fail every night.
+        policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour', pauseOnFailure: opts.pauseOnFailure !== false },
         memo: { flywheelSpec: spec, project: input.project ?? null, goal: input.goal ?? null },
         state: { paused: opts.paused === true, ...(opts.note ? { note: opts.note } : {}) },
       });
@@ -141,12 +168,12 @@ export async function scheduleCreate(scheduleId: string, opts: ScheduleCreateOpt
     const next = (await client.schedule.getHandle(scheduleId).describe()).info.nextActionTimes[0];
     output(
       globals,
-      { scheduleId, spec, taskQueue, paused: opts.paused === true, nextRun: next?.toISOString() ?? null, input },
+      { scheduleId, spec, taskQueue, paused: opts.paused === true, jitterMs, pauseOnFailure: opts.pauseOnFailure !== false, nextRun: next?.toISOString() ?? null, input },
       [
         `schedule ${scheduleId} created: ${spec}, autonomous, overlapping runs skipped${opts.paused ? ' (paused)' : ''}`,
-        `  next run: ${next ? next.toISOString() : '(none)'}`,
+        `  next run: ${next ? next.toISOString() : '(none)'} (each run starts up to ${Math.round(jitterMs / 1000)}s later: jitter)`,
         `  project:  ${input.project ?? '(resolved by each run)'}   goal: ${input.goal}`,
-        `  handoff:  ${input.outDir}`,
+        `  handoff:  ${input.outDir}/<run id>/${opts.pauseOnFailure !== false ? '   (the schedule pauses when a run fails)' : ''}`,
         `  runs need a worker on task queue "${taskQueue}" (\`flywheel worker${taskQueue === TASK_QUEUE ? '' : ` --task-queue ${taskQueue}`}\`)`,
       ].join('\n'),
     );
@@ -189,8 +216,8 @@ export async function scheduleList(globals: GlobalOptions): Promise<void> {
     output(globals, rows, () => {
       if (!rows.length) return 'no flywheel schedules (create one with `flywheel schedule create`)';
       const table = [
-        ['SCHEDULE', 'SPEC', 'PROJECT', 'NEXT RUN', 'LAST RUN'],
-        ...rows.map((r) => [r.scheduleId + (r.paused ? ' (paused)' : ''), r.spec, r.project ?? '-', r.nextRun ?? '-', r.lastRun ? `${r.lastRun.workflowId}` : '-']),
+        ['SCHEDULE', 'SPEC', 'PROJECT', 'NEXT RUN', 'LAST RUN', 'NOTE'],
+        ...rows.map((r) => [r.scheduleId + (r.paused ? ' (paused)' : ''), r.spec, r.project ?? '-', r.nextRun ?? '-', r.lastRun ? `${r.lastRun.workflowId}` : '-', termSafe(r.note ?? '', 120)]),
       ];
       const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
       return table.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
@@ -243,6 +270,90 @@ export async function scheduleTrigger(scheduleId: string, opts: { allowOverlap?:
   });
 }
 
+export async function schedulePause(scheduleId: string, pause: boolean, opts: { note?: string }, globals: GlobalOptions): Promise<void> {
+  await withClient(globals, async (client) => {
+    await describeSchedule(client, scheduleId);
+    const handle = client.schedule.getHandle(scheduleId);
+    const note = opts.note ?? `${pause ? 'paused' : 'unpaused'} with flywheel schedule ${pause ? 'pause' : 'unpause'}`;
+    if (pause) await handle.pause(note);
+    else await handle.unpause(note);
+    output(globals, { scheduleId, paused: pause, note }, `schedule ${scheduleId} ${pause ? 'paused: no runs start until `flywheel schedule unpause ' + scheduleId + '`' : 'unpaused'}`);
+  });
+}
+
+export interface ScheduleUpdateOptions {
+  cron?: string;
+  every?: string;
+  timezone?: string;
+  jitter?: string;
+  note?: string;
+  pauseOnFailure?: boolean;
+}
+
+/** Changes when a schedule fires (and its jitter, note, pause-on-failure); the run options stay as created. */
+export async function scheduleUpdate(scheduleId: string, opts: ScheduleUpdateOptions, globals: GlobalOptions): Promise<void> {
+  if (opts.cron && opts.every) throw new CliError('use either --cron or --every, not both', EXIT_CODES.usage);
+  if (opts.cron) {
+    const err = cronError(opts.cron);
+    if (err) throw new CliError(`invalid --cron "${opts.cron}": ${err}`, EXIT_CODES.usage);
+  }
+  let everyMs: number | undefined;
+  if (opts.every) {
+    try {
+      everyMs = durationMs(opts.every);
+    } catch {
+      throw new CliError(`invalid --every '${opts.every}': use a duration such as 30m, 6h or 1d`, EXIT_CODES.usage);
+    }
+    if (everyMs < 60_000) throw new CliError(`--every ${opts.every} is too often: a flywheel run needs at least a minute`, EXIT_CODES.usage);
+  }
+  if (!opts.cron && !opts.every && opts.timezone === undefined && opts.jitter === undefined && opts.note === undefined && opts.pauseOnFailure === undefined) {
+    throw new CliError('nothing to update: pass --cron, --every, --timezone, --jitter, --note or --[no-]pause-on-failure', EXIT_CODES.usage);
+  }
+  const jitterMs = opts.jitter !== undefined ? parseJitter(opts.jitter, everyMs) : undefined;
+  await withClient(globals, async (client) => {
+    const before = await describeSchedule(client, scheduleId);
+    const memo = (before.memo ?? {}) as Record<string, unknown>;
+    const newSpec = opts.cron || opts.every ? specText({ ...(opts.cron ? { cron: opts.cron } : { every: opts.every }), ...(opts.timezone ? { timezone: opts.timezone } : {}) }) : null;
+    await client.schedule.getHandle(scheduleId).update((prev) => {
+      const spec = opts.cron || opts.every
+        ? { ...(opts.cron ? { cronExpressions: [opts.cron] } : { intervals: [{ every: everyMs! }] }), ...(opts.timezone ?? prev.spec.timezone ? { timezone: opts.timezone ?? prev.spec.timezone } : {}), jitter: jitterMs ?? prev.spec.jitter ?? defaultJitterMs(everyMs) }
+        : { ...prev.spec, ...(opts.timezone !== undefined ? { timezone: opts.timezone } : {}), ...(jitterMs !== undefined ? { jitter: jitterMs } : {}) };
+      return {
+        ...prev,
+        spec,
+        policies: { ...prev.policies, ...(opts.pauseOnFailure !== undefined ? { pauseOnFailure: opts.pauseOnFailure } : {}) },
+        // The memo keeps the spec as created (the server rewrites cron into calendars and an update cannot change
+        // the memo): a new spec is recorded in the note, which `schedule list` shows.
+        state: { ...prev.state, ...(opts.note !== undefined ? { note: opts.note } : newSpec ? { note: `spec updated to ${newSpec}` } : {}) },
+      } as typeof prev;
+    });
+    const after = await client.schedule.getHandle(scheduleId).describe();
+    output(
+      globals,
+      { scheduleId, spec: newSpec ?? memo.flywheelSpec ?? null, jitterMs: after.spec.jitter ?? null, pauseOnFailure: after.policies.pauseOnFailure, nextRun: after.info.nextActionTimes[0]?.toISOString() ?? null },
+      `schedule ${scheduleId} updated${newSpec ? `: ${newSpec}` : ''}; next run ${after.info.nextActionTimes[0]?.toISOString() ?? '(none)'}`,
+    );
+  });
+}
+
+/**
+ * Runs a schedule for the times it would have fired between `from` and `to` (each as its own run, one after
+ * another: the project's runs never overlap).
+ */
+export async function scheduleBackfill(scheduleId: string, opts: { from: string; to: string }, globals: GlobalOptions): Promise<void> {
+  const start = new Date(opts.from);
+  const end = new Date(opts.to);
+  if (Number.isNaN(start.getTime())) throw new CliError(`--from '${opts.from}' is not a date/time (ISO 8601, e.g. 2026-11-20T03:00:00Z)`, EXIT_CODES.usage);
+  if (Number.isNaN(end.getTime())) throw new CliError(`--to '${opts.to}' is not a date/time (ISO 8601, e.g. 2026-11-27T03:00:00Z)`, EXIT_CODES.usage);
+  if (end <= start) throw new CliError('--to must be after --from', EXIT_CODES.usage);
+  if (end.getTime() - start.getTime() > 90 * 86_400_000) throw new CliError('a backfill covers at most 90 days', EXIT_CODES.usage);
+  await withClient(globals, async (client) => {
+    await describeSchedule(client, scheduleId);
+    await client.schedule.getHandle(scheduleId).backfill([{ start, end, overlap: ScheduleOverlapPolicy.BUFFER_ALL }]);
+    output(globals, { scheduleId, backfill: { from: start.toISOString(), to: end.toISOString() } }, `schedule ${scheduleId}: backfill ${start.toISOString()} → ${end.toISOString()} requested (runs start one after another; see \`flywheel list\`)`);
+  });
+}
+
 // ─── registration ─────────────────────────────────────────────────────────────────────────────────
 
 export function registerScheduleCommands(program: Command): Command {
@@ -264,6 +375,8 @@ export function registerScheduleCommands(program: Command): Command {
     .option('--task-queue <queue>', `task queue of the worker that runs them (default "${TASK_QUEUE}")`)
     .option('--note <text>', 'a note stored on the schedule')
     .option('--paused', 'create it paused')
+    .option('--jitter <duration>', 'start each run up to this much later, at random (default 10m, or a tenth of a shorter --every)')
+    .option('--no-pause-on-failure', 'keep firing after a run fails (default: the schedule pauses when a run gives up)')
     .option('--project <name>', 'Braintrust project name (else resolved by each run)')
     .option('--goal <text>', 'what to improve (default "general health check")')
     .addOption(new Option('--mode <mode>', 'scheduled runs are always autonomous').choices(['autonomous', 'interactive']))
@@ -297,6 +410,49 @@ export function registerScheduleCommands(program: Command): Command {
     .argument('<scheduleId>', 'the schedule')
     .action(async (scheduleId: string, _opts: unknown, cmd: Command) => {
       await scheduleDelete(scheduleId, globalsOf(cmd));
+    });
+
+  schedule
+    .command('pause')
+    .description('Pause a schedule: no runs start until it is unpaused (runs in progress go on).')
+    .argument('<scheduleId>', 'the schedule')
+    .option('--note <text>', 'why (stored on the schedule)')
+    .action(async (scheduleId: string, opts: { note?: string }, cmd: Command) => {
+      await schedulePause(scheduleId, true, opts, globalsOf(cmd));
+    });
+
+  schedule
+    .command('unpause')
+    .description('Unpause a schedule (also after it paused itself because a run failed).')
+    .argument('<scheduleId>', 'the schedule')
+    .option('--note <text>', 'why (stored on the schedule)')
+    .action(async (scheduleId: string, opts: { note?: string }, cmd: Command) => {
+      await schedulePause(scheduleId, false, opts, globalsOf(cmd));
+    });
+
+  schedule
+    .command('update')
+    .description('Change when a schedule fires (--cron or --every, --timezone, --jitter), its note or pause-on-failure. Run options stay as created (delete and create to change them).')
+    .argument('<scheduleId>', 'the schedule')
+    .option('--cron <expr>', '5-field cron expression or @daily / @hourly / …')
+    .option('--every <duration>', 'interval instead of cron, e.g. 6h')
+    .option('--timezone <tz>', 'IANA time zone for --cron')
+    .option('--jitter <duration>', 'start each run up to this much later, at random')
+    .option('--note <text>', 'a note stored on the schedule')
+    .option('--pause-on-failure', 'pause when a run fails')
+    .option('--no-pause-on-failure', 'keep firing after a run fails')
+    .action(async (scheduleId: string, opts: ScheduleUpdateOptions, cmd: Command) => {
+      await scheduleUpdate(scheduleId, opts, globalsOf(cmd));
+    });
+
+  schedule
+    .command('backfill')
+    .description('Run the schedule for the times it would have fired between --from and --to (one run after another).')
+    .argument('<scheduleId>', 'the schedule')
+    .requiredOption('--from <time>', 'start, ISO 8601 (e.g. 2026-11-20T00:00:00Z)')
+    .requiredOption('--to <time>', 'end, ISO 8601')
+    .action(async (scheduleId: string, opts: { from: string; to: string }, cmd: Command) => {
+      await scheduleBackfill(scheduleId, opts, globalsOf(cmd));
     });
 
   schedule

@@ -210,7 +210,7 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
     },
     ...(run.forced ? { outcome: run.forced.outcome, outcomeReason: run.forced.reason } : {}),
   };
-  const paths = await CancellationScope.nonCancellable(() => handoffActs.writeHandoff({ input: handoffInput, outDir: cfg.outDir }));
+  const paths = await CancellationScope.nonCancellable(() => handoffActs.writeHandoff({ input: handoffInput, outDir: cfg.handoffPerRun ? `${cfg.outDir.replace(/\/+$/, '')}/${info.workflowId}` : cfg.outDir }));
   const outcome: Outcome = paths.outcome;
   status.outcome = outcome;
   status.summaryPath = paths.summaryPath;
