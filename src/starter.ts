@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { registerLocalCommands } from './local-server/cli.js';
 import { CliError, EXIT_CODES, explainError } from './cli/common.js';
 import { registerOpsCommands } from './cli/ops.js';
+import { registerFleetCommand } from './cli/fleet.js';
 import { registerRunCommand } from './cli/run.js';
 import { registerScheduleCommands } from './cli/schedule.js';
 import { registerWorkerCommand } from './cli/worker.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerRunCommand(program);
   registerOpsCommands(program);
   registerScheduleCommands(program);
+  registerFleetCommand(program);
   registerWorkerCommand(program);
   registerLocalCommands(program);
   for (const cmd of program.commands) cmd.exitOverride();

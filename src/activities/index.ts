@@ -22,6 +22,7 @@ import { discover as runDiscover } from './discover.js';
 import { compareRuns as compare, loadBaseline as loadBase, runEval as runEvalCmd, type RunEvalParams } from './evals.js';
 import { phaseDir, readJson, writeFileAtomic, writeJsonAtomic } from './files.js';
 import { orient as runOrient } from './orient.js';
+import { writeFleetSummary } from './fleet.js';
 
 export interface ActivityDeps {
   /** Environment for bt (BRAINTRUST_*, HOME, PATH…); default: picked from the worker's environment. */
@@ -196,6 +197,8 @@ export function createActivities(deps: ActivityDeps = {}) {
     },
 
     /** Builds, validates and writes the handoff; validation failures are not retryable. */
+    /** The fleet summary over every project's run (src/activities/fleet.ts). */
+    writeFleetSummary,
     async writeHandoff(p: { input: HandoffInput; outDir: string }): Promise<HandoffPaths> {
       const summary = buildSummary({ ...p.input, artifacts: [...p.input.artifacts, ...runArtifacts(p.input)] });
       const narrative = renderNarrative(summary);
