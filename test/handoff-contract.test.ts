@@ -272,8 +272,11 @@ describe('renderNarrative', () => {
     expect(md).toContain(`[t-ref 1](${APP}/app/acme/p/Support%20Bot/r/t-ref%201)`);
     expect(md).toContain('`src/agent.ts`');
     expect(md).toContain(s.recommended_actions[0]!.idempotency_key);
-    expect(md).toMatch(/```mermaid\nxychart-beta\n {4}title "Baseline vs new \(mean score\)"\n {4}x-axis \["Factuality"\]\n {4}y-axis "mean score" 0 --> 1\n {4}bar \[0\.6\]\n {4}line \[0\.75\]\n```/);
-    expect(md).toMatch(/```mermaid\nxychart-beta\n {4}title "Factuality \(production, n=380, mean 0\.8\)"/);
+    // Distributions: one row per score, a column per source, the exact rows per bin.
+    expect(md).toContain('| Score | production | baseline | new |');
+    expect(md).toContain('| Factuality | n=380, mean 0.8 ▂▂▂▂▂▂▃▄▆█ 19·5·5·10·10·20·40·60·90·121 | n=40, mean 0.6 ▃▁▂▃▄▅▆█▆█ 2·0·1·2·3·4·6·8·6·8 | n=40, mean 0.75 ▃▁▂▃▄▅▆█▆█ 2·0·1·2·3·4·6·8·6·8 |');
+    // It leads with the decision, the evidence and the next step.
+    expect(md.split('\n').slice(0, 8).join('\n')).toMatch(/- \*\*Decision:\*\* `improved` .*\n- \*\*Evidence:\*\* Improved Factuality \+0\.15.*\n- \*\*Next step:\*\* Review flywheel changes for Support Bot/);
     expect(md).toContain('- [ ] Score improvements are genuine (not overfitting to the eval dataset)');
   });
 
@@ -290,7 +293,7 @@ describe('renderNarrative', () => {
     expect(md).not.toContain('Reviewer Checklist');
     expect(md).toContain('400 traces over 7 days');
     expect(md).toContain('### Diagnosis');
-    expect(md).toContain('```mermaid');
+    expect(md).toContain('| Factuality | n=380, mean 0.8 ▂▂▂▂▂▂▃▄▆█ 19·5·5·10·10·20·40·60·90·121 |');
     expect(md).toContain('`none`');
     expect(md.split('\n').length).toBeLessThan(60);
   });
