@@ -3,10 +3,11 @@
  * something changed, else a concise no-change summary. Pure.
  *
  * Written to be read: it leads with the decision (outcome and reason), the evidence and the next step, then the
- * detail. Findings cite their query by number (each distinct query is printed once, in the Queries appendix) and
- * their traces as reference links (each URL once, at the end); informational findings about cohorts of one
- * dimension share one line. Every decision, count and trace link of the summary is still there (the summary keeps
- * every field; grouping is the narrative's). All trace-derived text goes through mdText/mdCode.
+ * detail. Findings cite their query by number (each distinct query is printed once, in the Queries appendix); a
+ * finding whose example traces are those of an earlier numbered finding says "same as F<n>"; informational findings
+ * about cohorts of one dimension share one line; score distributions are a table (exact rows per bin and a
+ * sparkline) rather than one chart each. Every decision, count and trace link of the summary is still there (the
+ * summary keeps every field; grouping is the narrative's). All trace-derived text goes through mdText/mdCode.
  */
 import type { Summary } from '../../schemas/summary.js';
 import { mdCode, mdText } from '../untrusted.js';
