@@ -1,120 +1,305 @@
 /**
- * renderNarrative: `bt-flywheel-narrative.md` from the summary, per the seed's templates —
- * the PR body when something changed, else a concise no-change summary — with Mermaid
- * charts (score distributions, baseline vs new) that GitHub renders in a PR body. Pure.
+ * renderNarrative: `bt-flywheel-narrative.md` from the summary, per the seed's templates — the PR body when
+ * something changed, else a concise no-change summary. Pure.
+ *
+ * Written to be read: it leads with the decision (outcome and reason), the evidence and the next step, then the
+ * detail. Findings cite their query by number (each distinct query is printed once, in the Queries appendix); a
+ * finding whose example traces are those of an earlier numbered finding says "same as F<n>"; informational findings
+ * about cohorts of one dimension share one line; score distributions are a table (exact rows per bin and a
+ * sparkline) rather than one chart each. Every decision, count and trace link of the summary is still there (the
+ * summary keeps every field; grouping is the narrative's). All trace-derived text goes through mdText/mdCode.
  */
 import type { Summary } from '../../schemas/summary.js';
-import { cleanText, mdCode, mdText } from '../untrusted.js';
+import { mdCode, mdText } from '../untrusted.js';
+
+type Finding = Summary['findings_detail'][number];
 
 const round = (x: number): number => Math.round(x * 1000) / 1000;
 const fmt = (x: number | null | undefined): string => (x == null ? '—' : String(round(x)));
 const signed = (x: number | null | undefined): string => (x == null ? '—' : `${x >= 0 ? '+' : ''}${round(x)}`);
-/** Mermaid strings are double-quoted; keep them free of quotes and newlines. */
-const q = (s: string): string => `"${cleanText(s, 60, false).replace(/["`]/g, "'")}"`;
 /** Markdown table cells: no pipes or newlines. */
 const cell = (s: string): string => mdText(s);
 const md = (label: string, url: string | null | undefined): string => (url ? `[${cell(label)}](${url})` : cell(label));
+const sentence = (t: string): string => (/[.!?]$/.test(t) ? t : `${t}.`);
+const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
 function binLabels(bins: number): string[] {
   return Array.from({ length: bins }, (_, i) => `${round(i / bins)}-${round((i + 1) / bins)}`);
 }
 
-/** A bar chart of one score's histogram. */
-export function mermaidHistogram(title: string, histogram: readonly number[]): string {
-  const max = Math.max(1, ...histogram);
-  return [
-    '```mermaid',
-    'xychart-beta',
-    `    title ${q(title)}`,
-    `    x-axis [${binLabels(histogram.length).map(q).join(', ')}]`,
-    `    y-axis "rows" 0 --> ${max}`,
-    `    bar [${histogram.join(', ')}]`,
-    '```',
-  ].join('\n');
+/** A one-line shape of a histogram (eight block heights; an empty bin is the lowest block). */
+export function sparkline(histogram: readonly number[]): string {
+  const blocks = '▁▂▃▄▅▆▇█';
+  const max = Math.max(0, ...histogram);
+  return histogram.map((n) => (n <= 0 || max === 0 ? blocks[0] : blocks[Math.max(1, Math.round((n / max) * 7))])).join('');
 }
 
-/** Baseline (bars) vs new (line) mean per score. */
-export function mermaidDeltas(title: string, rows: ReadonlyArray<{ score: string; baseline: number | null; new: number | null }>): string {
-  const usable = rows.filter((r) => r.baseline != null || r.new != null);
-  const values = usable.flatMap((r) => [r.baseline ?? 0, r.new ?? 0]);
-  const lo = Math.min(0, ...values);
-  const hi = Math.max(1, ...values);
-  return [
-    '```mermaid',
-    'xychart-beta',
-    `    title ${q(title)}`,
-    `    x-axis [${usable.map((r) => q(r.score)).join(', ')}]`,
-    `    y-axis "mean score" ${round(lo)} --> ${round(hi)}`,
-    `    bar [${usable.map((r) => round(r.baseline ?? 0)).join(', ')}]`,
-    `    line [${usable.map((r) => round(r.new ?? 0)).join(', ')}]`,
-    '```',
-  ].join('\n');
-}
+// ---- References: numbered queries and findings, trace lists written once
 
-function chartsSection(s: Summary): string[] {
-  const out: string[] = [];
-  const deltas = s.verification.deltas.filter((d) => d.baseline != null && d.new != null);
-  if (deltas.length) {
-    out.push('#### Baseline vs new', '', '_Bars: baseline mean · line: new mean._', '', mermaidDeltas('Baseline vs new (mean score)', deltas), '');
+/** Long trace ids (UUIDs) shown by their first 8 characters, like short commit hashes; the link has the full id. */
+const traceLabel = (id: string): string => (id.length > 12 ? `${id.slice(0, 8)}…` : id);
+
+/**
+ * What the findings point at. Queries are numbered Q1, Q2, … in the order they are first cited and printed once,
+ * in the Queries appendix; findings shown in full are F1, F2, …; a finding whose example traces are exactly those of
+ * an earlier numbered finding says so instead of linking them again.
+ */
+class Refs {
+  private readonly queries = new Map<string, { n: number; ref: string | undefined }>();
+  private readonly traceSets = new Map<string, number>();
+  readonly findingNo = new Map<string, number>();
+
+  query(query: string, ref?: string): string | null {
+    const text = query.replace(/\s+/g, ' ').trim();
+    if (!text) return null;
+    let e = this.queries.get(text);
+    if (!e) this.queries.set(text, (e = { n: this.queries.size + 1, ref }));
+    return `Q${e.n}`;
   }
-  if (s.score_distributions.length) {
-    out.push('#### Score distributions', '');
-    for (const d of s.score_distributions) {
-      out.push(mermaidHistogram(`${d.score} (${d.source}, n=${d.n}, mean ${fmt(d.mean)})`, d.histogram), '');
+
+  /** The finding's trace links, or `same as F<n>`. */
+  traces(f: Finding): string {
+    if (!f.example_traces.length) return '';
+    const key = JSON.stringify(f.example_traces.map((t) => t.url));
+    const earlier = this.traceSets.get(key);
+    if (earlier) return `same as F${earlier}`;
+    const n = this.findingNo.get(f.id);
+    if (n) this.traceSets.set(key, n);
+    return f.example_traces.map((t) => md(traceLabel(t.trace_id), t.url)).join(', ');
+  }
+
+  /** `F3` for a finding shown in full, else the id as code. */
+  finding(id: string): string {
+    const n = this.findingNo.get(id);
+    return n ? `F${n}` : mdCode(id);
+  }
+
+  queriesSection(): string[] {
+    if (!this.queries.size) return [];
+    const out = ['### Queries', ''];
+    for (const [text, { n, ref }] of this.queries) out.push(`- **Q${n}** ${mdCode(text, 2000)}${ref ? ` (stored as ${mdCode(ref)})` : ''}`);
+    return out;
+  }
+}
+
+// ---- Findings
+
+const sameWindow = (f: Finding, s: Summary): boolean =>
+  s.run.window != null && f.window.from === s.run.window.from && f.window.to === s.run.window.to && f.window.days === s.run.window.days;
+
+const windowText = (f: Finding, s: Summary): string => (sameWindow(f, s) ? '' : ` Window ${f.window.from} → ${f.window.to} (${f.window.days} days).`);
+
+/** Does `text` show the number `value` (rounded as the narrative rounds), not as part of a longer number? */
+function showsNumber(text: string, value: number): boolean {
+  const v = String(round(value)).replace(/[.]/g, '\\.');
+  return new RegExp(`(^|[^\\d.])${v}(?![\\d]|\\.\\d)`).test(text);
+}
+
+/** The counts a finding's detail does not already state, as `name value`. */
+function extraCounts(f: Finding): string[] {
+  return Object.entries(f.counts)
+    .filter(([, v]) => !showsNumber(f.detail, v))
+    .map(([k, v]) => `${mdText(k.replace(/_/g, ' '))} ${fmt(v)}`);
+}
+
+function findingLine(f: Finding, s: Summary, refs: Refs): string {
+  const n = refs.findingNo.get(f.id);
+  const extra = extraCounts(f);
+  const traces = refs.traces(f);
+  const qn = refs.query(f.query, f.query_ref);
+  return (
+    `- ${n ? `**F${n}** ` : ''}**${mdText(f.title)}** (${f.severity}) — ${mdText(f.detail)}${extra.length ? ` (${extra.join(', ')})` : ''}.` +
+    `${windowText(f, s)}${traces ? ` Traces: ${traces}.` : ''}${qn ? ` Query ${qn}.` : ''}`
+  );
+}
+
+/** `coverage:metadata:customer_tier=free` → the cohort's dimension, key and value (ids are `<plane>:<cohort id>`). */
+function cohortOf(id: string): { dimension: string; key: string; value: string } | null {
+  const m = /^[a-z_]+:(facet|metadata|tag|topic):([^=]*)=(.*)$/s.exec(id);
+  return m ? { dimension: m[1]!, key: m[2]!, value: m[3]! } : null;
+}
+
+function dimensionLabel(dimension: string, key: string): string {
+  switch (dimension) {
+    case 'metadata':
+      return `metadata.${key}`;
+    case 'facet':
+      return `facets.${key}`;
+    case 'topic':
+      return `${key} topic`;
+    case 'tag':
+      return key || 'tags';
+    default:
+      return `${dimension} ${key}`;
+  }
+}
+
+/** The words all titles end with, from a word boundary (`is underrepresented … normally` → `underrepresented … normally`). */
+function sharedTitleEnding(titles: readonly string[]): string {
+  let suffix = titles[0] ?? '';
+  for (const t of titles.slice(1)) {
+    let i = 0;
+    while (i < suffix.length && i < t.length && suffix[suffix.length - 1 - i] === t[t.length - 1 - i]) i++;
+    suffix = suffix.slice(suffix.length - i);
+  }
+  const space = suffix.indexOf(' ');
+  if (space < 0) return '';
+  return suffix.slice(space + 1).replace(/^(is|are) /, '').trim();
+}
+
+const COUNT_NAMES: Record<string, string> = { traffic: 'traces', dataset_rows: 'eval-dataset rows' };
+const countText = (k: string, v: number): string => `${fmt(v)} ${mdText(COUNT_NAMES[k] ?? k.replace(/_/g, ' '))}`;
+
+interface InfoGroup {
+  label: string;
+  findings: Finding[];
+  values: string[];
+}
+
+/**
+ * Informational findings, one line per cohort dimension (`metadata.customer_tier — underrepresented … : enterprise
+ * (104 traces), free (363 traces)`), counts the whole group shares said once, each value's other counts and traces
+ * beside it. Findings that are not about a cohort, or alone in their dimension, keep their own line.
+ */
+function infoLines(findings: readonly Finding[], s: Summary, refs: Refs): string[] {
+  const groups = new Map<string, InfoGroup>();
+  const order: Array<InfoGroup | Finding> = [];
+  for (const f of findings) {
+    const c = cohortOf(f.id);
+    if (!c) {
+      order.push(f);
+      continue;
     }
+    const key = JSON.stringify([f.plane, c.dimension, c.key, f.query, sameWindow(f, s)]);
+    let g = groups.get(key);
+    if (!g) {
+      groups.set(key, (g = { label: dimensionLabel(c.dimension, c.key), findings: [], values: [] }));
+      order.push(g);
+    }
+    g.findings.push(f);
+    g.values.push(c.value);
   }
-  return out;
-}
-
-function actionsSection(s: Summary): string[] {
-  const out = ['### Recommended Actions', ''];
-  for (const a of s.recommended_actions) {
-    out.push(
-      `- **${mdText(a.title)}** — \`${a.type}\` (intent \`${a.intent}\`, target ${mdCode(a.target)}), severity **${a.severity}**, ${a.blocking ? '**blocking**' : 'not blocking'}, ${a.requires_human_review ? 'needs human review' : 'no review needed'}`,
-      `  - Reason: ${cell(a.reason)}`,
-      `  - Idempotency key: \`${a.idempotency_key}\``,
-    );
+  const out: string[] = [];
+  for (const item of order) {
+    if (!('findings' in item)) {
+      out.push(findingLine(item, s, refs));
+      continue;
+    }
+    const ending = sharedTitleEnding(item.findings.map((f) => f.title));
+    if (item.findings.length === 1 || !ending) {
+      for (const f of item.findings) out.push(findingLine(f, s, refs));
+      continue;
+    }
+    const first = item.findings[0]!;
+    const keys = [...new Set(item.findings.flatMap((f) => Object.keys(f.counts)))];
+    const shared = keys.filter((k) => item.findings.every((f) => f.counts[k] === first.counts[k]));
+    const own = keys.filter((k) => !shared.includes(k));
+    const values = item.findings.map((f, i) => {
+      const counts = own.filter((k) => f.counts[k] != null).map((k) => countText(k, f.counts[k]!));
+      const traces = refs.traces(f);
+      const inner = [counts.join(', '), traces ? `traces ${traces}` : ''].filter(Boolean).join('; ');
+      return `${mdText(item.values[i]!)}${inner ? ` (${inner})` : ''}`;
+    });
+    const qn = refs.query(first.query, first.query_ref);
+    const sharedText = shared.map((k) => `${countText(k, first.counts[k]!)} each`);
+    const head = [`${plural(item.findings.length, 'value')} ${mdText(ending)}`, ...sharedText, ...(qn ? [`query ${qn}`] : [])].join('; ');
+    out.push(`- **${mdText(item.label)}** — ${head}${windowText(first, s)}: ${values.join(', ')}.`);
   }
-  return out;
-}
-
-function findingLines(f: Summary['findings_detail'][number]): string[] {
-  const traces = f.example_traces.map((t) => md(t.trace_id, t.url)).join(', ');
-  const out = [`- **${mdText(f.title)}** (${f.severity}) — ${mdText(f.detail)}. Window ${f.window.from} → ${f.window.to} (${f.window.days} days).${traces ? ` Traces: ${traces}.` : ''}`];
-  if (f.query) out.push(`  - Query: ${mdCode(f.query.replace(/\s+/g, ' '), 2000)}`);
   return out;
 }
 
 /**
- * Findings that motivated a change or a route (warnings first) in full; informational ones folded into a
- * <details> block, so a reviewer reads the evidence behind the change before the background.
+ * Findings that motivated a change or a route, and every warning or critical one, in full; informational ones
+ * grouped by dimension in a <details> block, so a reviewer reads the evidence behind the change before the background.
  */
-function findingsSection(s: Summary, heading: string): string[] {
+function findingsSection(s: Summary, heading: string, refs: Refs, main: readonly Finding[], rest: readonly Finding[]): string[] {
   if (!s.findings_detail.length) return [];
+  const out = [heading, '', ...main.map((f) => findingLine(f, s, refs))];
+  if (rest.length) {
+    const lines = infoLines(rest, s, refs);
+    out.push('', `<details><summary>${plural(rest.length, 'more finding')} (informational), in ${plural(lines.length, 'line')}</summary>`, '', ...lines, '', '</details>');
+  }
+  return out;
+}
+
+function splitFindings(s: Summary): { main: Finding[]; rest: Finding[] } {
   const cited = new Set([...s.changes_detail.flatMap((c) => c.finding_ids), ...(s.diagnosis?.routes ?? []).flatMap((r) => r.finding_ids)]);
   const rank = { critical: 0, warning: 1, info: 2 } as const;
   const sorted = [...s.findings_detail].sort((a, b) => rank[a.severity] - rank[b.severity]);
   const main = sorted.filter((f) => cited.has(f.id) || f.severity !== 'info');
-  const rest = sorted.filter((f) => !main.includes(f));
-  const out = [heading, '', ...main.flatMap(findingLines)];
-  if (rest.length) out.push('', `<details><summary>${rest.length} more finding(s) (informational)</summary>`, '', ...rest.flatMap(findingLines), '', '</details>');
-  return out;
+  return { main, rest: sorted.filter((f) => !main.includes(f)) };
 }
 
-function planSection(s: Summary): string[] {
+// ---- Lead, plan, changes, verification, actions, run
+
+function lead(s: Summary, rest: readonly Finding[]): string[] {
+  const tally = (['critical', 'warning', 'info'] as const)
+    .map((sev) => [sev, s.findings_detail.filter((f) => f.severity === sev).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([sev, n]) => `${n} ${sev === 'info' ? 'informational' : sev}`);
+  const findings = s.findings_detail.length ? `${plural(s.findings_detail.length, 'finding')}: ${tally.join(', ')}${rest.length ? ` (${rest.length} grouped by dimension)` : ''}` : 'No findings';
+  const regressions = s.verification.experiments.length ? `; ${s.verification.regression_count === 0 ? 'no regressed eval rows' : `**${plural(s.verification.regression_count, 'regressed eval row')}**`}` : '';
+  const next = s.next_steps[0];
+  const more = s.next_steps.length - 1;
+  return [
+    `- **Decision:** \`${s.outcome}\` (severity **${s.severity}**, confidence **${s.confidence}**, ${s.blocking ? '**blocking**' : 'not blocking'}) — ${sentence(mdText(s.loop_reasoning, 1000))}`,
+    `- **Evidence:** ${mdText(s.summary, 1000)} ${findings}${regressions}.`,
+    next
+      ? `- **Next step:** ${mdText(next.title)} — \`${next.intent}\` → ${next.suggested_destination.replace(/_/g, ' ')}, priority ${next.priority}${next.blocking ? ', **blocking**' : ''}${more > 0 ? ` (${more} more under Recommended Actions)` : ''}.`
+      : '- **Next step:** none.',
+  ];
+}
+
+function planSection(s: Summary, refs: Refs, withEvidence: boolean): string[] {
   if (!s.diagnosis) return [];
   const out = ['### Diagnosis', ''];
   s.diagnosis.routes.forEach((r, i) => {
-    out.push(`${i + 1}. **${r.artifact}** — ${mdText(r.title)} (confidence ${r.confidence})`);
-    for (const e of r.evidence) out.push(`   - ${mdText(e)}`);
+    const cites = r.finding_ids.length ? `; ${r.finding_ids.map((id) => refs.finding(id)).join(', ')}` : '';
+    out.push(`${i + 1}. **${r.artifact}** — ${mdText(r.title)} (confidence ${r.confidence}${cites})`);
+    if (withEvidence) for (const e of r.evidence) out.push(`   - ${mdText(e)}`);
     for (const c of r.counterevidence) out.push(`   - _Counterevidence:_ ${mdText(c)}`);
   });
   for (const n of s.diagnosis.notes) out.push(`- _Note:_ ${mdText(n)}`);
   return out;
 }
 
-function header(s: Summary): string {
-  return `**Outcome:** \`${s.outcome}\` · severity **${s.severity}** · confidence **${s.confidence}** · ${s.blocking ? '**blocking**' : 'not blocking'} · project **${mdText(s.run.project.name)}** · goal “${mdText(s.goal)}” · ${s.run.iterations} iteration(s) · workflow ${mdCode(s.run.workflow_id)}`;
+function changesSection(s: Summary, refs: Refs): string[] {
+  const out = ['### What Changed', ''];
+  for (const c of s.changes_detail) {
+    const what = [
+      c.files.length ? `files ${c.files.map((f) => mdCode(f)).join(', ')}` : null,
+      c.dataset_rows ? `${c.dataset_rows.upserted} rows into dataset ${mdCode(c.dataset_rows.dataset)} (train ${c.dataset_rows.train}, validation ${c.dataset_rows.validation}${c.dataset_rows.needs_label ? `, ${c.dataset_rows.needs_label} need labels` : ''})` : null,
+      c.functions.length ? `functions ${c.functions.map((f) => `${mdCode(f.slug)} (${f.action})`).join(', ')}` : null,
+    ].filter(Boolean);
+    out.push(`- **${c.artifact}** — ${mdText(c.description)}${what.length ? ` — ${what.join('; ')}` : ''} _(motivated by ${c.finding_ids.map((f) => refs.finding(f)).join(', ')}; iteration ${c.iteration}; applied by ${mdText(c.applied_by)})_`);
+  }
+  return out;
+}
+
+const SOURCES = ['production', 'baseline', 'new'] as const;
+
+/** Score distributions, one row per score, a column per source: n, mean, shape and the rows in each bin. */
+function distributionsSection(s: Summary): string[] {
+  if (!s.score_distributions.length) return [];
+  const bins = Math.max(...s.score_distributions.map((d) => d.histogram.length));
+  const sources = SOURCES.filter((src) => s.score_distributions.some((d) => d.source === src));
+  const scores = [...new Set(s.score_distributions.map((d) => d.score))];
+  const out = [
+    '#### Score distributions',
+    '',
+    `_Rows per bin, ${bins} equal-width bins from ${binLabels(bins)[0]} to ${binLabels(bins)[bins - 1]}._`,
+    '',
+    `| Score | ${sources.join(' | ')} |`,
+    `|---|${sources.map(() => '---').join('|')}|`,
+  ];
+  for (const score of scores) {
+    const cells = sources.map((src) => {
+      const d = s.score_distributions.find((x) => x.score === score && x.source === src);
+      return d ? `n=${d.n}, mean ${fmt(d.mean)} ${sparkline(d.histogram)} ${d.histogram.join('·')}` : '—';
+    });
+    out.push(`| ${cell(score)} | ${cells.join(' | ')} |`);
+  }
+  return out;
 }
 
 function scoreImpact(s: Summary): string[] {
@@ -126,14 +311,28 @@ function scoreImpact(s: Summary): string[] {
   const out = ['### Score Impact', '', '| | Baseline | New |', '|---|---|---|'];
   out.push(`| Experiment | ${base ? md(base.name || base.id, base.url) : '—'} | ${newest ? md(newest.name || newest.id, newest.url) : '—'} |`);
   for (const d of v.deltas) out.push(`| ${cell(d.score)} avg | ${fmt(d.baseline)} | ${fmt(d.new)} (${signed(d.delta)}) |`);
-  const regs = v.regressions.slice(0, 10).map((r) => md(`${r.trace_id ?? r.row_id} (${r.score} ${fmt(r.baseline)}→${fmt(r.new)})`, r.url));
-  out.push(`| Regressions | — | ${v.regression_count === 0 ? 'none' : `${v.regression_count}: ${regs.join(', ')}${v.regression_count > regs.length ? ', …' : ''}`} |`);
-  if (v.train_delta != null || v.validation_delta != null) {
-    out.push('', `Train delta ${signed(v.train_delta)} · validation delta ${signed(v.validation_delta)}${v.overfitting ? ' — **overfitting: change not accepted**' : ''}.`);
-  }
-  if (before && v.baseline) out.push('', `Per-row regressions are checked against the pinned baseline ${md(v.baseline.name || v.baseline.id, v.baseline.url)}.`);
+  const regs = v.regressions.map((r) => md(`${traceLabel(r.trace_id ?? r.row_id)} (${r.score} ${fmt(r.baseline)}→${fmt(r.new)})`, r.url));
+  const hidden = v.regression_count - regs.length;
+  out.push(`| Regressions | — | ${v.regression_count === 0 ? 'none' : `${v.regression_count}: ${regs.join(', ')}${hidden > 0 ? `, and ${hidden} more` : ''}`} |`);
   const sick = v.scorer_health.filter((h) => !h.healthy);
-  out.push(`Scorer health: ${sick.length ? sick.map((h) => h.detail).join('; ') : 'all scorers discriminating'}.`);
+  const after = [
+    v.train_delta != null || v.validation_delta != null
+      ? `Train delta ${signed(v.train_delta)} · validation delta ${signed(v.validation_delta)}${v.overfitting ? ' — **overfitting: change not accepted**' : ''}.`
+      : null,
+    before && v.baseline ? `Per-row regressions are checked against the pinned baseline ${md(v.baseline.name || v.baseline.id, v.baseline.url)}.` : null,
+    `Scorer health: ${sick.length ? sick.map((h) => mdText(h.detail)).join('; ') : 'all scorers discriminating'}.`,
+  ].filter(Boolean);
+  out.push('', after.join(' '));
+  return out;
+}
+
+function actionsSection(s: Summary): string[] {
+  const out = ['### Recommended Actions', ''];
+  for (const a of s.recommended_actions) {
+    out.push(
+      `- **${mdText(a.title)}** — \`${a.type}\` (intent \`${a.intent}\`, target ${mdCode(a.target)}), severity **${a.severity}**, ${a.blocking ? '**blocking**' : 'not blocking'}, ${a.requires_human_review ? 'needs human review' : 'no review needed'}. ${cell(a.reason)} Key \`${a.idempotency_key}\``,
+    );
+  }
   return out;
 }
 
@@ -150,10 +349,37 @@ function envSource(n: NonNullable<Summary['run']['eval_env']>[number]): string {
   }
 }
 
+/** Gates answered the same way by the same party share a line; a gate with a note keeps its own. */
+function gateLines(s: Summary): string[] {
+  const out: string[] = [];
+  const groups = new Map<string, Summary['gates']>();
+  for (const g of s.gates) {
+    if (g.note) {
+      out.push(`- Gate ${mdCode(g.id)} (${g.kind}): ${g.decision} by ${mdText(g.by)} at ${g.at} — ${mdText(g.note)}`);
+      continue;
+    }
+    const key = JSON.stringify([g.decision, g.by]);
+    groups.set(key, [...(groups.get(key) ?? []), g]);
+  }
+  for (const gs of groups.values()) {
+    const { decision, by } = gs[0]!;
+    out.push(`- ${gs.length === 1 ? 'Gate' : 'Gates'} ${decision} by ${mdText(by)}: ${gs.map((g) => `${mdCode(g.id)} (${g.kind}) at ${g.at}`).join(', ')}`);
+  }
+  return out;
+}
+
 function runSection(s: Summary): string[] {
-  const out = ['### Run', '', `- Workflow ${mdCode(s.run.workflow_id)} run ${mdCode(s.run.run_id)}, ${s.run.mode} mode${s.run.mode_reason ? ` (${mdText(s.run.mode_reason)})` : ''}, ${s.run.started_at} → ${s.run.finished_at}`];
-  if (s.run.project_source) out.push(`- Project resolved from ${mdText(s.run.project_source)}`);
-  if (s.run.baseline) out.push(`- Baseline experiment ${mdCode(s.run.baseline.name)} (chosen by: ${mdText(s.run.baseline.chosen_by)})`);
+  const out = [
+    '### Run',
+    '',
+    `- Project **${mdText(s.run.project.name)}**, goal “${mdText(s.goal)}”, ${s.run.iterations} of at most ${s.run.max_iterations} iteration(s); workflow ${mdCode(s.run.workflow_id)} run ${mdCode(s.run.run_id)}, ${s.run.mode} mode${s.run.mode_reason ? ` (${mdText(s.run.mode_reason)})` : ''}, ${s.run.started_at} → ${s.run.finished_at}`,
+  ];
+  const origin = [
+    s.run.project_source ? `Project resolved from ${mdText(s.run.project_source)}` : null,
+    s.run.baseline ? `baseline experiment ${mdCode(s.run.baseline.name)} (chosen by: ${mdText(s.run.baseline.chosen_by)})` : null,
+    s.run.window ? `evidence window ${s.run.window.from} → ${s.run.window.to} (${s.run.window.days} days)` : null,
+  ].filter((x): x is string => x != null);
+  if (origin.length) out.push(`- ${origin.join('; ').replace(/^./, (c) => c.toUpperCase())}`);
   const evalEnv = s.run.eval_env ?? [];
   out.push(
     evalEnv.length
@@ -161,28 +387,26 @@ function runSection(s: Summary): string[] {
       : '- `bt eval` environment: no variables beyond the flywheel\'s own (no `.env`, `--env-file` or `--eval-env`)',
   );
   for (const n of s.run.notes) out.push(`- _Note:_ ${mdText(n)}`);
-  if (s.run.window) out.push(`- Evidence window: ${s.run.window.from} → ${s.run.window.to} (${s.run.window.days} days)`);
   for (const d of s.verification.decisions) out.push(`- Iteration ${d.iteration}: \`${d.rule}\` → ${d.next === 'route' ? `route ${mdText(String(d.route))}` : `exit ${d.outcome}`} — ${mdText(d.reason)}`);
-  for (const g of s.gates) out.push(`- Gate ${mdCode(g.id)} (${g.kind}): ${g.decision} by ${mdText(g.by)} at ${g.at}${g.note ? ` — ${mdText(g.note)}` : ''}`);
+  out.push(...gateLines(s));
   if (s.run.error) out.push(`- Error in ${s.run.error.phase}: ${mdText(s.run.error.message)}`);
   return out;
 }
 
 export function renderNarrative(s: Summary): string {
-  const lines: string[] = [];
-  if (s.changes_detail.length > 0) {
-    lines.push('## Flywheel Optimization Run', '', '> Auto-generated by the bt-flywheel self-improvement cycle.', '', header(s), '', mdText(s.summary, 4000), '');
-    lines.push('### What Changed', '');
-    for (const c of s.changes_detail) {
-      const what = [
-        c.files.length ? `files ${c.files.map((f) => mdCode(f)).join(', ')}` : null,
-        c.dataset_rows ? `${c.dataset_rows.upserted} rows into dataset ${mdCode(c.dataset_rows.dataset)} (train ${c.dataset_rows.train}, validation ${c.dataset_rows.validation}${c.dataset_rows.needs_label ? `, ${c.dataset_rows.needs_label} need labels` : ''})` : null,
-        c.functions.length ? `functions ${c.functions.map((f) => `${mdCode(f.slug)} (${f.action})`).join(', ')}` : null,
-      ].filter(Boolean);
-      lines.push(`- **${c.artifact}** — ${mdText(c.description)}${what.length ? ` — ${what.join('; ')}` : ''} _(motivated by ${c.finding_ids.map((f) => mdCode(f)).join(', ')}; iteration ${c.iteration}; applied by ${c.applied_by})_`);
-    }
-    lines.push('', ...findingsSection(s, '### Why These Changes'), '');
-    lines.push(...scoreImpact(s), '', ...chartsSection(s));
+  const refs = new Refs();
+  const { main, rest } = splitFindings(s);
+  main.forEach((f, i) => refs.findingNo.set(f.id, i + 1));
+  const changed = s.changes_detail.length > 0;
+  const lines: string[] = changed
+    ? ['## Flywheel Optimization Run', '', '> Auto-generated by the bt-flywheel self-improvement cycle.', '']
+    : [`## Flywheel Run — ${s.outcome.replace('_', ' ')}`, ''];
+  lines.push(...lead(s, rest), '');
+  if (changed) {
+    lines.push(...changesSection(s, refs), '');
+    lines.push(...findingsSection(s, '### Why These Changes', refs, main, rest), '');
+    lines.push(...planSection(s, refs, false), '');
+    lines.push(...scoreImpact(s), '', ...distributionsSection(s), '');
     lines.push(
       '### Reviewer Checklist',
       '',
@@ -192,14 +416,12 @@ export function renderNarrative(s: Summary): string {
       '- [ ] Agent/prompt changes are intentional and appropriately scoped',
       '',
     );
-    lines.push(...actionsSection(s), '', ...runSection(s), '');
   } else {
-    lines.push(`## Flywheel Run — ${s.outcome.replace('_', ' ')}`, '', header(s), '', mdText(s.summary, 4000), '');
-    lines.push(...findingsSection(s, '### Findings'), '');
-    lines.push(...planSection(s), '');
+    lines.push(...findingsSection(s, '### Findings', refs, main, rest), '');
+    lines.push(...planSection(s, refs, true), '');
     if (s.verification.experiments.length) lines.push(...scoreImpact(s), '');
-    lines.push(...chartsSection(s));
-    lines.push(...actionsSection(s), '', ...runSection(s), '');
+    lines.push(...distributionsSection(s), '');
   }
+  lines.push(...actionsSection(s), '', ...runSection(s), '', ...refs.queriesSection());
   return lines.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n';
 }
