@@ -41,4 +41,9 @@ if [ ! -f dist/src/starter.js ] || [ -n "$(find src schemas -newer dist/src/star
   say "building (tsc)"
   npx tsc -p tsconfig.build.json
 fi
+# The pre-built workflow bundle (workers and `flywheel replay` use it instead of bundling on every start).
+if [ ! -f dist/workflow-bundle.js ] || [ -n "$(find dist/src dist/schemas -newer dist/workflow-bundle.js -name '*.js' -print -quit 2>/dev/null)" ]; then
+  say "bundling the workflow code"
+  node dist/src/workflow-bundle.js
+fi
 say "ready"

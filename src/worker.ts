@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import type { HostQueues } from '../schemas/flywheel-input.js';
 import { flywheelHome } from './paths.js';
+import { prebuiltBundle } from './workflow-bundle.js';
 import { DEFAULT_NAMESPACE, TASK_QUEUE } from './shared.js';
 import { connectWorkerConnection, describeTarget, resolveTemporalTarget, type TemporalFlags } from './temporal/connection.js';
 
@@ -17,6 +18,13 @@ export const workflowsPath: string = (() => {
   const js = fileURLToPath(new URL('./workflows/index.js', import.meta.url));
   return existsSync(js) ? js : fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
 })();
+
+/** The given bundle, else the fresh pre-built one (dist/workflow-bundle.js), else the sources bundled at start. */
+function workflowCode(given?: WorkflowBundleOption): { workflowBundle: WorkflowBundleOption } | { workflowsPath: string } {
+  if (given) return { workflowBundle: given };
+  const prebuilt = prebuiltBundle(workflowsPath);
+  return prebuilt ? { workflowBundle: prebuilt } : { workflowsPath };
+}
 
 export interface CreateWorkerOptions {
   connection: NativeConnection;
@@ -71,7 +79,7 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     namespace: opts.namespace ?? DEFAULT_NAMESPACE,
     taskQueue,
     activities: { ...opts.activities, claimHost },
-    ...(opts.workflows === false ? {} : opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
+    ...(opts.workflows === false ? {} : { ...workflowCode(opts.workflowBundle) }),
     identity,
     shutdownGraceTime: opts.shutdownGraceTime ?? '10s',
     ...(opts.maxConcurrentActivities ? { maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities } : {}),

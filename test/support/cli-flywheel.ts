@@ -55,6 +55,9 @@ export async function ensureCliBuilt(): Promise<void> {
       if (buildIsFresh()) return;
       const res = await execa('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: repoRoot, reject: false, all: true });
       if (res.exitCode !== 0) throw new Error(`building the CLI failed:\n${res.all}`);
+      // And its pre-built workflow bundle, as `npm run build` does (a stale one would be ignored, not used).
+      const bundled = await execa(process.execPath, [join(repoRoot, 'dist', 'src', 'workflow-bundle.js')], { cwd: repoRoot, reject: false, all: true });
+      if (bundled.exitCode !== 0) throw new Error(`bundling the workflow code failed:\n${bundled.all}`);
       return;
     } finally {
       rmSync(lock, { recursive: true, force: true });
