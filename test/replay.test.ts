@@ -1,7 +1,8 @@
 /**
  * Saved histories of real example runs (healthy, improved, no_convergence, interactive approve, gate
  * timeout) replay against the current workflow code; a tampered history must fail with a determinism error.
- * Re-record with RECORD_HISTORIES=1 after an intentional, patched() change (see test/support/histories.ts).
+ * Fixtures are append-only, one set per release (`<name>@<version>.json`; the unsuffixed ones are 0.1.0): every
+ * release must replay them all. See docs/versioning.md and test/support/histories.ts.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
