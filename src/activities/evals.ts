@@ -11,7 +11,7 @@ import { experimentUrl } from '../handoff/urls.js';
 import { compareRows } from '../workflows/logic/decide.js';
 import type { EvalResult, EvalRunMode, EvalSplit, RowComparison, RowScores, ScoreDistribution } from '../workflows/logic/evidence.js';
 import type { OrientContext } from '../workflows/types.js';
-import { readJsonl, writeJsonAtomic, writeJsonlAtomic } from './files.js';
+import { readJson, readJsonl, writeJsonAtomic, writeJsonlAtomic } from './files.js';
 import { distributionStats } from './discover.js';
 
 export const SMOKE_ROWS = 20;
@@ -28,6 +28,13 @@ export interface RunEvalParams {
   dir: string;
   /** Include the curated dataset's rows of `split`. */
   useDataset: boolean;
+  /**
+   * Identity of this activity execution (workflow run id / activity id). With it, the finished `bt eval` is
+   * checkpointed in the run directory, and a retry of the same execution (rows failed to load, the worker died
+   * after the eval) reads the rows of that experiment instead of running the eval again — no second experiment,
+   * no second LLM spend.
+   */
+  checkpointKey?: string;
 }
 
 /** Stable join key of an eval row: the dataset record id when there is one, else a hash of the input. */
@@ -129,19 +136,31 @@ export async function runEval(bt: BtClient, p: RunEvalParams, signal?: AbortSign
   if (!p.ctx.evalFiles.length) {
     throw ApplicationFailure.nonRetryable('no eval files: add an eval_*.ts or eval_*.py file, or pass --eval-file', 'NoEvalFiles');
   }
-  const res = await bt.eval(p.ctx.evalFiles, {
-    cwd: p.cwd,
-    project: p.ctx.project.name,
-    ...(p.runMode === 'smoke' ? { first: SMOKE_ROWS } : {}),
-    signal,
-  });
-  const summary = res.summaries[0];
-  if (!summary?.experimentId) {
-    throw ApplicationFailure.nonRetryable(
-      `bt eval printed no experiment summary for ${p.ctx.evalFiles.join(', ')}; stderr: ${res.stderrTail.slice(-600)}`,
-      'EvalNoSummary',
-    );
+  const checkpointPath = join(p.dir, `${p.runMode}-${p.split}-eval-checkpoint.json`);
+  type Summary = Awaited<ReturnType<BtClient['eval']>>['summaries'][number] & { experimentId: string };
+  type Done = { summary: Summary; userStdout: string[] };
+  const checkpoint = p.checkpointKey ? await readJson<{ key: string } & Done>(checkpointPath).catch(() => null) : null;
+  let done: Done;
+  if (checkpoint && checkpoint.key === p.checkpointKey && checkpoint.summary?.experimentId) {
+    done = { summary: checkpoint.summary, userStdout: checkpoint.userStdout };
+  } else {
+    const res = await bt.eval(p.ctx.evalFiles, {
+      cwd: p.cwd,
+      project: p.ctx.project.name,
+      ...(p.runMode === 'smoke' ? { first: SMOKE_ROWS } : {}),
+      signal,
+    });
+    const first = res.summaries[0];
+    if (!first?.experimentId) {
+      throw ApplicationFailure.nonRetryable(
+        `bt eval printed no experiment summary for ${p.ctx.evalFiles.join(', ')}; stderr: ${res.stderrTail.slice(-600)}`,
+        'EvalNoSummary',
+      );
+    }
+    done = { summary: first as Summary, userStdout: res.userStdout.slice(-50) };
+    if (p.checkpointKey) await writeJsonAtomic(checkpointPath, { key: p.checkpointKey, ...done });
   }
+  const { summary } = done;
   const loaded = await loadExperimentRows(bt, summary.experimentId, join(p.dir, `${p.runMode}-${p.split}-rows.jsonl`), signal);
   const { means, distributions } = summarize(loaded.rows);
   // Prefer the server's numbers (what the eval reported) where present.
@@ -159,7 +178,7 @@ export async function runEval(bt: BtClient, p: RunEvalParams, signal?: AbortSign
     distributions,
     ...truncationOf(loaded),
   };
-  await writeJsonAtomic(join(p.dir, `${p.runMode}-${p.split}-summary.json`), { summary, userStdout: res.userStdout.slice(-50), result });
+  await writeJsonAtomic(join(p.dir, `${p.runMode}-${p.split}-summary.json`), { summary, userStdout: done.userStdout.slice(-50), result });
   return result;
 }
 

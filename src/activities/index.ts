@@ -58,14 +58,18 @@ function signal(): AbortSignal | undefined {
  * e.g. its completion was lost with a worker) gets the recorded result instead of running an eval or the
  * change agent again. A reset starts a new workflow run, so it never reuses a result.
  */
-async function oncePerExecution<T>(path: string, fn: () => Promise<T>): Promise<T> {
-  let key: string | null = null;
+/** This activity execution's identity (workflow run id / activity id), or null outside an activity. */
+function executionKey(): string | null {
   try {
     const info = Context.current().info;
-    if (info.workflowExecution?.runId) key = `${info.workflowExecution.runId}/${info.activityId}`;
+    return info.workflowExecution?.runId ? `${info.workflowExecution.runId}/${info.activityId}` : null;
   } catch {
-    /* outside an activity (direct calls in tests): no reuse */
+    return null; // outside an activity (direct calls in tests)
   }
+}
+
+async function oncePerExecution<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  const key = executionKey();
   if (key && existsSync(path)) {
     const cached = await readJson<{ key: string; result: T }>(path).catch(() => null);
     if (cached?.key === key) return cached.result;
@@ -188,7 +192,8 @@ export function createActivities(deps: ActivityDeps = {}) {
       return oncePerExecution(join(dir, `${p.runMode}-${p.split}-result.json`), async () => {
         // Read now, on this worker; only this bt eval (and the runner it starts) gets the values.
         const values = p.ctx.evalEnv ? loadEvalEnv(p.ctx.evalEnv.spec).values : {};
-        return guarded(() => runEvalCmd(bt(extra, p.cwd, values), { ...p, dir }, signal()));
+        const key = executionKey();
+        return guarded(() => runEvalCmd(bt(extra, p.cwd, values), { ...p, dir, ...(key ? { checkpointKey: key } : {}) }, signal()));
       });
     },
 

@@ -2,7 +2,14 @@
  * Which answers a gate takes: the one rule used by the workflow's Update validators (the authority: a rejected
  * answer never enters history) and by the CLI before it sends anything (for a friendlier message). Pure.
  */
-import type { GateKind, PendingGate } from '../definitions.js';
+/** The kinds of gate (as in definitions.ts; kept here so the logic imports nothing outside logic/). */
+export type GateKind = 'plan' | 'write' | 'apply' | 'route';
+/** What the rule reads of an open gate (a PendingGate). */
+export interface OpenGate {
+  id: string;
+  kind: GateKind;
+  options: string[];
+}
 
 export type AnswerKind = 'approve' | 'reject' | 'override' | 'skip' | 'applied';
 
@@ -38,7 +45,7 @@ const isTextList = (v: unknown): v is string[] => Array.isArray(v) && v.length <
  * Why `kind` with `args` cannot answer the gate now, or null when it can. `pending` is the open gate (null: none),
  * `closed` the last gate answered (to say who answered it when a second answer arrives).
  */
-export function answerProblem(kind: AnswerKind, args: AnswerArgs, pending: PendingGate | null, closed: { id: string; by: string; decision: string } | null): string | null {
+export function answerProblem(kind: AnswerKind, args: AnswerArgs, pending: OpenGate | null, closed: { id: string; by: string; decision: string } | null): string | null {
   if (!args || typeof args !== 'object') return 'the answer must be an object such as {"by": "alice"}';
   if (!isText(args.by, 200)) return '"by" must name who answers (1–200 characters)';
   if (args.note !== undefined && !isText(args.note)) return `"note" must be text of at most ${MAX_TEXT} characters`;
