@@ -4,6 +4,7 @@
  * priority order (measurement and instrumentation before agent behaviour).
  */
 import { durationMs } from '../../schemas/flywheel-input.js';
+import { attemptsFrom } from './logic/attempts.js';
 import { commandText } from './logic/redact.js';
 import type { Diagnosis, Route } from './logic/diagnose.js';
 import type { ChangeRecord, DiscoverEvidence, EvalResult } from './logic/evidence.js';
@@ -62,7 +63,10 @@ export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[
     const ids = routes.map((r) => r.id);
     const findingIds = [...new Set(routes.flatMap((r) => r.findingIds))];
     const findings = diagnosis.findings.filter((f) => findingIds.includes(f.id)).map((f) => ({ id: f.id, title: f.title, detail: f.detail, exampleTraceIds: f.exampleTraceIds }));
-    const brief = { ctx, goal: cfg.goal, iteration, artifact, routes, findings };
+    // From iteration 2 on, the brief says what the earlier iterations tried, what they measured and why they were not
+    // accepted, and asks for a different approach.
+    const previousAttempts = attemptsFrom(run.decisions, run.changes);
+    const brief = { ctx, goal: cfg.goal, iteration, artifact, routes, findings, ...(previousAttempts.length ? { previousAttempts } : {}) };
     const title = routes.length === 1 ? routes[0]!.title : `${routes.length} ${artifact} problems (${ids.join(', ')})`;
     const record = (files: string[], description: string, appliedBy: string, extra: Partial<ChangeRecord> = {}) =>
       changes.push({ id: `i${iteration}-${artifact}`, iteration, routeId: ids.join(','), findingIds, artifact, description, files, appliedBy, ...extra });
@@ -75,6 +79,7 @@ export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[
       const res: ChangeAgentResult = await run.io.longActs.runChangeAgent({ brief, command: cfg.changeCommand, timeoutMs: durationMs(cfg.changeTimeout), agentEnv: cfg.agentEnv });
       record(res.files, res.files.length ? `${title}: change agent edited ${res.files.length} file(s)` : `${title}: change agent made no change`, commandText(cfg.changeCommand), {
         diffStat: { files: res.files.length, insertions: res.insertions, deletions: res.deletions },
+        ...(res.files.length ? { revertible: true } : {}),
         ...(res.pushedScorers.length ? { functions: res.pushedScorers.map((f) => ({ slug: f, action: 'pushed' as const })) } : {}),
       });
       continue;

@@ -79,6 +79,18 @@ export interface ChangeAgentResult {
   pushedScorers: string[];
 }
 
+/** What reverting a rejected change did (the revertChange activity). */
+export interface RevertResult {
+  changeId: string;
+  /** The change agent kept a backup of what the change replaced (a change a person applied has none). */
+  backedUp: boolean;
+  restored: string[];
+  unchanged: string[];
+  overwritten: string[];
+  /** Scorer files pushed again with `bt functions push` after they were restored. */
+  repushedScorers: string[];
+}
+
 export interface HandoffPaths {
   summaryPath: string;
   narrativePath: string;
