@@ -23,6 +23,16 @@ export interface ImproveResult {
   halted: boolean;
 }
 
+/** How a curated batch was drawn (rows already in the dataset left out, the window widened), for the change record. */
+function sampleText(res: CurateResult): string {
+  const s = res.sample;
+  if (!s) return '';
+  const parts = [`sampled at random (seeded) from the last ${s.windowDays} days`];
+  if (s.widenedFrom !== undefined) parts.push(`widened from ${s.widenedFrom} days for rows not curated yet`);
+  if (s.alreadyCurated) parts.push(`${s.alreadyCurated} matching rows already in the dataset left out`);
+  return `; ${parts.join(', ')}`;
+}
+
 export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[], evidence: DiscoverEvidence, diagnosis: Diagnosis, iteration: number): Promise<ImproveResult> {
   const { cfg, gates } = run;
   const changes: ChangeRecord[] = [];
@@ -41,7 +51,7 @@ export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[
       routeId: route.id,
       findingIds: route.findingIds,
       artifact: 'dataset',
-      description: `Upserted ${res.upserted} curated rows (${res.failing} failing, ${res.passing} passing; ${res.train} train / ${res.validation} validation; ${res.needsLabel} need a label; ${res.duplicatesDropped} near-duplicates dropped) into ${res.dataset}`,
+      description: `Upserted ${res.upserted} curated rows (${res.failing} failing, ${res.passing} passing; ${res.train} train / ${res.validation} validation; ${res.needsLabel} need a label; ${res.duplicatesDropped} near-duplicates dropped) into ${res.dataset}${sampleText(res)}`,
       files: [],
       datasetRows: { dataset: res.dataset, ...(res.datasetId ? { datasetId: res.datasetId } : {}), upserted: res.upserted, train: res.train, validation: res.validation, needsLabel: res.needsLabel, rowsFile: res.rowsFile, ...(res.candidatesTruncated ? { candidatesTruncated: res.candidatesTruncated } : {}) },
       appliedBy: 'bt-flywheel',

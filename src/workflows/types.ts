@@ -65,6 +65,11 @@ export interface CurateResult {
   sampleRows: { id: string; input: string; expected: string | null; bucket: string }[];
   /** Set when a candidate query hit its row cap (more matching production rows exist than were read). */
   candidatesTruncated?: { cap: number; buckets: Array<'failing' | 'passing'> };
+  /**
+   * How the rows were drawn: a seeded random sample of the matching production rows the dataset did not hold yet, from
+   * a window widened from the evidence window when too few were left. Absent in histories recorded before it existed.
+   */
+  sample?: { windowDays: number; widenedFrom?: number; alreadyCurated: number; seed: string };
 }
 
 export interface ChangeAgentResult {
