@@ -100,6 +100,17 @@ describe('curateDataset activity: retries bring new rows', () => {
     expect(results.map((r) => r.sample!.windowDays)).toEqual([...results.map((r) => r.sample!.windowDays)].sort((a, b) => a - b));
   }, 240_000);
 
+  it('a cohort route draws its failing rows from that cohort', async () => {
+    const r = await createActivities({ btEnv: env, appUrl: server.appUrl }).curateDataset({
+      ctx: ctx('cohort-set'), routeId: 'dataset:cohort:topic:Task=Returns & refunds', targets: [{ kind: 'cohort', name: 'topic:Task=Returns & refunds' }], windowDays: 7, iteration: 1,
+    });
+    const rows = readFileSync(r.rowsFile!.path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { metadata: { bucket: string; topics?: { Task?: string } } });
+    const failing = rows.filter((x) => x.metadata.bucket === 'failing');
+    expect(failing.length).toBeGreaterThan(0);
+    expect(failing.length).toBe(r.failing);
+    expect(new Set(failing.map((x) => x.metadata.topics?.Task))).toEqual(new Set(['Returns & refunds']));
+  }, 240_000);
+
   it('the sample is seeded: the same run, iteration and route on an empty dataset draws the same rows', async () => {
     const a = await curate('seeded-a', 1, 3);
     const b = await curate('seeded-b', 1, 3);

@@ -174,7 +174,8 @@ async function pullCandidates(bt: BtClient, p: CurateParams, signal?: AbortSigna
       `SELECT root_span_id, ${col} AS score${extra} FROM ${projectLogs(p.ctx.project.id)} WHERE is_root = true AND ${windowClause(days)} AND input IS NOT NULL${filter.sql} AND ${cond}`,
       { signal, pageSize: filter.exact ? SQL_MAX_LIMIT : LARGE_FIELD_PAGE_SIZE, maxRows: INDEX_CAP, order: 'desc' },
     );
-    const rows = res.data.filter(filter.keep);
+    // An exact condition needs no check here (its rows do not carry the cohort's columns).
+    const rows = filter.exact ? res.data : res.data.filter(filter.keep);
     const fresh = rows.filter((r) => !isCurated(String(r.root_span_id)));
     return { fresh, curated: rows.length - fresh.length, truncated: res.truncated };
   };
