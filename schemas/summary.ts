@@ -142,6 +142,19 @@ export const ChangeDetailSchema = z.object({
     .nullable(),
   functions: z.array(z.object({ slug: z.string(), action: z.enum(['created', 'updated', 'pushed']) })),
   applied_by: z.string(),
+  /**
+   * Present when Verify & Decide rejected the change and its files were put back as they were before it (the next
+   * attempt did not build on it). Optional: summaries written before reverts existed have none.
+   */
+  reverted: z
+    .object({
+      rule: z.string(),
+      reason: z.string(),
+      files: z.array(z.string()),
+      overwritten_files: z.array(z.string()),
+      repushed_scorers: z.array(z.string()),
+    })
+    .optional(),
 });
 
 export const ExperimentRefSchema = z.object({
@@ -185,6 +198,26 @@ export const DecisionRecordSchema = z.object({
   stopped_at_limit: z.boolean(),
 });
 
+/** One iteration's attempt, for reading the iterations side by side. */
+export const AttemptSchema = z.object({
+  iteration: z.number().int().positive(),
+  route_ids: z.array(z.string()),
+  artifacts: z.array(ChangeArtifact),
+  change_ids: z.array(z.string()),
+  files: z.array(z.string()),
+  reverted_files: z.array(z.string()),
+  target_score: z.string().nullable(),
+  evaluated: z.enum(['full', 'smoke', 'none']),
+  train_delta: z.number().nullable(),
+  validation_delta: z.number().nullable(),
+  regression_count: z.number().int().nonnegative(),
+  regressed_rows: z.array(z.string()).describe('Row ids of the largest drops (a few)'),
+  rule: z.string(),
+  accepted: z.boolean(),
+  why_not_accepted: z.array(z.string()),
+  next: z.string().describe('route <artifact> or exit <outcome>'),
+});
+
 export const VerificationSchema = z.object({
   target_score: z.string().nullable(),
   baseline: ExperimentRefSchema.nullable(),
@@ -207,6 +240,8 @@ export const VerificationSchema = z.object({
   overfitting: z.boolean(),
   confidence: Confidence.nullable(),
   decisions: z.array(DecisionRecordSchema).describe('One per Verify & Decide, in order'),
+  /** Each iteration's attempt (optional: summaries written before it existed have none). */
+  attempts: z.array(AttemptSchema).optional(),
 });
 
 export const ScoreDistributionSchema = z.object({

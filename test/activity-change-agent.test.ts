@@ -3,7 +3,7 @@
  * recorded (never via git), changed scorer files are pushed with the real `bt functions push` to the local
  * server, and cancelling the activity kills the command's whole process group.
  */
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CancelledFailure } from '@temporalio/common';
@@ -121,5 +121,63 @@ describe('activity retries', () => {
     // A reset is a new workflow run: the change agent runs again.
     await new MockActivityEnvironment({ ...info, workflowExecution: { workflowId: 'wf-change', runId: 'run-2' } }).run(acts.runChangeAgent, input);
     expect(readFileSync(counter, 'utf8')).toBe('run\nrun\n');
+  });
+});
+
+describe('revertChange activity: a rejected change is put back', () => {
+  it('restores modified and deleted files (content and mode), removes added ones, and a retried revert changes nothing more', async () => {
+    const repo = join(tmp, 'repo-revert');
+    cpSync(join(EXAMPLE_DIR, 'src'), join(repo, 'src'), { recursive: true });
+    chmodSync(join(repo, 'src', 'tools.ts'), 0o640);
+    const original = (f: string) => readFileSync(join(EXAMPLE_DIR, 'src', f), 'utf8');
+    const agent = join(tmp, 'editing-agent.mjs');
+    writeFileSync(agent, `import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+appendFileSync('src/policy.ts', '// noop\\n');
+rmSync('src/tools.ts');
+mkdirSync('src/extra', { recursive: true });
+writeFileSync('src/extra/new.ts', 'export const x = 1;\\n');`);
+    const acts = createActivities({ btEnv: env, appUrl: server.appUrl });
+    const brief = { ctx: ctx(repo), goal: 'g', iteration: 2, artifact: 'agent' as const, routes: [route('agent')], findings: [] };
+    const res: Awaited<ReturnType<typeof acts.runChangeAgent>> = await new MockActivityEnvironment().run(acts.runChangeAgent, { brief, command: [process.execPath, agent], timeoutMs: 60_000 });
+    expect(res.files).toEqual(['src/extra/new.ts', 'src/policy.ts', 'src/tools.ts']);
+    expect(readFileSync(join(repo, 'src', 'policy.ts'), 'utf8')).toContain('// noop');
+
+    const revert = (): Promise<Awaited<ReturnType<typeof acts.revertChange>>> =>
+      new MockActivityEnvironment().run(acts.revertChange, { ctx: brief.ctx, iteration: 2, artifact: 'agent' as const, changeId: 'i2-agent' });
+    const first: Awaited<ReturnType<typeof acts.revertChange>> = await revert();
+    expect(first).toMatchObject({ backedUp: true, restored: ['src/extra/new.ts', 'src/policy.ts', 'src/tools.ts'], unchanged: [], overwritten: [], repushedScorers: [] });
+    expect(readFileSync(join(repo, 'src', 'policy.ts'), 'utf8')).toBe(original('policy.ts'));
+    expect(readFileSync(join(repo, 'src', 'tools.ts'), 'utf8')).toBe(original('tools.ts'));
+    expect(statSync(join(repo, 'src', 'tools.ts')).mode & 0o777).toBe(0o640);
+    expect(existsSync(join(repo, 'src', 'extra', 'new.ts'))).toBe(false);
+    // Retried (idempotent): everything is already as it was.
+    const again: Awaited<ReturnType<typeof acts.revertChange>> = await revert();
+    expect(again).toMatchObject({ backedUp: true, restored: [], unchanged: ['src/extra/new.ts', 'src/policy.ts', 'src/tools.ts'], overwritten: [] });
+    // A change with no backup (a person applied it): nothing to put back, nothing touched.
+    const none: Awaited<ReturnType<typeof acts.revertChange>> = await new MockActivityEnvironment().run(acts.revertChange, { ctx: brief.ctx, iteration: 3, artifact: 'agent' as const, changeId: 'i3-agent' });
+    expect(none).toMatchObject({ backedUp: false, restored: [], unchanged: [] });
+  });
+
+  it('after a retried change agent (its second snapshot already holds the first attempt\'s edit) the revert still goes back to the original', async () => {
+    const { diffSnapshots, revertChangeFromBackup, saveChangeBackup, snapshotTree } = await import('../src/activities/workspace.js');
+    const repo = join(tmp, 'repo-retried-agent');
+    cpSync(join(EXAMPLE_DIR, 'src'), join(repo, 'src'), { recursive: true });
+    const backup = join(tmp, 'backup-retried');
+    const file = join(repo, 'src', 'policy.ts');
+    const original = readFileSync(file, 'utf8');
+    const s0 = await snapshotTree(repo);
+    writeFileSync(file, original + '// attempt 1\n');
+    const s1 = await snapshotTree(repo);
+    await saveChangeBackup(backup, repo, s0, s1, diffSnapshots(s0, s1));
+    writeFileSync(file, original + '// attempt 1\n// attempt 2\n');
+    const s2 = await snapshotTree(repo);
+    await saveChangeBackup(backup, repo, s1, s2, diffSnapshots(s1, s2));
+    const out = await revertChangeFromBackup(backup, repo);
+    expect(out.restored).toEqual(['src/policy.ts']);
+    expect(readFileSync(file, 'utf8')).toBe(original);
+    // Edited again after the change: still restored, and reported as overwritten.
+    writeFileSync(file, original + '// attempt 1\n// attempt 2\n// later\n');
+    expect((await revertChangeFromBackup(backup, repo)).overwritten).toEqual(['src/policy.ts']);
+    expect(readFileSync(file, 'utf8')).toBe(original);
   });
 });

@@ -12,6 +12,8 @@ import { EXAMPLE_DIR, makeFlywheelEnv, type FlywheelEnv } from './support/flywhe
 import { maybeRecordHistory } from './support/histories.js';
 import { describeTemporal } from './support/temporal-harness.js';
 
+const signedOrNa = (x: number | null): string => (x == null ? 'n/a' : `${x >= 0 ? '+' : ''}${x}`);
+
 function readSummary(path: string | null): Summary {
   expect(path).toBeTruthy();
   return JSON.parse(readFileSync(path!, 'utf8')) as Summary;
@@ -102,6 +104,56 @@ describeTemporal('flywheel outcomes on the example project', () => {
     expect(summary.loop_decision).toBe('no-convergence');
     expect(summary.verification!.decisions).toHaveLength(3);
     await maybeRecordHistory(env.client, workflowId, 'no_convergence');
+  });
+  it('an ineffective edit is not built on: each retry brief names what was tried, each rejected edit is reverted, the run ends no_convergence', async () => {
+    const workflowId = `ineffective-${Date.now()}`;
+    const noop = ['sh', '-c', 'echo // noop >> src/policy.ts'];
+    const result = await env.execute(workflowId, env.input({ changeCommand: noop, workOnCopy: true, outDir: join(env.home, 'out-noop'), datasetName: 'flywheel-noop' }));
+    const summary = readSummary(result.summaryPath);
+    expect(result.outcome, summary.loop_reasoning).toBe('no_convergence');
+    expect(result.iterations).toBe(3);
+    expect(await validateSummary(summary)).toEqual([]);
+
+    // Every iteration's edit was made, rejected and put back.
+    const agentChanges = summary.changes_detail.filter((c) => c.artifact === 'agent');
+    expect(agentChanges.map((c) => [c.iteration, c.files, c.reverted?.files])).toEqual([1, 2, 3].map((i) => [i, ['src/policy.ts'], ['src/policy.ts']]));
+    const attempts = summary.verification.attempts!;
+    expect(attempts.map((a) => [a.iteration, a.accepted, a.rule, a.reverted_files])).toEqual([1, 2, 3].map((i) => [i, false, 'agent_change_no_effect', ['src/policy.ts']]));
+    expect(attempts.map((a) => a.next)).toEqual(['route agent', 'route agent', 'exit no_convergence']);
+
+    // The working copy holds no rejected edit at the end.
+    const runDir = join(env.home, 'runs', workflowId, summary.run.run_id);
+    const policy = readFileSync(join(runDir, 'workspace', 'src', 'policy.ts'), 'utf8');
+    expect(policy).toBe(readFileSync(join(EXAMPLE_DIR, 'src', 'policy.ts'), 'utf8'));
+    expect(policy).not.toContain('// noop');
+
+    // Iterations 2 and 3 got a different brief: each earlier attempt, its files, deltas and why it was not accepted.
+    const brief = (i: number) => readFileSync(join(runDir, `iter-${i}`, 'improve-agent', 'brief.md'), 'utf8');
+    const [b1, b2, b3] = [brief(1), brief(2), brief(3)];
+    expect(b1).not.toContain('### Previous attempts');
+    for (const [b, seen] of [[b2, [1]], [b3, [1, 2]]] as const) {
+      expect(b).not.toBe(b1);
+      expect(b).toContain('Take a different approach');
+      for (const i of seen) {
+        const a = attempts[i - 1]!;
+        const section = b.slice(b.indexOf(`#### Iteration ${i}`));
+        expect(section, `iteration ${i} in the brief`).toContain(`iteration: ${i}\n`);
+        expect(section).toContain('files: src/policy.ts');
+        expect(section).toContain('reverted: yes');
+        // The deltas the handoff reports for that iteration (n/a when a split was not measured: no curated dataset).
+        expect(section).toContain(`validation delta: ${signedOrNa(a.validation_delta)}`);
+        expect(section).toContain(`train delta: ${signedOrNa(a.train_delta)}`);
+        expect(section).toContain(`regressed rows: ${a.regression_count}`);
+        expect(section).toContain('decision: agent_change_no_effect -> route agent');
+      }
+      expect(b).not.toContain(`#### Iteration ${seen.length + 1}`);
+    }
+
+    // The narrative shows the three attempts side by side.
+    const md = readFileSync(result.narrativePath!, 'utf8');
+    expect(md).toContain('### Iterations');
+    expect(md.split('\n').filter((l) => /^\| [123] \|/.test(l))).toHaveLength(3);
+    await maybeRecordHistory(env.client, workflowId, 'ineffective_change');
   });
 });
 

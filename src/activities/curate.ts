@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { BtClient } from '../bt/client.js';
 import type { DatasetRecordInput } from '../bt/schemas.js';
-import { LARGE_FIELD_PAGE_SIZE, fieldPath, projectLogs } from '../bt/sql.js';
+import { LARGE_FIELD_PAGE_SIZE, SQL_MAX_LIMIT, datasetSource, fieldPath, isQuotable, projectLogs, sqlString } from '../bt/sql.js';
 import { cohortCondition, parseCohortId, topicLabelsOf } from './cohorts.js';
 import type { RouteTarget } from '../workflows/logic/diagnose.js';
 import type { CurateResult, OrientContext } from '../workflows/types.js';
@@ -20,9 +20,17 @@ import { windowClause } from './discover.js';
 
 export const TRAIN_FRACTION = 0.8;
 export const SPLIT_SEED = 'flywheel-v1';
+/** Seed of the candidate sample (with the workflow id, iteration and route). */
+export const SAMPLE_SEED = 'flywheel-sample-v1';
 const PER_BUCKET = 40;
-/** Candidate rows read per bucket (they carry input and output, so in pages of `LARGE_FIELD_PAGE_SIZE`). */
+/** Candidate rows read in full per bucket (they carry input and output, so in pages of `LARGE_FIELD_PAGE_SIZE`). */
 export const CANDIDATES_CAP = PER_BUCKET * 3;
+/** Matching rows indexed (ids and scores) per bucket, newest first, to sample from. */
+export const INDEX_CAP = 3000;
+/** The widest window a pull widens to when the evidence window has too few rows not curated yet. */
+export const MAX_WINDOW_DAYS = 30;
+/** Dataset ids read to leave already-curated rows out. */
+const CURATED_IDS_CAP = 50_000;
 const FAIL_AT = 0.5;
 const PASS_AT = 0.8;
 
@@ -88,11 +96,13 @@ export function dedupe<T extends { input: unknown }>(rows: readonly T[]): { kept
 interface CohortFilter {
   /** ` AND <condition>` (empty for "no cohort"). */
   sql: string;
+  /** True when `sql` selects exactly the cohort; otherwise rows must carry the cohort's columns for `keep`. */
+  exact: boolean;
   /** The exact comparison on a returned row (the SQL may be a LIKE superset: see textEquals in src/bt/sql.ts). */
   keep(row: Record<string, unknown>): boolean;
 }
 
-const ALL: CohortFilter = { sql: '', keep: () => true };
+const ALL: CohortFilter = { sql: '', exact: true, keep: () => true };
 
 /** A SQL condition per cohort target of the route (a merged route has several lenses on one failure). */
 function cohortFilters(targets: RouteTarget[]): CohortFilter[] {
@@ -102,40 +112,131 @@ function cohortFilters(targets: RouteTarget[]): CohortFilter[] {
     const c = parseCohortId(t.name);
     const cond = c ? cohortCondition(c) : null;
     if (!cond) continue;
-    out.push({ sql: ` AND ${cond.sql}`, keep: cond.keep });
+    out.push({ sql: ` AND ${cond.sql}`, exact: cond.exact, keep: cond.keep });
   }
+  return out;
+}
+
+/**
+ * Seeded random order (the seed's `ORDER BY RANDOM()`, made reproducible): ids sorted by a hash of seed and id. The
+ * same seed gives the same sample on a retried activity; another iteration's seed samples afresh.
+ */
+export function seededOrder<T>(items: readonly T[], seed: string, idOf: (t: T) => string): T[] {
+  const key = (t: T) => createHash('sha256').update(`${seed}:${idOf(t)}`).digest('hex');
+  return items
+    .map((t) => ({ t, k: key(t) }))
+    .sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0))
+    .map((x) => x.t);
+}
+
+/** The windows a pull may use, narrowest first: the evidence window, then doubled up to MAX_WINDOW_DAYS. */
+export function widenedWindows(days: number, max = MAX_WINDOW_DAYS): number[] {
+  const out = [Math.max(1, Math.trunc(days))];
+  while (out[out.length - 1]! < max) out.push(Math.min(max, out[out.length - 1]! * 2));
   return out;
 }
 
 interface PulledCandidates {
   candidates: Candidate[];
-  /** Buckets whose query hit `CANDIDATES_CAP` with more matching rows left. */
+  /** Buckets whose id index hit `INDEX_CAP` with more matching rows left (the sample covers the newest ones). */
   truncated: Array<Candidate['bucket']>;
+  /** Days the candidates were drawn from, and the evidence window's days when that had to be widened. */
+  windowDays: number;
+  widenedFrom?: number;
+  /** Matching production rows left out because the dataset already holds them. */
+  alreadyCurated: number;
+  seed: string;
+}
+
+/** Ids (record ids) of the rows the dataset already holds: a retry must bring rows not curated before. */
+async function curatedIds(bt: BtClient, p: CurateParams, signal?: AbortSignal): Promise<{ datasetId: string | null; ids: Set<string> }> {
+  const existing = (await bt.datasetsList(p.ctx.project.name, { signal })).find((d) => d.name === p.ctx.datasetName);
+  if (!existing) return { datasetId: null, ids: new Set() };
+  const res = await bt.sqlPages(`SELECT id FROM ${datasetSource(existing.id)}`, { signal, pageSize: SQL_MAX_LIMIT, maxRows: CURATED_IDS_CAP });
+  return { datasetId: existing.id, ids: new Set(res.data.map((r) => String(r.id))) };
 }
 
 async function pullCandidates(bt: BtClient, p: CurateParams, signal?: AbortSignal): Promise<PulledCandidates> {
   const score = p.targets.find((t) => t.kind === 'score')?.name ?? p.ctx.primaryScore;
   if (!score) throw ApplicationFailure.nonRetryable('dataset curation needs a score column to tell failing from passing rows; none was discovered', 'NoScore');
   const col = fieldPath('scores', score);
-  const base = `SELECT root_span_id, input, output, metadata, tags, facets, classifications, ${col} AS score FROM ${projectLogs(p.ctx.project.id)} WHERE is_root = true AND ${windowClause(p.windowDays)} AND input IS NOT NULL`;
   const filters = cohortFilters(p.targets);
-  // Newest first (descending _pagination_key), in small pages: the rows carry input and output.
-  const read = (query: string) => bt.sqlPages(query, { signal, pageSize: LARGE_FIELD_PAGE_SIZE, maxRows: CANDIDATES_CAP, order: 'desc' });
-  const truncated: Array<Candidate['bucket']> = [];
+  const { ids: curated } = await curatedIds(bt, p, signal);
+  const isCurated = (traceId: string) => curated.has(recordId(p.ctx.project.id, traceId));
+  const seed = `${SAMPLE_SEED}:${p.ctx.workflowId}:${p.iteration}:${p.routeId}`;
+
+  // 1. An index of the matching rows (ids and scores; the cohort's columns only when its SQL is a superset), per
+  //    window: the evidence window first, widened while too few rows are left that the dataset does not hold yet.
+  let alreadyCurated = 0;
+  const index = async (filter: CohortFilter, days: number, cond: string) => {
+    const extra = filter.exact ? '' : ', metadata, tags, facets, classifications';
+    const res = await bt.sqlPages(
+      `SELECT root_span_id, ${col} AS score${extra} FROM ${projectLogs(p.ctx.project.id)} WHERE is_root = true AND ${windowClause(days)} AND input IS NOT NULL${filter.sql} AND ${cond}`,
+      { signal, pageSize: filter.exact ? SQL_MAX_LIMIT : LARGE_FIELD_PAGE_SIZE, maxRows: INDEX_CAP, order: 'desc' },
+    );
+    // An exact condition needs no check here (its rows do not carry the cohort's columns).
+    const rows = filter.exact ? res.data : res.data.filter(filter.keep);
+    const fresh = rows.filter((r) => !isCurated(String(r.root_span_id)));
+    return { fresh, curated: rows.length - fresh.length, truncated: res.truncated };
+  };
+  const windows = widenedWindows(p.windowDays);
   const first = filters[0] ?? ALL;
-  const failing = await read(`${base}${first.sql} AND ${col} <= ${FAIL_AT}`);
-  if (failing.truncated) truncated.push('failing');
-  failing.data = failing.data.filter(first.keep);
+  let days = windows[0]!;
+  let failing = await index(first, days, `${col} <= ${FAIL_AT}`);
+  for (const d of windows.slice(1)) {
+    if (failing.fresh.length >= PER_BUCKET) break;
+    days = d;
+    failing = await index(first, days, `${col} <= ${FAIL_AT}`);
+  }
+  alreadyCurated += failing.curated;
   // Passing rows from the same cohort when it has any; a label that only marks failures (an issue facet) has
   // none, so try the route's other lenses, then production at large: the dataset must not be only hard cases.
-  let passing: { data: Record<string, unknown>[]; truncated: boolean } = { data: [], truncated: false };
+  let passing: Awaited<ReturnType<typeof index>> = { fresh: [], curated: 0, truncated: false };
   for (const filter of [...filters, ALL]) {
-    passing = await read(`${base}${filter.sql} AND ${col} >= ${PASS_AT}`);
-    passing.data = passing.data.filter(filter.keep);
-    if (passing.data.length) break;
+    passing = await index(filter, days, `${col} >= ${PASS_AT}`);
+    if (passing.fresh.length) break;
   }
+  alreadyCurated += passing.curated;
+  const truncated: Array<Candidate['bucket']> = [];
+  if (failing.truncated) truncated.push('failing');
   if (passing.truncated) truncated.push('passing');
-  const map = (bucket: Candidate['bucket']) => (r: Record<string, unknown>): Candidate => ({
+
+  // 2. A seeded random sample of the index, read in full (input and output) by id.
+  const pick = (rows: Record<string, unknown>[], n: number) =>
+    seededOrder(rows.map((r) => String(r.root_span_id)).filter(isQuotable), seed, (id) => id).slice(0, n);
+  const fetch = async (ids: string[], bucket: Candidate['bucket']): Promise<Candidate[]> => {
+    const out: Candidate[] = [];
+    for (let i = 0; i < ids.length; i += LARGE_FIELD_PAGE_SIZE) {
+      const chunk = ids.slice(i, i + LARGE_FIELD_PAGE_SIZE);
+      const res = await bt.sqlPages(
+        `SELECT root_span_id, input, output, metadata, tags, facets, classifications, ${col} AS score FROM ${projectLogs(p.ctx.project.id)} WHERE is_root = true AND ${windowClause(days)} AND root_span_id IN (${chunk.map(sqlString).join(', ')})`,
+        { signal, pageSize: LARGE_FIELD_PAGE_SIZE, maxRows: chunk.length },
+      );
+      const byId = new Map(res.data.map((r) => [String(r.root_span_id), r]));
+      // In sample order, so the near-duplicate dedupe below keeps the same rows on every retry.
+      for (const id of chunk) {
+        const r = byId.get(id);
+        if (r) out.push(toCandidate(r, bucket));
+      }
+    }
+    return out;
+  };
+  const f = dedupe(await fetch(pick(failing.fresh, CANDIDATES_CAP), 'failing')).kept.slice(0, PER_BUCKET);
+  // Balance: no more passing than failing rows (and at least a few, so the set is not only hard cases).
+  const want = Math.max(f.length, 5);
+  const p2 = dedupe(await fetch(pick(passing.fresh, Math.min(CANDIDATES_CAP, want * 3)), 'passing')).kept.slice(0, want);
+  return {
+    candidates: [...f, ...p2],
+    truncated,
+    windowDays: days,
+    ...(days !== windows[0] ? { widenedFrom: windows[0] } : {}),
+    alreadyCurated,
+    seed,
+  };
+}
+
+function toCandidate(r: Record<string, unknown>, bucket: Candidate['bucket']): Candidate {
+  return {
     traceId: String(r.root_span_id),
     input: r.input,
     output: r.output,
@@ -144,11 +245,7 @@ async function pullCandidates(bt: BtClient, p: CurateParams, signal?: AbortSigna
     topics: topicLabelsOf(r),
     score: typeof r.score === 'number' ? r.score : null,
     bucket,
-  });
-  const f = dedupe(failing.data.map(map('failing'))).kept.slice(0, PER_BUCKET);
-  // Balance: no more passing than failing rows (and at least a few, so the set is not only hard cases).
-  const p2 = dedupe(passing.data.map(map('passing'))).kept.slice(0, Math.max(f.length, 5));
-  return { candidates: [...f, ...p2], truncated };
+  };
 }
 
 async function label(p: CurateParams, rows: Candidate[], signal?: AbortSignal, heartbeat?: () => void): Promise<Map<string, unknown>> {
@@ -198,15 +295,17 @@ export async function curateDataset(
   const candidatesPath = join(p.dir, 'candidates.json');
   const readPath = join(p.dir, 'candidates-read.json');
   let candidates: Candidate[];
-  let truncatedBuckets: Array<Candidate['bucket']>;
+  type ReadInfo = Omit<PulledCandidates, 'candidates'> & { cap: number };
+  let read: ReadInfo;
   if (existsSync(candidatesPath)) {
     candidates = await readJson<Candidate[]>(candidatesPath);
-    truncatedBuckets = existsSync(readPath) ? (await readJson<{ truncated: Array<Candidate['bucket']> }>(readPath)).truncated : [];
+    const recorded = existsSync(readPath) ? await readJson<Partial<ReadInfo>>(readPath) : {};
+    read = { cap: INDEX_CAP, truncated: [], windowDays: p.windowDays, alreadyCurated: 0, seed: '', ...recorded };
   } else {
-    const pulled = await pullCandidates(bt, p, signal);
-    candidates = pulled.candidates;
-    truncatedBuckets = pulled.truncated;
-    await writeJsonAtomic(readPath, { cap: CANDIDATES_CAP, truncated: truncatedBuckets });
+    const { candidates: pulled, ...info } = await pullCandidates(bt, p, signal);
+    candidates = pulled;
+    read = { cap: INDEX_CAP, ...info };
+    await writeJsonAtomic(readPath, read);
     await writeJsonAtomic(candidatesPath, candidates);
   }
   const { kept, dropped } = dedupe(candidates);
@@ -281,7 +380,13 @@ export async function curateDataset(
     labeled,
     rowsFile,
     cohorts: [...cohorts].sort().slice(0, 50),
-    ...(truncatedBuckets.length ? { candidatesTruncated: { cap: CANDIDATES_CAP, buckets: truncatedBuckets } } : {}),
+    ...(read.truncated.length ? { candidatesTruncated: { cap: read.cap, buckets: read.truncated } } : {}),
+    sample: {
+      windowDays: read.windowDays,
+      ...(read.widenedFrom !== undefined ? { widenedFrom: read.widenedFrom } : {}),
+      alreadyCurated: read.alreadyCurated,
+      seed: read.seed,
+    },
     sampleRows: rows.slice(0, 5).map((r) => ({
       id: String(r.id),
       input: JSON.stringify(r.input).slice(0, 160),

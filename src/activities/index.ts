@@ -13,8 +13,8 @@ import { buildSummary, renderNarrative, writeHandoff as writeHandoffFiles, type 
 import type { SummaryArtifact } from '../../schemas/summary.js';
 import { packageRoot } from '../paths.js';
 import type { FlywheelConfig } from '../../schemas/flywheel-input.js';
-import type { DiscoverEvidence, EvalResult, RowComparison } from '../workflows/logic/evidence.js';
-import type { BriefRef, ChangeAgentResult, CurateResult, HandoffPaths, OrientContext } from '../workflows/types.js';
+import type { ChangeArtifact, DiscoverEvidence, EvalResult, RowComparison } from '../workflows/logic/evidence.js';
+import type { BriefRef, ChangeAgentResult, CurateResult, HandoffPaths, OrientContext, RevertResult } from '../workflows/types.js';
 import { renderBrief, runChangeAgent as runChange, type BriefInput } from './change-agent.js';
 import { curateDataset as curate } from './curate.js';
 import { clockFromEnv, type Clock } from '../clock.js';
@@ -23,6 +23,7 @@ import { compareRuns as compare, loadBaseline as loadBase, runEval as runEvalCmd
 import { phaseDir, readJson, writeFileAtomic, writeJsonAtomic } from './files.js';
 import { orient as runOrient } from './orient.js';
 import { writeFleetSummary } from './fleet.js';
+import { revertChangeFromBackup } from './workspace.js';
 
 export interface ActivityDeps {
   /** Environment for bt (BRAINTRUST_*, HOME, PATH…); default: picked from the worker's environment. */
@@ -165,6 +166,26 @@ export function createActivities(deps: ActivityDeps = {}) {
       return oncePerExecution(join(dir, 'change-agent-result.json'), () =>
         guarded(() => runChange(bt({}, p.brief.ctx.agentDir), { ...p, dir, workerEnv }, signal(), heartbeatFn())),
       );
+    },
+
+    /**
+     * Puts a rejected change back: every file the change agent touched in that iteration's change returns to its
+     * content before the change (from the backup runChangeAgent kept). Idempotent, so a retry is harmless. A measurement
+     * change's scorer files that were pushed are pushed again as restored, so Braintrust matches the working copy.
+     */
+    async revertChange(p: { ctx: OrientContext; iteration: number; artifact: ChangeArtifact; changeId: string; pushedScorers?: string[] }): Promise<RevertResult> {
+      const dir = phaseDir(p.ctx.runDir, '', p.iteration, `improve-${p.artifact}`);
+      const cwd = p.ctx.agentDir;
+      const outcome = await revertChangeFromBackup(dir, cwd);
+      const repushed: string[] = [];
+      const pushable = (p.pushedScorers ?? []).filter((f) => existsSync(join(cwd, f)));
+      if (pushable.length) {
+        await guarded(() => bt({}, cwd).functionsPush(p.ctx.project.name, pushable, { ifExists: 'replace', cwd, signal: signal() }));
+        repushed.push(...pushable);
+      }
+      const result: RevertResult = { changeId: p.changeId, ...outcome, repushedScorers: repushed };
+      await writeJsonAtomic(join(dir, 'revert.json'), result);
+      return result;
     },
 
     /** Writes a change brief for a person or a later change agent (no change agent configured). */

@@ -1,8 +1,11 @@
-/** Snapshots of the agent's repository, so the flywheel can say which files a change touched without using git. */
+/**
+ * Snapshots of the agent's repository, so the flywheel can say which files a change touched — and put them back
+ * when the change is rejected — without using git.
+ */
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
-import { sha256 } from './files.js';
+import { chmod, cp, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { readJson, sha256, writeFileAtomic, writeJsonAtomic, type FileRef } from './files.js';
 
 const NOT_COPIED = ['node_modules', '.git', '.venv', 'venv', '__pycache__', '.flywheel', 'dist', 'bt-sync', '.tools'];
 const COPY_SKIP = new Set(NOT_COPIED);
@@ -18,7 +21,8 @@ export interface FileChange {
   linesRemoved: number;
 }
 
-export type Snapshot = Map<string, { sha: string; text: string | null }>;
+/** Path (relative to the root) → content hash, bytes and permission bits. */
+export type Snapshot = Map<string, { sha: string; bytes: Buffer; mode: number }>;
 
 export async function snapshotTree(root: string): Promise<Snapshot> {
   const out: Snapshot = new Map();
@@ -31,7 +35,7 @@ export async function snapshotTree(root: string): Promise<Snapshot> {
         const info = await stat(full);
         if (info.size > MAX_FILE_BYTES) continue;
         const buf = await readFile(full);
-        out.set(relative(root, full), { sha: sha256(buf), text: buf.includes(0) ? null : buf.toString('utf8') });
+        out.set(relative(root, full), { sha: sha256(buf), bytes: buf, mode: info.mode & 0o777 });
       }
     }
   }
@@ -47,11 +51,14 @@ export function diffSnapshots(before: Snapshot, after: Snapshot): FileChange[] {
     const a = before.get(path);
     const b = after.get(path);
     if (a && b && a.sha === b.sha) continue;
-    const { added, removed } = lineDelta(a?.text ?? '', b?.text ?? '');
+    const { added, removed } = lineDelta(textOf(a?.bytes), textOf(b?.bytes));
     changes.push({ path, change: !a ? 'added' : !b ? 'deleted' : 'modified', linesAdded: added, linesRemoved: removed });
   }
   return changes;
 }
+
+/** Text of a file for line counts; binary files (with a NUL byte) count as no lines. */
+const textOf = (b: Buffer | undefined): string => (!b || b.includes(0) ? '' : b.toString('utf8'));
 
 function lineDelta(before: string, after: string): { added: number; removed: number } {
   const count = new Map<string, number>();
@@ -108,4 +115,105 @@ function nearestNodeModules(start: string): string | undefined {
     if (parent === dir) return undefined;
     dir = parent;
   }
+}
+
+// --- backup and revert of one change ----------------------------------------------------------------------
+
+const MANIFEST = 'change-manifest.json';
+
+export interface ChangeManifestEntry {
+  path: string;
+  change: FileChange['change'];
+  /** Content hash before the change (null: the change added the file). */
+  beforeSha: string | null;
+  beforeMode: number | null;
+  /** Content hash right after the change (null: the change deleted the file). */
+  afterSha: string | null;
+}
+
+export interface ChangeManifest {
+  root: string;
+  files: ChangeManifestEntry[];
+}
+
+/** A relative path of a snapshot, joined under `base` (never outside it). */
+function under(base: string, rel: string): string {
+  const full = resolve(base, rel);
+  if (full !== resolve(base) && !full.startsWith(resolve(base) + sep)) throw new Error(`path escapes ${base}: ${rel}`);
+  return full;
+}
+
+/**
+ * Keeps what a change replaced: the content before (`before/<path>`) and after (`after/<path>`) of every file it
+ * touched, with a manifest, in `dir` (the change's phase directory). A path already in the manifest keeps its first
+ * "before" (a retried change agent snapshots a tree the first attempt already edited), so a revert always goes back
+ * to the tree as it was before the change.
+ */
+export async function saveChangeBackup(dir: string, root: string, before: Snapshot, after: Snapshot, changes: readonly FileChange[]): Promise<FileRef | null> {
+  const manifestPath = join(dir, MANIFEST);
+  const prior = existsSync(manifestPath) ? await readJson<ChangeManifest>(manifestPath) : { root, files: [] };
+  const byPath = new Map(prior.files.map((f) => [f.path, f]));
+  for (const c of changes) {
+    const b = before.get(c.path);
+    const a = after.get(c.path);
+    if (a) await writeFileAtomic(under(join(dir, 'after'), c.path), a.bytes);
+    const known = byPath.get(c.path);
+    if (known) {
+      byPath.set(c.path, { ...known, afterSha: a?.sha ?? null });
+      continue;
+    }
+    if (b) await writeFileAtomic(under(join(dir, 'before'), c.path), b.bytes);
+    byPath.set(c.path, { path: c.path, change: c.change, beforeSha: b?.sha ?? null, beforeMode: b?.mode ?? null, afterSha: a?.sha ?? null });
+  }
+  if (!byPath.size) return null;
+  const files = [...byPath.values()].sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
+  return writeJsonAtomic(manifestPath, { root, files } satisfies ChangeManifest);
+}
+
+export interface RevertOutcome {
+  /** A backup existed (the change was made by the change agent, which keeps one). */
+  backedUp: boolean;
+  /** Files put back to their content before the change (or deleted, when the change added them). */
+  restored: string[];
+  /** Files already as they were before the change (a retried revert, or the change was undone by hand). */
+  unchanged: string[];
+  /** Restored files that had been edited again after the change (their later edits are gone too). */
+  overwritten: string[];
+}
+
+async function shaOf(path: string): Promise<string | null> {
+  try {
+    return sha256(await readFile(path));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Puts every file of a change back as it was before it (from `saveChangeBackup`'s manifest in `dir`). Idempotent: a
+ * file already at its "before" content is left alone, so a retried revert changes nothing more.
+ */
+export async function revertChangeFromBackup(dir: string, root: string): Promise<RevertOutcome> {
+  const manifestPath = join(dir, MANIFEST);
+  const out: RevertOutcome = { backedUp: existsSync(manifestPath), restored: [], unchanged: [], overwritten: [] };
+  if (!out.backedUp) return out;
+  const manifest = await readJson<ChangeManifest>(manifestPath);
+  for (const f of manifest.files) {
+    const target = under(root, f.path);
+    const current = await shaOf(target);
+    if (current === f.beforeSha) {
+      out.unchanged.push(f.path);
+      continue;
+    }
+    if (f.beforeSha === null) {
+      await rm(target, { force: true });
+    } else {
+      const bytes = await readFile(under(join(dir, 'before'), f.path));
+      if (sha256(bytes) !== f.beforeSha) throw new Error(`the backup of ${f.path} in ${dir} does not match its manifest`);
+      await writeFileAtomic(target, bytes, f.beforeMode ?? 0o644);
+      if (f.beforeMode !== null) await chmod(target, f.beforeMode);
+    }
+    (current === f.afterSha ? out.restored : out.overwritten).push(f.path);
+  }
+  return out;
 }

@@ -4,6 +4,7 @@
 import type { GateRecord, Phase } from '../workflows/definitions.js';
 import type { Confidence, Diagnosis, Finding, Route, Severity } from '../workflows/logic/diagnose.js';
 import { isHealthy } from '../workflows/logic/diagnose.js';
+import { attemptsFrom } from '../workflows/logic/attempts.js';
 import type { Decision, Outcome } from '../workflows/logic/decide.js';
 import type { ChangeRecord, DiscoverEvidence, EvalResult, RowComparison } from '../workflows/logic/evidence.js';
 import { cmp } from '../workflows/logic/scorer-health.js';
@@ -201,6 +202,9 @@ export function buildSummary(input: HandoffInput): Summary {
       : null,
     functions: c.functions ?? [],
     applied_by: c.appliedBy,
+    ...(c.reverted
+      ? { reverted: { rule: c.reverted.rule, reason: c.reverted.reason, files: c.reverted.files, overwritten_files: c.reverted.overwritten, repushed_scorers: c.reverted.repushedScorers } }
+      : {}),
   }));
   const describe = (c: ChangeRecord): string => {
     const parts = [c.description];
@@ -210,6 +214,7 @@ export function buildSummary(input: HandoffInput): Summary {
       parts.push(`${d.upserted} rows upserted into ${d.dataset} (train ${d.train}, validation ${d.validation}${d.needsLabel ? `, ${d.needsLabel} awaiting labels` : ''})`);
     }
     if (c.functions?.length) parts.push(`functions: ${c.functions.map((f) => `${f.slug} (${f.action})`).join(', ')}`);
+    if (c.reverted) parts.push(`reverted (not accepted: ${c.reverted.reason})`);
     return parts.join('; ');
   };
   const changesV1 = {
@@ -267,6 +272,24 @@ export function buildSummary(input: HandoffInput): Summary {
       outcome: d.next.kind === 'exit' ? d.next.outcome : null,
       reason: d.next.reason,
       stopped_at_limit: d.stoppedAtLimit,
+    })),
+    attempts: attemptsFrom(input.decisions, input.changes).map((a) => ({
+      iteration: a.iteration,
+      route_ids: a.routeIds,
+      artifacts: a.artifacts,
+      change_ids: a.changes.map((c) => c.id),
+      files: [...new Set(a.changes.flatMap((c) => c.files))],
+      reverted_files: [...new Set(input.changes.filter((c) => c.iteration === a.iteration).flatMap((c) => c.reverted?.files ?? []))],
+      target_score: a.targetScore,
+      evaluated: a.evaluated,
+      train_delta: a.trainDelta,
+      validation_delta: a.validationDelta,
+      regression_count: a.regressionCount,
+      regressed_rows: a.regressions.map((r) => r.rowId),
+      rule: a.rule,
+      accepted: a.accepted,
+      why_not_accepted: a.whyNotAccepted,
+      next: a.next,
     })),
   };
 

@@ -271,7 +271,8 @@ function changesSection(s: Summary, refs: Refs): string[] {
       c.dataset_rows ? `${c.dataset_rows.upserted} rows into dataset ${mdCode(c.dataset_rows.dataset)} (train ${c.dataset_rows.train}, validation ${c.dataset_rows.validation}${c.dataset_rows.needs_label ? `, ${c.dataset_rows.needs_label} need labels` : ''})` : null,
       c.functions.length ? `functions ${c.functions.map((f) => `${mdCode(f.slug)} (${f.action})`).join(', ')}` : null,
     ].filter(Boolean);
-    out.push(`- **${c.artifact}** — ${mdText(c.description)}${what.length ? ` — ${what.join('; ')}` : ''} _(motivated by ${c.finding_ids.map((f) => refs.finding(f)).join(', ')}; iteration ${c.iteration}; applied by ${mdText(c.applied_by)})_`);
+    const reverted = c.reverted ? ` — **reverted** (not accepted: ${mdText(c.reverted.reason)})` : '';
+    out.push(`- **${c.artifact}** — ${mdText(c.description)}${what.length ? ` — ${what.join('; ')}` : ''}${reverted} _(motivated by ${c.finding_ids.map((f) => refs.finding(f)).join(', ')}; iteration ${c.iteration}; applied by ${mdText(c.applied_by)})_`);
   }
   return out;
 }
@@ -332,6 +333,32 @@ function actionsSection(s: Summary): string[] {
     out.push(
       `- **${mdText(a.title)}** — \`${a.type}\` (intent \`${a.intent}\`, target ${mdCode(a.target)}), severity **${a.severity}**, ${a.blocking ? '**blocking**' : 'not blocking'}, ${a.requires_human_review ? 'needs human review' : 'no review needed'}. ${cell(a.reason)} Key \`${a.idempotency_key}\``,
     );
+  }
+  return out;
+}
+
+/** Each iteration's attempt side by side: what it changed, what it measured, what was decided. */
+function iterationsSection(s: Summary): string[] {
+  const attempts = s.verification.attempts ?? [];
+  if (!attempts.length) return [];
+  const target = attempts.find((a) => a.target_score)?.target_score ?? null;
+  const out = [
+    '### Iterations',
+    '',
+    `| Iteration | Plan steps | Files changed | ${target ? `${cell(target)} Δ` : 'Target Δ'} (train / validation) | Regressed rows | Decision | Change |`,
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const a of attempts) {
+    const files = a.files.length ? a.files.slice(0, 6).map((f) => mdCode(f)).join(', ') + (a.files.length > 6 ? ', …' : '') : '—';
+    const change = a.accepted ? 'accepted' : a.reverted_files.length ? `not accepted, reverted (${a.reverted_files.length} file(s))` : 'not accepted';
+    out.push(
+      `| ${a.iteration} | ${a.route_ids.map((r) => mdCode(r)).join(', ') || '—'} | ${files} | ${signed(a.train_delta)} / ${signed(a.validation_delta)} | ${a.regression_count} | \`${a.rule}\` → ${cell(a.next)} | ${change} |`,
+    );
+  }
+  const why = attempts.filter((a) => a.why_not_accepted.length);
+  if (why.length) {
+    out.push('');
+    for (const a of why) out.push(`- Iteration ${a.iteration} not accepted: ${a.why_not_accepted.map((w) => mdText(w)).join('; ')}`);
   }
   return out;
 }
@@ -406,7 +433,7 @@ export function renderNarrative(s: Summary): string {
     lines.push(...changesSection(s, refs), '');
     lines.push(...findingsSection(s, '### Why These Changes', refs, main, rest), '');
     lines.push(...planSection(s, refs, false), '');
-    lines.push(...scoreImpact(s), '', ...distributionsSection(s), '');
+    lines.push(...scoreImpact(s), '', ...iterationsSection(s), '', ...distributionsSection(s), '');
     lines.push(
       '### Reviewer Checklist',
       '',
@@ -420,6 +447,7 @@ export function renderNarrative(s: Summary): string {
     lines.push(...findingsSection(s, '### Findings', refs, main, rest), '');
     lines.push(...planSection(s, refs, true), '');
     if (s.verification.experiments.length) lines.push(...scoreImpact(s), '');
+    lines.push(...iterationsSection(s), '');
     lines.push(...distributionsSection(s), '');
   }
   lines.push(...actionsSection(s), '', ...runSection(s), '', ...refs.queriesSection());

@@ -4,6 +4,7 @@
  * priority order (measurement and instrumentation before agent behaviour).
  */
 import { durationMs } from '../../schemas/flywheel-input.js';
+import { attemptsFrom } from './logic/attempts.js';
 import { commandText } from './logic/redact.js';
 import type { Diagnosis, Route } from './logic/diagnose.js';
 import type { ChangeRecord, DiscoverEvidence, EvalResult } from './logic/evidence.js';
@@ -20,6 +21,16 @@ export interface ImproveResult {
   before: { train?: EvalResult; validation?: EvalResult };
   /** A gate answer ended the run. */
   halted: boolean;
+}
+
+/** How a curated batch was drawn (rows already in the dataset left out, the window widened), for the change record. */
+function sampleText(res: CurateResult): string {
+  const s = res.sample;
+  if (!s) return '';
+  const parts = [`sampled at random (seeded) from the last ${s.windowDays} days`];
+  if (s.widenedFrom !== undefined) parts.push(`widened from ${s.widenedFrom} days for rows not curated yet`);
+  if (s.alreadyCurated) parts.push(`${s.alreadyCurated} matching rows already in the dataset left out`);
+  return `; ${parts.join(', ')}`;
 }
 
 export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[], evidence: DiscoverEvidence, diagnosis: Diagnosis, iteration: number): Promise<ImproveResult> {
@@ -40,7 +51,7 @@ export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[
       routeId: route.id,
       findingIds: route.findingIds,
       artifact: 'dataset',
-      description: `Upserted ${res.upserted} curated rows (${res.failing} failing, ${res.passing} passing; ${res.train} train / ${res.validation} validation; ${res.needsLabel} need a label; ${res.duplicatesDropped} near-duplicates dropped) into ${res.dataset}`,
+      description: `Upserted ${res.upserted} curated rows (${res.failing} failing, ${res.passing} passing; ${res.train} train / ${res.validation} validation; ${res.needsLabel} need a label; ${res.duplicatesDropped} near-duplicates dropped) into ${res.dataset}${sampleText(res)}`,
       files: [],
       datasetRows: { dataset: res.dataset, ...(res.datasetId ? { datasetId: res.datasetId } : {}), upserted: res.upserted, train: res.train, validation: res.validation, needsLabel: res.needsLabel, rowsFile: res.rowsFile, ...(res.candidatesTruncated ? { candidatesTruncated: res.candidatesTruncated } : {}) },
       appliedBy: 'bt-flywheel',
@@ -62,7 +73,10 @@ export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[
     const ids = routes.map((r) => r.id);
     const findingIds = [...new Set(routes.flatMap((r) => r.findingIds))];
     const findings = diagnosis.findings.filter((f) => findingIds.includes(f.id)).map((f) => ({ id: f.id, title: f.title, detail: f.detail, exampleTraceIds: f.exampleTraceIds }));
-    const brief = { ctx, goal: cfg.goal, iteration, artifact, routes, findings };
+    // From iteration 2 on, the brief says what the earlier iterations tried, what they measured and why they were not
+    // accepted, and asks for a different approach.
+    const previousAttempts = attemptsFrom(run.decisions, run.changes);
+    const brief = { ctx, goal: cfg.goal, iteration, artifact, routes, findings, ...(previousAttempts.length ? { previousAttempts } : {}) };
     const title = routes.length === 1 ? routes[0]!.title : `${routes.length} ${artifact} problems (${ids.join(', ')})`;
     const record = (files: string[], description: string, appliedBy: string, extra: Partial<ChangeRecord> = {}) =>
       changes.push({ id: `i${iteration}-${artifact}`, iteration, routeId: ids.join(','), findingIds, artifact, description, files, appliedBy, ...extra });
@@ -75,6 +89,7 @@ export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[
       const res: ChangeAgentResult = await run.io.longActs.runChangeAgent({ brief, command: cfg.changeCommand, timeoutMs: durationMs(cfg.changeTimeout), agentEnv: cfg.agentEnv });
       record(res.files, res.files.length ? `${title}: change agent edited ${res.files.length} file(s)` : `${title}: change agent made no change`, commandText(cfg.changeCommand), {
         diffStat: { files: res.files.length, insertions: res.insertions, deletions: res.deletions },
+        ...(res.files.length ? { revertible: true } : {}),
         ...(res.pushedScorers.length ? { functions: res.pushedScorers.map((f) => ({ slug: f, action: 'pushed' as const })) } : {}),
       });
       continue;

@@ -65,6 +65,11 @@ export interface CurateResult {
   sampleRows: { id: string; input: string; expected: string | null; bucket: string }[];
   /** Set when a candidate query hit its row cap (more matching production rows exist than were read). */
   candidatesTruncated?: { cap: number; buckets: Array<'failing' | 'passing'> };
+  /**
+   * How the rows were drawn: a seeded random sample of the matching production rows the dataset did not hold yet, from
+   * a window widened from the evidence window when too few were left. Absent in histories recorded before it existed.
+   */
+  sample?: { windowDays: number; widenedFrom?: number; alreadyCurated: number; seed: string };
 }
 
 export interface ChangeAgentResult {
@@ -77,6 +82,18 @@ export interface ChangeAgentResult {
   durationMs: number;
   /** Scorer files the change touched and that were pushed with `bt functions push`. */
   pushedScorers: string[];
+}
+
+/** What reverting a rejected change did (the revertChange activity). */
+export interface RevertResult {
+  changeId: string;
+  /** The change agent kept a backup of what the change replaced (a change a person applied has none). */
+  backedUp: boolean;
+  restored: string[];
+  unchanged: string[];
+  overwritten: string[];
+  /** Scorer files pushed again with `bt functions push` after they were restored. */
+  repushedScorers: string[];
 }
 
 export interface HandoffPaths {

@@ -1,14 +1,20 @@
 /**
  * Verify & Decide: a smoke eval before any full eval, full evals on the train and validation splits
  * (validation last: the final measurement), the per-row comparison against the pinned baseline, then the
- * pure `decide` routing.
+ * pure `decide` routing. A code change the verdict does not accept is put back in the working copy before the
+ * next attempt (or the handoff), so no iteration builds on a rejected edit.
  */
+import { patched } from '@temporalio/workflow';
+import { changesToRevert, whyNotAccepted } from './logic/attempts.js';
 import { checkSmoke, decide, type Decision } from './logic/decide.js';
 import type { ChangeRecord, EvalResult, RowComparison } from './logic/evidence.js';
 import { assessScorersAgainstBaseline } from './logic/scorer-health.js';
 import { experimentName } from './plan.js';
 import type { FlywheelRun } from './run-state.js';
 import type { OrientContext } from './types.js';
+
+/** patched() id: histories recorded before rejected changes were reverted schedule no revertChange activity. */
+export const REVERT_PATCH = 'revert-rejected-changes';
 
 /** A row regresses when it drops by more than this from the pinned baseline. */
 export const REGRESSION_TOLERANCE = 0.1;
@@ -68,5 +74,21 @@ export async function verifyAndDecide(
   });
   run.decisions.push({ iteration, decision });
   run.history.push({ iteration, improved: decision.verdict.improved });
+  await revertRejected(run, ctx, iteration, decision, changes);
   return { decision, comparison };
+}
+
+/** Puts back the iteration's code changes the verdict rejected; each record says what was restored and why. */
+async function revertRejected(run: FlywheelRun, ctx: OrientContext, iteration: number, decision: Decision, changes: ChangeRecord[]): Promise<void> {
+  const rejected = changesToRevert(decision, changes);
+  if (!rejected.length || !patched(REVERT_PATCH)) return;
+  const reason = whyNotAccepted(decision.verdict).join('; ');
+  for (const c of rejected) {
+    run.doing(`reverting the rejected ${c.artifact} change`);
+    const pushed = (c.functions ?? []).filter((f) => f.action === 'pushed').map((f) => f.slug);
+    const r = await run.io.acts.revertChange({ ctx, iteration, artifact: c.artifact, changeId: c.id, pushedScorers: pushed });
+    if (!r.backedUp) continue;
+    // `changes` are the run's own records (run.changes holds the same objects): the handoff reports the revert.
+    c.reverted = { rule: decision.rule, reason, files: [...r.restored, ...r.overwritten].sort(), overwritten: r.overwritten, repushedScorers: r.repushedScorers };
+  }
 }

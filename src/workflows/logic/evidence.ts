@@ -323,4 +323,22 @@ export interface ChangeRecord {
   functions?: FunctionPushed[];
   /** Who applied it: the change-agent command, a person (by signal), or the flywheel itself. */
   appliedBy: string;
+  /** The change agent kept a backup of what the change replaced, so it can be put back. */
+  revertible?: boolean;
+  /** Set when Verify & Decide rejected the change and its files were put back as they were before it. */
+  reverted?: ChangeRevert;
+}
+
+/** A rejected change, put back in the working copy before the next attempt. */
+export interface ChangeRevert {
+  /** The routing rule of the verdict that rejected it. */
+  rule: string;
+  /** Why the change was not accepted. */
+  reason: string;
+  /** Files restored to their content before the change (or deleted, when it added them). */
+  files: string[];
+  /** Of those, files edited again after the change (those later edits were undone too). */
+  overwritten: string[];
+  /** Scorer files pushed again after they were restored. */
+  repushedScorers: string[];
 }

@@ -3,3 +3,4 @@ export * from './evidence.js';
 export * from './scorer-health.js';
 export * from './diagnose.js';
 export * from './decide.js';
+export * from './attempts.js';
