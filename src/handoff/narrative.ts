@@ -340,7 +340,8 @@ function actionsSection(s: Summary): string[] {
 /** Each iteration's attempt side by side: what it changed, what it measured, what was decided. */
 function iterationsSection(s: Summary): string[] {
   const attempts = s.verification.attempts ?? [];
-  if (!attempts.length) return [];
+  // One attempt is already the Score Impact section and the decision in the lead: side by side needs two.
+  if (attempts.length < 2) return [];
   const target = attempts.find((a) => a.target_score)?.target_score ?? null;
   const out = [
     '### Iterations',
