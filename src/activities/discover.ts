@@ -24,6 +24,7 @@ import type {
 import type { OrientContext } from '../workflows/types.js';
 import { writeJsonAtomic, writeJsonlAtomic } from './files.js';
 import { keysOf } from './orient.js';
+import { performancePlane } from './performance.js';
 
 type Row = Record<string, unknown>;
 
@@ -279,6 +280,20 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
     }
   }
 
+  // Performance and cost before vs after each change point (a version, model or any metadata value new in the window).
+  progress?.('performance: change points');
+  const perfPlane = await performancePlane(q, {
+    src,
+    window: W,
+    days,
+    now,
+    traces,
+    spans: n(t?.spans),
+    scorePath: primary ? fieldPath('scores', primary) : null,
+    metadataKeys: ctx.metadataKeys,
+    dir: p.dir,
+  });
+
   // Instrumentation health: root spans missing input/output/scores; score columns that disappeared.
   progress?.('instrumentation health');
   const instQuery = `SELECT COUNT(*) AS roots, count((input IS NULL) ? 1 : null) AS no_input, count((output IS NULL) ? 1 : null) AS no_output, count((scores IS NULL) ? 1 : null) AS no_scores FROM ${roots}`;
@@ -349,6 +364,7 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
     reliability,
     cohorts,
     performance,
+    performancePlane: perfPlane,
     changes,
     instrumentation,
     evalAlignment,
