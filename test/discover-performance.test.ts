@@ -172,6 +172,21 @@ describe('performancePlane on scripted answers', () => {
     expect(queries.some((x) => x.includes('metadata."category" AS value'))).toBe(false);
   });
 
+  it('a model recorded on the root and on the LLM spans is one change, reported under the root key', async () => {
+    const { q, params } = scripted();
+    const both: PerfQueries = {
+      async run(query) {
+        if (query.startsWith('SELECT count_distinct') && query.includes('is_root = true')) return [{ a0: 1, e0: 1, a1: 2, e1: 1, a2: 2, e2: 2 }];
+        if (query.includes('metadata."model" AS value'))
+          return [{ value: 'gpt-4o-mini', n: 40, first_seen: iso(NOW.getTime() - 6.9 * DAY) }, { value: 'gpt-4o', n: 40, first_seen: iso(NOW.getTime() - 3 * DAY) }];
+        return q.run(query);
+      },
+      pages: q.pages,
+    };
+    const plane = await performancePlane(both, { ...params, metadataKeys: ['app_version', 'category', 'model'] });
+    expect(plane.changes.map((c) => `${c.source}:${c.key}=${c.value}`)).toEqual(['root:model=gpt-4o']);
+  });
+
   it('no change point: no per-trace reads, an empty plane', async () => {
     const { q, queries, params } = scripted();
     const quiet: PerfQueries = {

@@ -154,10 +154,25 @@ describe('the performance finding and route', () => {
   });
 
   it('is deterministic and independent of the order of the changes', () => {
-    const other = perfChange({ key: 'prompt_version', value: 'v7', after: after({ meanCostUsd: 0.0009 }) });
+    const other = perfChange({ key: 'prompt_version', value: 'v7', changeAt: '2025-01-06T00:00:00.000Z', after: after({ meanCostUsd: 0.0009 }) });
     const a = run([slow, other]);
     const b = run([other, slow]);
     expect(b).toEqual(a);
     expect(a.routes.map((r) => r.id)).toEqual([ROUTE, 'agent:performance:metadata.prompt_version=v7']);
+  });
+});
+
+describe('one change, several keys', () => {
+  it('values that appeared at the same instant are one route with every target and finding', () => {
+    const slower = after({ p50LatencyMs: 4200 });
+    const d = run([
+      perfChange({ after: slower }),
+      perfChange({ key: 'prompt_version', value: 'v7', previousValues: ['v6'], after: slower }),
+      perfChange({ key: 'region_build', value: 'b2', changeAt: '2025-01-06T00:00:00.000Z', after: slower }),
+    ]);
+    expect(d.routes.map((r) => r.id)).toEqual([ROUTE, 'agent:performance:metadata.region_build=b2']);
+    expect(d.routes[0]!.targets.map((t) => t.name)).toEqual(['metadata.app_version=2.0.0', 'metadata.prompt_version=v7']);
+    expect(d.routes[0]!.findingIds).toEqual([FINDING, 'performance:change:metadata.prompt_version=v7']);
+    expect(d.findings.filter((f) => f.plane === 'performance')).toHaveLength(3);
   });
 });

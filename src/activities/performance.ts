@@ -204,7 +204,9 @@ export async function performancePlane(q: PerfQueries, p: PerfPlaneParams): Prom
     for (const r of await q.run(query)) {
       const at = Date.parse(str(r.first_seen));
       const n = num(r.n) ?? 0;
-      if (Number.isFinite(at) && at >= boundaryMs && n >= PERF_PLANE_MIN_VALUE_COUNT) {
+      // A model recorded on the root too is one change, reported once (under the root key).
+      const seenOnRoot = d.source === 'llm' && found.some((f) => f.dim.source === 'root' && f.dim.key.toLowerCase() === 'model' && f.value === str(r.value));
+      if (Number.isFinite(at) && at >= boundaryMs && n >= PERF_PLANE_MIN_VALUE_COUNT && !seenOnRoot) {
         found.push({ dim: d, value: str(r.value), n, changeAtMs: at, changeAt: new Date(at).toISOString(), query });
       }
     }

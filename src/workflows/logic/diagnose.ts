@@ -623,6 +623,7 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
 
   // ---- Agent: a release / model / prompt change that made traces materially slower or costlier
   const plane = evidence.performancePlane;
+  const perfRoutes = new Map<string, Candidate>();
   for (const c of [...(plane?.changes ?? [])].sort((a, b) => cmp(changeLabel(a), changeLabel(b)))) {
     const r = assessPerfChange(c, t.performance);
     if (r.verdict === 'too_few' || r.verdict === 'not_a_release') continue;
@@ -651,7 +652,16 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
     const scoreMoved =
       c.before.meanScore != null && c.after.meanScore != null && Math.abs(c.after.meanScore - c.before.meanScore) >= t.changeDrop;
     const strong = Math.min(c.before.traces, c.after.traces) >= t.highConfidenceN && r.regressed.some((x) => x.ratio >= 2 * x.threshold);
-    candidates.push({
+    // Values that appeared at the same instant (a release that bumps agent_version and prompt_version) are one change.
+    const same = perfRoutes.get(c.changeAt);
+    if (same) {
+      same.targets.push({ kind: 'change', name: label });
+      same.findingIds.push(f.id);
+      same.evidence.push(`${f.title}; ${f.detail}`);
+      same.rationale = `${same.rationale} ${label} appeared at the same moment.`;
+      continue;
+    }
+    const route: Candidate = {
       id: `agent:performance:${label}`,
       artifact: 'agent',
       title: `Find and undo what made ${label} ${latency && costly ? 'slower and costlier' : latency ? 'slower' : 'costlier'}`,
@@ -671,7 +681,9 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
       findingIds: [f.id],
       exampleTraceIds: ex(examples),
       weight: worst,
-    });
+    };
+    perfRoutes.set(c.changeAt, route);
+    candidates.push(route);
   }
 
   // ---- Findings without routes: performance and change correlation
