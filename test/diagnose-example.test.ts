@@ -439,4 +439,13 @@ describe(`slow-release: healthy production, then release ${SLOW_RELEASE_VERSION}
     expect(existsSync(plane.rowsFile!.path)).toBe(true);
     expect(JSON.stringify(plane).length).toBeLessThan(10_000);
   });
+
+  it('drills into the slowest release trace and a typical one from before (span trees saved)', () => {
+    const f = run.diagnosis.findings.find((x) => x.id === `performance:change:${label}`)!;
+    const slowest = run.evidence.examples.find((e) => e.reason === `slowest trace with ${label}`)!;
+    expect(slowest.traceId).toBe(f.exampleTraceIds[0]);
+    const typical = run.evidence.examples.find((e) => e.reason === `typical trace before ${label}`)!;
+    expect(run.roots.find((r) => r.root_span_id === typical.traceId)!.metadata.agent_version).not.toBe(SLOW_RELEASE_VERSION);
+    for (const e of [slowest, typical]) expect(existsSync(join(phaseDir(run.ctx.runDir, '', 1, 'discover'), 'traces', `${e.traceId}.json`))).toBe(true);
+  });
 });

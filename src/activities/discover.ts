@@ -346,6 +346,13 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
   };
   for (const t of toolErrors.filter((x) => x.errors > 0).slice(0, 2)) pick(t.exampleTraceIds[0], `tool error: ${t.tool}`);
   for (const c of worst.slice(0, 2)) pick(c.exampleTraceIds[0], `low ${primary} in ${cohortId(c)}`);
+  // The first change point: its slowest trace next to a typical one from before, to compare the span trees.
+  const change = perfPlane.changes[0];
+  if (change) {
+    const label = `${change.source === 'llm' ? 'llm.' : ''}metadata.${change.key}=${change.value}`;
+    pick(change.slowestAfterTraceIds[0], `slowest trace with ${label}`);
+    pick(change.typicalBeforeTraceIds[0], `typical trace before ${label}`);
+  }
   for (const s of scores.slice(0, 2)) pick(s.lowScoreExamples[0], `low ${s.name}`);
   for (const e of examples.slice(0, 6)) {
     const trace = await bt.viewTrace({ objectRef: `project_logs:${ctx.project.id}`, traceId: e.traceId, signal });
