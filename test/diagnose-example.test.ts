@@ -5,7 +5,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TraceVariant } from '../examples/support-agent/generate-traces.js';
+import { SLOW_RELEASE_VERSION, type TraceVariant } from '../examples/support-agent/generate-traces.js';
+import { percentile } from '../src/activities/performance.js';
 import { flywheelInputSchema } from '../schemas/flywheel-input.js';
 import { createActivities } from '../src/activities/index.js';
 import { LOW_TRAFFIC_TRACES } from '../src/activities/discover.js';
@@ -372,5 +373,79 @@ describe('healthy: the fixed agent with realistic noise', () => {
     expect(d.scorerHealth.every((h) => h.healthy)).toBe(true);
     expect(d.routes[0]!.evidence[0]).toBe(`${run.evidence.traffic.traces} root traces in the ${windowText(run.evidence.window)}`);
     expect(run.evidence.traffic.traces).toBe(new Set(run.spans.map((r) => r.root_span_id)).size);
+  });
+
+  it('sees no change point: one agent version and one model throughout', () => {
+    expect(run.evidence.performancePlane!.dimensions).toContain('metadata.agent_version');
+    expect(run.evidence.performancePlane!.changes).toEqual([]);
+    expect(run.diagnosis.findings.some((f) => f.plane === 'performance' && f.severity !== 'info')).toBe(false);
+  });
+});
+
+describe(`slow-release: healthy production, then release ${SLOW_RELEASE_VERSION} is several times slower and costlier`, () => {
+  let run: Run;
+  beforeAll(async () => {
+    run = await runVariant('slow-release', 2000);
+  });
+  afterAll(() => dispose(run));
+
+  const label = `metadata.agent_version=${SLOW_RELEASE_VERSION}`;
+
+  it('plans one agent route naming the release, and nothing else', () => {
+    expect(ids(run.diagnosis)).toEqual([`agent:performance:${label}`]);
+    const route = run.diagnosis.routes[0]!;
+    expect(route.artifact).toBe('agent');
+    expect(route.targets).toEqual([{ kind: 'change', name: label }]);
+    expect(route.evidence.join('\n')).toContain(windowText(run.evidence.window));
+    expect(run.diagnosis.lowConfidence).toBe(false);
+  });
+
+  it('the finding cites before/after counts, latency and tokens that match the generated traces', () => {
+    const f = run.diagnosis.findings.find((x) => x.id === `performance:change:${label}`)!;
+    expect(f, run.diagnosis.findings.map((x) => x.id).join('\n')).toBeDefined();
+    expect(f.plane).toBe('performance');
+    expect(f.title).toContain(label);
+    const releaseRoots = run.roots.filter((r) => r.metadata.agent_version === SLOW_RELEASE_VERSION);
+    const changeAt = Math.min(...releaseRoots.map((r) => Date.parse(r.created)));
+    const before = run.roots.filter((r) => Date.parse(r.created) < changeAt);
+    expect(f.counts.traces_after).toBe(releaseRoots.length);
+    expect(f.counts.traces_before).toBe(before.length);
+    const p50 = (rs: typeof run.roots) => percentile(rs.map((r) => (r.metrics.end - r.metrics.start) * 1000).sort((a, b) => a - b), 0.5)!;
+    expect(f.counts.p50_latency_ms_before).toBeCloseTo(p50(before), 3);
+    expect(f.counts.p50_latency_ms_after).toBeCloseTo(p50(releaseRoots), 3);
+    expect(f.counts.p50_latency_ratio!).toBeGreaterThan(3);
+    const tokensOf = (rs: typeof run.roots) => {
+      const ids = new Set(rs.map((r) => r.root_span_id));
+      return run.spans.filter((s) => s.span_attributes?.type === 'llm' && ids.has(s.root_span_id)).reduce((a, s) => a + s.metrics.tokens, 0) / rs.length;
+    };
+    expect(f.counts.mean_tokens_before).toBeCloseTo(tokensOf(before), 6);
+    expect(f.counts.mean_tokens_after).toBeCloseTo(tokensOf(releaseRoots), 6);
+    expect(f.counts.cost_ratio!).toBeGreaterThan(1.5);
+    // Quality unchanged across the release.
+    expect(Math.abs(f.counts.mean_score_after! - f.counts.mean_score_before!)).toBeLessThan(0.05);
+    // Examples are the release's slowest traces in the window.
+    const byId = new Map(releaseRoots.map((r) => [r.root_span_id as string, r]));
+    expect(f.exampleTraceIds.length).toBeGreaterThan(0);
+    for (const id of f.exampleTraceIds) expect(byId.has(id), `${id} is not a ${SLOW_RELEASE_VERSION} trace in the window`).toBe(true);
+    const slowest = Math.max(...releaseRoots.map((r) => r.metrics.end - r.metrics.start));
+    const first = byId.get(f.exampleTraceIds[0]!)!;
+    expect(first.metrics.end - first.metrics.start).toBe(slowest);
+  });
+
+  it('the evidence holds statistics and a file reference, not rows', () => {
+    const plane = run.evidence.performancePlane!;
+    expect(plane.sample.traces).toBe(run.roots.length);
+    expect(plane.rowsFile!.rows).toBe(run.roots.length);
+    expect(existsSync(plane.rowsFile!.path)).toBe(true);
+    expect(JSON.stringify(plane).length).toBeLessThan(10_000);
+  });
+
+  it('drills into the slowest release trace and a typical one from before (span trees saved)', () => {
+    const f = run.diagnosis.findings.find((x) => x.id === `performance:change:${label}`)!;
+    const slowest = run.evidence.examples.find((e) => e.reason === `slowest trace with ${label}`)!;
+    expect(slowest.traceId).toBe(f.exampleTraceIds[0]);
+    const typical = run.evidence.examples.find((e) => e.reason === `typical trace before ${label}`)!;
+    expect(run.roots.find((r) => r.root_span_id === typical.traceId)!.metadata.agent_version).not.toBe(SLOW_RELEASE_VERSION);
+    for (const e of [slowest, typical]) expect(existsSync(join(phaseDir(run.ctx.runDir, '', 1, 'discover'), 'traces', `${e.traceId}.json`))).toBe(true);
   });
 });

@@ -6,7 +6,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ISSUE_TOPIC, NO_MATCH, SENTIMENT_TOPIC, TASK_TOPIC, generateExampleTraces, readSpecRows } from '../examples/support-agent/generate-traces.js';
+import {
+  ISSUE_TOPIC,
+  NO_MATCH,
+  SENTIMENT_TOPIC,
+  SLOW_RELEASE_DAYS_AGO,
+  SLOW_RELEASE_EXTRA_PROMPT_TOKENS,
+  SLOW_RELEASE_LATENCY_FACTOR,
+  SLOW_RELEASE_VERSION,
+  TASK_TOPIC,
+  generateExampleTraces,
+  readSpecRows,
+} from '../examples/support-agent/generate-traces.js';
 import { QUESTION_TEMPLATES, expectedFor, fillTemplate, labelQuestion } from '../examples/support-agent/questions.js';
 import { scoreAll } from '../examples/support-agent/scorers.js';
 import { answer, classify } from '../examples/support-agent/src/agent.js';
@@ -255,7 +266,7 @@ describe('generateExampleTraces', () => {
 });
 
 describe('generateExampleTraces variants', () => {
-  const gen = async (variant: 'healthy' | 'stuck-scorer' | 'low-traffic' | 'instrumentation-gap') => {
+  const gen = async (variant: 'healthy' | 'stuck-scorer' | 'low-traffic' | 'instrumentation-gap' | 'slow-release') => {
     const r = await generateExampleTraces({ outDir: tmp(`example-${variant}-`), now: NOW, traces: 1000, variant });
     const rows = readSpecRows(r.dir) as Row[];
     return { r, rows, roots: rows.filter((x) => x.is_root) };
@@ -304,6 +315,37 @@ describe('generateExampleTraces variants', () => {
     expect(roots.filter((r) => r.metrics.start < NOW_SEC - 10 * DAY).every((r) => r.output !== null)).toBe(true);
     // child spans are still there
     expect(rows.length).toBeGreaterThan(roots.length * 3);
+  });
+
+  it('slow-release: the healthy traffic, but release 1.6.0 is several times slower and costlier with the same answers', async () => {
+    const healthy = await gen('healthy');
+    const { roots, rows } = await gen('slow-release');
+    const releaseAt = NOW_SEC - SLOW_RELEASE_DAYS_AGO * DAY;
+    const before = roots.filter((r) => r.metrics.start < releaseAt);
+    const after = roots.filter((r) => r.metrics.start >= releaseAt);
+    expect(before.length).toBeGreaterThan(100);
+    expect(after.length).toBeGreaterThan(50);
+    expect(before.every((r) => r.metadata.agent_version !== SLOW_RELEASE_VERSION)).toBe(true);
+    expect(after.every((r) => r.metadata.agent_version === SLOW_RELEASE_VERSION)).toBe(true);
+    // Same questions, answers and scores as healthy production, trace for trace.
+    const healthyById = new Map(healthy.roots.map((r) => [r.id, r]));
+    for (const r of roots) {
+      const h = healthyById.get(r.id)!;
+      expect(h, r.id).toBeDefined();
+      expect(r.input).toEqual(h.input);
+      expect(r.output).toEqual(h.output);
+      expect(r.scores).toEqual(h.scores);
+    }
+    // Slower and more tokens after the release, only there.
+    const seconds = (r: Row) => r.metrics.end - r.metrics.start;
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    expect(median(after.map(seconds)) / median(before.map(seconds))).toBeGreaterThan(SLOW_RELEASE_LATENCY_FACTOR / 2);
+    const composeTokens = (ids: Set<string>) => mean(rows.filter((r) => r.span_attributes.name === 'compose_answer' && ids.has(r.root_span_id)).map((r) => r.metrics.prompt_tokens));
+    const afterIds = new Set(after.map((r) => r.root_span_id as string));
+    const beforeIds = new Set(before.map((r) => r.root_span_id as string));
+    expect(composeTokens(afterIds) - composeTokens(beforeIds)).toBeGreaterThan(SLOW_RELEASE_EXTRA_PROMPT_TOKENS * 0.8);
+    const beforeHealthy = healthy.roots.filter((r) => r.metrics.start < releaseAt);
+    expect(before.map((r) => r.metrics)).toEqual(beforeHealthy.map((r) => r.metrics));
   });
 
   it('has a CLI form', async () => {

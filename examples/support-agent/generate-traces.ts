@@ -25,8 +25,19 @@ import { EXAMPLE_DIR, loadAgent, type AgentModule } from './load-agent.js';
 import { QUESTION_TEMPLATES, expectedFor, fillTemplate, type QuestionTemplate } from './questions.js';
 import { scoreAll } from './scorers.js';
 
-export type TraceVariant = 'defective' | 'healthy' | 'stuck-scorer' | 'low-traffic' | 'instrumentation-gap';
-export const TRACE_VARIANTS: readonly TraceVariant[] = ['defective', 'healthy', 'stuck-scorer', 'low-traffic', 'instrumentation-gap'];
+export type TraceVariant = 'defective' | 'healthy' | 'stuck-scorer' | 'low-traffic' | 'instrumentation-gap' | 'slow-release';
+export const TRACE_VARIANTS: readonly TraceVariant[] = ['defective', 'healthy', 'stuck-scorer', 'low-traffic', 'instrumentation-gap', 'slow-release'];
+
+/**
+ * 'slow-release': healthy production (the fixed agent, the same noise) until a release `SLOW_RELEASE_VERSION`
+ * goes out `SLOW_RELEASE_DAYS_AGO` days before now; from then on every trace runs that version, whose
+ * compose_answer step is `SLOW_RELEASE_LATENCY_FACTOR` times slower and sends `SLOW_RELEASE_EXTRA_PROMPT_TOKENS`
+ * more prompt tokens (a longer system prompt). Answers, and so scores, are unchanged.
+ */
+export const SLOW_RELEASE_VERSION = '1.6.0';
+export const SLOW_RELEASE_DAYS_AGO = 3;
+export const SLOW_RELEASE_LATENCY_FACTOR = 5;
+export const SLOW_RELEASE_EXTRA_PROMPT_TOKENS = 900;
 
 export interface GenerateTracesOptions {
   outDir: string;
@@ -241,7 +252,9 @@ export async function generateExampleTraces(options: GenerateTracesOptions): Pro
   const projectId = options.projectId ?? uuidFromText(`project:${projectName}`);
   const srcDir = resolve(options.agentDir ?? join(EXAMPLE_DIR, 'src'));
 
-  const loaded = variant === 'healthy' ? await loadFixedAgent(srcDir) : { agent: await loadAgent(srcDir), cleanup: () => {} };
+  // 'slow-release' is healthy production plus a slow release: same agent, same traffic draws.
+  const healthyAgent = variant === 'healthy' || variant === 'slow-release';
+  const loaded = healthyAgent ? await loadFixedAgent(srcDir) : { agent: await loadAgent(srcDir), cleanup: () => {} };
   try {
     const traffic = mulberry32(seed);
     const detail = mulberry32((seed ^ 0x5bd1e995) >>> 0);
@@ -251,6 +264,7 @@ export async function generateExampleTraces(options: GenerateTracesOptions): Pro
     const rolloutAt = nowSec - Math.min(14, days / 2) * 86400;
     const gapStart = nowSec - Math.min(10, days / 3) * 86400;
     const recentStart = nowSec - 7 * 86400;
+    const releaseAt = nowSec - Math.min(SLOW_RELEASE_DAYS_AGO, days / 4) * 86400;
     const lowTrafficRecent = Math.min(traces, Math.max(3, Math.round(traces * 0.004)));
 
     // 1. Sample times (sorted) so ids and versions follow time.
@@ -283,7 +297,7 @@ export async function generateExampleTraces(options: GenerateTracesOptions): Pro
       // Healthy production is not perfect: a few customers ask two things at once (the agent answers one),
       // and the order service times out now and then. Without this noise a pass/fail scorer sits at
       // exactly 1, which the flywheel rightly reads as a stuck scorer.
-      const noise = variant === 'healthy' ? traffic() : 1;
+      const noise = healthyAgent ? traffic() : 1;
       if (noise < 0.03) {
         const others = QUESTION_TEMPLATES.filter((t) => t.category !== template.category && !t.text.includes('{order}'));
         question = `${pick(traffic, others).text} Also: ${question}`;
@@ -291,7 +305,7 @@ export async function generateExampleTraces(options: GenerateTracesOptions): Pro
 
       const input = { question, customer_tier: tier, locale };
       const output = loaded.agent.answer(input);
-      if (variant === 'healthy' && output.tool_calls.length && noise > 0.97) {
+      if (healthyAgent && output.tool_calls.length && noise > 0.97) {
         output.tool_calls[0]!.error = 'OrderServiceTimeout: lookup_order timed out after 10s (upstream)';
         delete output.tool_calls[0]!.result;
         output.answer = "Sorry, I couldn't look up your order right now. Please try again in a few minutes.";
@@ -300,7 +314,8 @@ export async function generateExampleTraces(options: GenerateTracesOptions): Pro
       const scores: Record<string, number | null> = { ...scoreAll({ input, output, expected }) };
       if (variant === 'stuck-scorer') scores.answer_quality = 1;
       const gap = variant === 'instrumentation-gap' && t0 >= gapStart;
-      const agentVersion = gap ? '1.5.0' : loaded.agent.AGENT_VERSION;
+      const slow = variant === 'slow-release' && t0 >= releaseAt;
+      const agentVersion = gap ? '1.5.0' : slow ? SLOW_RELEASE_VERSION : loaded.agent.AGENT_VERSION;
 
       const toolError = output.tool_calls.find((c) => c.error)?.error;
       const deflected = output.category === 'escalation' && template.category !== 'escalation';
@@ -364,8 +379,11 @@ export async function generateExampleTraces(options: GenerateTracesOptions): Pro
       const context = output.tool_calls.map((c) => (c.error ? `lookup_order error: ${c.error}` : `lookup_order: ${JSON.stringify(c.result)}`)).join('\n');
       const aStart = round3(cursor + 0.003);
       const aCompletion = tokens(output.answer);
-      const aEnd = round3(aStart + 0.35 + aCompletion * 0.012 + detail() * 0.6);
-      const aPrompt = tokens(COMPOSE_PROMPT) + tokens(question) + tokens(context) + 120;
+      // One detail() draw either way; the unchanged expression (same float rounding) for every other trace.
+      const aEnd = round3(
+        slow ? aStart + (0.35 + aCompletion * 0.012 + detail() * 0.6) * SLOW_RELEASE_LATENCY_FACTOR : aStart + 0.35 + aCompletion * 0.012 + detail() * 0.6,
+      );
+      const aPrompt = tokens(COMPOSE_PROMPT) + tokens(question) + tokens(context) + 120 + (slow ? SLOW_RELEASE_EXTRA_PROMPT_TOKENS : 0);
       drafts.push({
         start: aStart, end: aEnd, isRoot: false,
         row: {

@@ -96,6 +96,11 @@ export function renderBrief(b: BriefInput): string {
     '- Do not run `git add` or `git commit`; the caller owns git operations.',
     '- Do not edit eval files or golden cases to make scores go up.',
     CONSTRAINTS[b.artifact] ?? '',
+    ...(b.routes.some((r) => r.targets.some((t) => t.kind === 'change'))
+      ? [
+          '- Performance/cost regressions: compare the span trees of the example traces after the change with the typical ones before it (which step got slower, which call sends more tokens or uses a pricier model); bring latency and cost back without changing the answers — quality must not drop.',
+        ]
+      : []),
     '',
   );
   return lines.join('\n');

@@ -24,6 +24,7 @@ import type {
 import type { OrientContext } from '../workflows/types.js';
 import { writeJsonAtomic, writeJsonlAtomic } from './files.js';
 import { keysOf } from './orient.js';
+import { performancePlane } from './performance.js';
 
 type Row = Record<string, unknown>;
 
@@ -279,6 +280,20 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
     }
   }
 
+  // Performance and cost before vs after each change point (a version, model or any metadata value new in the window).
+  progress?.('performance: change points');
+  const perfPlane = await performancePlane(q, {
+    src,
+    window: W,
+    days,
+    now,
+    traces,
+    spans: n(t?.spans),
+    scorePath: primary ? fieldPath('scores', primary) : null,
+    metadataKeys: ctx.metadataKeys,
+    dir: p.dir,
+  });
+
   // Instrumentation health: root spans missing input/output/scores; score columns that disappeared.
   progress?.('instrumentation health');
   const instQuery = `SELECT COUNT(*) AS roots, count((input IS NULL) ? 1 : null) AS no_input, count((output IS NULL) ? 1 : null) AS no_output, count((scores IS NULL) ? 1 : null) AS no_scores FROM ${roots}`;
@@ -331,6 +346,13 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
   };
   for (const t of toolErrors.filter((x) => x.errors > 0).slice(0, 2)) pick(t.exampleTraceIds[0], `tool error: ${t.tool}`);
   for (const c of worst.slice(0, 2)) pick(c.exampleTraceIds[0], `low ${primary} in ${cohortId(c)}`);
+  // The first change point: its slowest trace next to a typical one from before, to compare the span trees.
+  const change = perfPlane.changes[0];
+  if (change) {
+    const label = `${change.source === 'llm' ? 'llm.' : ''}metadata.${change.key}=${change.value}`;
+    pick(change.slowestAfterTraceIds[0], `slowest trace with ${label}`);
+    pick(change.typicalBeforeTraceIds[0], `typical trace before ${label}`);
+  }
   for (const s of scores.slice(0, 2)) pick(s.lowScoreExamples[0], `low ${s.name}`);
   for (const e of examples.slice(0, 6)) {
     const trace = await bt.viewTrace({ objectRef: `project_logs:${ctx.project.id}`, traceId: e.traceId, signal });
@@ -349,6 +371,7 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
     reliability,
     cohorts,
     performance,
+    performancePlane: perfPlane,
     changes,
     instrumentation,
     evalAlignment,

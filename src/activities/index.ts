@@ -14,6 +14,7 @@ import type { SummaryArtifact } from '../../schemas/summary.js';
 import { packageRoot } from '../paths.js';
 import type { FlywheelConfig } from '../../schemas/flywheel-input.js';
 import type { ChangeArtifact, DiscoverEvidence, EvalResult, RowComparison } from '../workflows/logic/evidence.js';
+import type { RouteTarget } from '../workflows/logic/diagnose.js';
 import type { BriefRef, ChangeAgentResult, CurateResult, HandoffPaths, OrientContext, RevertResult } from '../workflows/types.js';
 import { renderBrief, runChangeAgent as runChange, type BriefInput } from './change-agent.js';
 import { curateDataset as curate } from './curate.js';
@@ -148,7 +149,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     async curateDataset(p: {
       ctx: OrientContext;
       routeId: string;
-      targets: { kind: 'score' | 'cohort' | 'tool' | 'error' | 'span_field' | 'score_column'; name: string }[];
+      targets: RouteTarget[];
       windowDays: number;
       iteration: number;
       labeler?: string[];

@@ -173,7 +173,12 @@ export function buildSummary(input: HandoffInput): Summary {
     ...(f.queryRef ? { query_ref: f.queryRef } : {}),
   }));
   const windowText = evidence ? ` (${evidence.window.days}-day window, ${evidence.traffic.traces} traces)` : '';
-  const findingStrings = findings.map((f) => `${f.title}: ${f.detail}${windowText}`);
+  // Actionable findings first (critical, then warnings), each group in Diagnose's order; the narrative sorts the same way.
+  const rank = { critical: 0, warning: 1, info: 2 } as const;
+  const findingStrings = findings
+    .map((f, i) => ({ f, i }))
+    .sort((a, b) => rank[a.f.severity] - rank[b.f.severity] || a.i - b.i)
+    .map(({ f }) => `${f.title}: ${f.detail}${windowText}`);
   if (findingStrings.length === 0 && evidence) {
     findingStrings.push(`No problems found in ${evidence.traffic.traces} traces over the ${evidence.window.days}-day window`);
   }

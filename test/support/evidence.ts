@@ -1,5 +1,5 @@
 /** Synthetic DISCOVER FINDINGS for tests of Diagnose and of workflows that run without Braintrust. */
-import type { CohortStats, DiscoverEvidence, ScoreStats } from '../../src/workflows/logic/evidence.js';
+import type { CohortStats, DiscoverEvidence, PerformanceChange, PerformancePlane, PerfSide, ScoreStats } from '../../src/workflows/logic/evidence.js';
 
 export const Q = "SELECT ... FROM project_logs('p1') WHERE created >= NOW() - INTERVAL 7 day";
 
@@ -68,3 +68,51 @@ export function healthy(projectName = 'Support Bot'): DiscoverEvidence {
   };
 }
 
+
+/** One side of a change point: 200 traces at p50 1 s / p95 2 s, 400 tokens and $0.0004 per trace. */
+export function perfSide(over: Partial<PerfSide> = {}): PerfSide {
+  return {
+    traces: 200,
+    latencyTraces: 200,
+    p50LatencyMs: 1000,
+    p95LatencyMs: 2000,
+    tokenTraces: 200,
+    meanTokens: 400,
+    p50Tokens: 400,
+    costTraces: 200,
+    meanCostUsd: 0.0004,
+    p50CostUsd: 0.0004,
+    meanScore: 0.86,
+    ...over,
+  };
+}
+
+/** A release `metadata.app_version=2.0.0` mid-window; the same performance before and after unless overridden. */
+export function perfChange(over: Partial<PerformanceChange> = {}): PerformanceChange {
+  return {
+    source: 'root',
+    key: 'app_version',
+    value: '2.0.0',
+    previousValues: ['1.9.3'],
+    changeAt: '2025-01-05T00:00:00.000Z',
+    afterShare: 1,
+    before: perfSide(),
+    after: perfSide({ traces: 150, latencyTraces: 150, tokenTraces: 150, costTraces: 150 }),
+    slowestAfterTraceIds: ['t-slow-a', 't-slow-b', 't-slow-c'],
+    costliestAfterTraceIds: ['t-cost-a', 't-slow-a'],
+    typicalBeforeTraceIds: ['t-typ-1', 't-typ-2'],
+    query: Q,
+    ...over,
+  };
+}
+
+export function perfPlane(changes: PerformanceChange[]): PerformancePlane {
+  return {
+    dimensions: ['metadata.app_version', 'llm.metadata.model'],
+    changes,
+    sample: { traces: 350, llmSpans: 700, fraction: 1, truncated: false },
+    pricing: 'test prices',
+    rowsFile: null,
+    query: Q,
+  };
+}

@@ -5,7 +5,7 @@
  * Priority: measurement → instrumentation → dataset → agent → none. A mis-measured score is a
  * scorer problem and never yields an agent route; thin evidence never yields a confident route.
  */
-import type { CohortStats, DiscoverEvidence, EvidencePlane, EvidenceWindow, ScoreStats } from './evidence.js';
+import type { CohortStats, DiscoverEvidence, EvidencePlane, EvidenceWindow, PerformanceChange, ScoreStats } from './evidence.js';
 import { assessScorer, cmp, SCORER_HEALTH_THRESHOLDS, type ScorerHealth, type ScorerHealthThresholds } from './scorer-health.js';
 
 export type RouteArtifact = 'measurement' | 'instrumentation' | 'dataset' | 'agent' | 'none';
@@ -15,7 +15,8 @@ export type Confidence = 'low' | 'medium' | 'high';
 export type Severity = 'info' | 'warning' | 'critical';
 
 export interface RouteTarget {
-  kind: 'score' | 'cohort' | 'tool' | 'error' | 'span_field' | 'score_column';
+  /** `change`: a metadata value that marks a change (`metadata.agent_version=1.6.0`, `llm.metadata.model=gpt-4o`). */
+  kind: 'score' | 'cohort' | 'tool' | 'error' | 'span_field' | 'score_column' | 'change';
   name: string;
 }
 
@@ -92,7 +93,53 @@ export interface DiagnoseThresholds {
   /** Counts at which a clear signal is called `high` confidence. */
   highConfidenceN: number;
   scorer: ScorerHealthThresholds;
+  /** Performance/cost regressions at a change point (a new version, model, prompt…). */
+  performance: PerfRegressionThresholds;
 }
+
+/**
+ * When the traces carrying a new metadata value (after its change point) are materially slower or costlier than
+ * the traces before it. Every ratio is after / before; each comes with a minimum sample on both sides and an
+ * absolute increase, so a few slow traces or a millisecond-scale change do not make a finding.
+ */
+export interface PerfRegressionThresholds {
+  /** Traces needed on each side (before, and after with the new value) to compare medians and means. */
+  minTraces: number;
+  /** Traces needed on each side to compare the p95 (the tail needs more samples to be stable). */
+  minTailTraces: number;
+  /** The new value must carry at least this share of the traffic since the change point (a release, not a cohort). */
+  minAfterShare: number;
+  /** p50 latency ratio at which the median trace is materially slower. */
+  p50LatencyRatio: number;
+  /** p95 latency ratio at which the tail is materially slower. */
+  p95LatencyRatio: number;
+  /** Smallest latency increase (ms, at the percentile that crossed its ratio) that counts. */
+  minLatencyIncreaseMs: number;
+  /** Mean estimated cost per trace ratio at which the change is materially costlier. */
+  costRatio: number;
+  /** Smallest increase of the mean estimated cost per trace (USD) that counts. */
+  minCostIncreaseUsd: number;
+  /** Mean tokens per trace ratio (used when cost cannot be estimated on both sides). */
+  tokenRatio: number;
+  /** Smallest increase of the mean tokens per trace that counts. */
+  minTokenIncrease: number;
+  /** A ratio at or above this makes the finding critical. */
+  criticalRatio: number;
+}
+
+export const PERF_REGRESSION_THRESHOLDS: PerfRegressionThresholds = {
+  minTraces: 30,
+  minTailTraces: 60,
+  minAfterShare: 0.5,
+  p50LatencyRatio: 1.5,
+  p95LatencyRatio: 2,
+  minLatencyIncreaseMs: 250,
+  costRatio: 1.5,
+  minCostIncreaseUsd: 0.00001,
+  tokenRatio: 1.5,
+  minTokenIncrease: 50,
+  criticalRatio: 3,
+};
 
 export const DIAGNOSE_THRESHOLDS: DiagnoseThresholds = {
   minTraces: 30,
@@ -116,6 +163,7 @@ export const DIAGNOSE_THRESHOLDS: DiagnoseThresholds = {
   p95LatencyMs: 30_000,
   highConfidenceN: 100,
   scorer: SCORER_HEALTH_THRESHOLDS,
+  performance: PERF_REGRESSION_THRESHOLDS,
 };
 
 export interface DiagnoseOptions {
@@ -161,7 +209,11 @@ export function resolvePrimaryScore(evidence: DiscoverEvidence, override?: strin
 }
 
 export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = {}): Diagnosis {
-  const t: DiagnoseThresholds = { ...DIAGNOSE_THRESHOLDS, ...options.thresholds };
+  const t: DiagnoseThresholds = {
+    ...DIAGNOSE_THRESHOLDS,
+    ...options.thresholds,
+    performance: { ...DIAGNOSE_THRESHOLDS.performance, ...options.thresholds?.performance },
+  };
   const binary = options.binaryScores ?? [];
   const w = evidence.window;
   const win = { from: w.from, to: w.to, days: w.days };
@@ -569,6 +621,71 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
     });
   }
 
+  // ---- Agent: a release / model / prompt change that made traces materially slower or costlier
+  const plane = evidence.performancePlane;
+  const perfRoutes = new Map<string, Candidate>();
+  for (const c of [...(plane?.changes ?? [])].sort((a, b) => cmp(changeLabel(a), changeLabel(b)))) {
+    const r = assessPerfChange(c, t.performance);
+    if (r.verdict === 'too_few' || r.verdict === 'not_a_release') continue;
+    const label = changeLabel(c);
+    const text = perfChangeText(c, primaryName);
+    if (r.verdict === 'no_regression') {
+      notes.push(`performance at ${label} (since ${c.changeAt}): ${text}; no material regression`);
+      continue;
+    }
+    const worst = Math.max(...r.regressed.map((x) => x.ratio));
+    const latency = r.regressed.some((x) => x.metric.startsWith('p'));
+    const costly = r.regressed.some((x) => x.metric === 'cost' || x.metric === 'tokens');
+    const what = r.regressed.map((x) => `${METRIC_TEXT[x.metric]} ×${ratioText(x.ratio)}`).join(', ');
+    const examples = [...(latency ? c.slowestAfterTraceIds : []), ...(costly ? c.costliestAfterTraceIds : [])];
+    const f = addFinding({
+      id: `performance:change:${label}`,
+      plane: 'performance',
+      severity: worst >= t.performance.criticalRatio ? 'critical' : 'warning',
+      title: `${latency && costly ? 'Slower and costlier' : latency ? 'Slower' : 'Costlier'} since ${label} (${what})`,
+      detail: `since ${c.changeAt}: ${text}`,
+      counts: perfCounts(c, r.ratios),
+      exampleTraceIds: examples,
+      query: c.query,
+      ...(c.queryRef ? { queryRef: c.queryRef } : {}),
+    });
+    const scoreMoved =
+      c.before.meanScore != null && c.after.meanScore != null && Math.abs(c.after.meanScore - c.before.meanScore) >= t.changeDrop;
+    const strong = Math.min(c.before.traces, c.after.traces) >= t.highConfidenceN && r.regressed.some((x) => x.ratio >= 2 * x.threshold);
+    // Values that appeared at the same instant (a release that bumps agent_version and prompt_version) are one change.
+    const same = perfRoutes.get(c.changeAt);
+    if (same) {
+      same.targets.push({ kind: 'change', name: label });
+      same.findingIds.push(f.id);
+      same.evidence.push(`${f.title}; ${f.detail}`);
+      same.rationale = `${same.rationale} ${label} appeared at the same moment.`;
+      continue;
+    }
+    const route: Candidate = {
+      id: `agent:performance:${label}`,
+      artifact: 'agent',
+      title: `Find and undo what made ${label} ${latency && costly ? 'slower and costlier' : latency ? 'slower' : 'costlier'}`,
+      rationale: `Since ${label} appeared, traces are materially ${latency && costly ? 'slower and costlier' : latency ? 'slower' : 'costlier'} (${what}) than before it; the release's code, prompt, model choice or tool loop — which the agent owns — is the first suspect.`,
+      evidence: [
+        `${f.detail} in the ${wtext}`,
+        `example traces since the change: ${ex(examples).join(', ') || 'none'}`,
+        `typical traces before it: ${c.typicalBeforeTraceIds.join(', ') || 'none'}`,
+      ],
+      counterevidence: [
+        'a dependency (the LLM provider, a tool backend) may have slowed down at the same time; compare the span trees of the example traces before and after',
+        ...(scoreMoved ? [`quality moved too (${primaryName ?? 'score'} mean ${num(c.before.meanScore)} → ${num(c.after.meanScore)}), so this may be more than a performance change`] : []),
+        ...(c.afterShare < 0.9 ? [`only ${pct(c.afterShare)} of the traffic since the change point carries ${label}`] : []),
+      ],
+      confidence: strong ? 'high' : 'medium',
+      targets: [{ kind: 'change', name: label }],
+      findingIds: [f.id],
+      exampleTraceIds: ex(examples),
+      weight: worst,
+    };
+    perfRoutes.set(c.changeAt, route);
+    candidates.push(route);
+  }
+
   // ---- Findings without routes: performance and change correlation
   const perf = evidence.performance;
   if (perf?.p95LatencyMs != null && perf.p95LatencyMs > t.p95LatencyMs) {
@@ -642,6 +759,88 @@ export function rateLowerBound(k: number, n: number): number {
   return Math.max(0, (centre - margin) / (1 + z2n));
 }
 
+// ---- Performance change points
+
+type PerfMetric = 'p50' | 'p95' | 'cost' | 'tokens';
+const METRIC_TEXT: Record<PerfMetric, string> = { p50: 'p50 latency', p95: 'p95 latency', cost: 'est. cost/trace', tokens: 'tokens/trace' };
+
+export interface PerfAssessment {
+  /** too_few: not enough traces on a side; not_a_release: the value carries too little of the traffic since it appeared. */
+  verdict: 'too_few' | 'not_a_release' | 'no_regression' | 'regression';
+  /** after / before for each metric that could be compared. */
+  ratios: Partial<Record<PerfMetric, number>>;
+  /** The metrics past their thresholds (ratio and absolute increase, with enough samples). */
+  regressed: Array<{ metric: PerfMetric; ratio: number; threshold: number }>;
+}
+
+const isPerfRoute = (c: { id: string }): boolean => c.id.startsWith('agent:performance:');
+/** `metadata.agent_version=1.6.0` / `llm.metadata.model=gpt-4o` (values capped so ids stay short). */
+export const changeLabel = (c: Pick<PerformanceChange, 'source' | 'key' | 'value'>): string =>
+  `${c.source === 'llm' ? 'llm.' : ''}metadata.${c.key}=${c.value.length > 120 ? `${c.value.slice(0, 120)}…` : c.value}`;
+const ratioText = (x: number): string => String(Math.round(x * 100) / 100);
+
+/** Is the change point a material performance/cost regression? Pure; the thresholds are the only knobs. */
+export function assessPerfChange(c: PerformanceChange, th: PerfRegressionThresholds = PERF_REGRESSION_THRESHOLDS): PerfAssessment {
+  const ratios: PerfAssessment['ratios'] = {};
+  const regressed: PerfAssessment['regressed'] = [];
+  const { before: b, after: a } = c;
+  if (b.traces < th.minTraces || a.traces < th.minTraces) return { verdict: 'too_few', ratios, regressed };
+  if (c.afterShare < th.minAfterShare) return { verdict: 'not_a_release', ratios, regressed };
+  const check = (metric: PerfMetric, before: number | null, after: number | null, samples: number, minSamples: number, ratio: number, minIncrease: number) => {
+    if (before == null || after == null || before <= 0 || samples < minSamples) return;
+    const r = after / before;
+    ratios[metric] = r;
+    if (r >= ratio && after - before >= minIncrease) regressed.push({ metric, ratio: r, threshold: ratio });
+  };
+  const latencyN = Math.min(b.latencyTraces, a.latencyTraces);
+  check('p50', b.p50LatencyMs, a.p50LatencyMs, latencyN, th.minTraces, th.p50LatencyRatio, th.minLatencyIncreaseMs);
+  check('p95', b.p95LatencyMs, a.p95LatencyMs, latencyN, th.minTailTraces, th.p95LatencyRatio, th.minLatencyIncreaseMs);
+  const costN = Math.min(b.costTraces, a.costTraces);
+  // Cost when both sides can be priced; tokens otherwise (an unknown model has tokens but no price).
+  if (costN >= th.minTraces) check('cost', b.meanCostUsd, a.meanCostUsd, costN, th.minTraces, th.costRatio, th.minCostIncreaseUsd);
+  else check('tokens', b.meanTokens, a.meanTokens, Math.min(b.tokenTraces, a.tokenTraces), th.minTraces, th.tokenRatio, th.minTokenIncrease);
+  return { verdict: regressed.length ? 'regression' : 'no_regression', ratios, regressed };
+}
+
+const ms = (x: number | null): string => (x == null ? 'n/a' : `${Math.round(x)} ms`);
+const usd = (x: number | null): string => (x == null ? 'n/a' : `$${x < 0.01 ? x.toPrecision(3) : x.toFixed(4)}`);
+const arrow = (before: string, after: string, b: number | null, a: number | null): string =>
+  `${before} → ${after}${b != null && a != null && b > 0 ? ` (×${ratioText(a / b)})` : ''}`;
+
+function perfChangeText(c: PerformanceChange, score: string | null): string {
+  const b = c.before;
+  const a = c.after;
+  const prev = c.previousValues.length ? ` (${c.previousValues.join(', ')})` : '';
+  const parts = [
+    `${a.traces} traces with ${changeLabel(c)} vs ${b.traces} before${prev}`,
+    `p50 latency ${arrow(ms(b.p50LatencyMs), ms(a.p50LatencyMs), b.p50LatencyMs, a.p50LatencyMs)}`,
+    `p95 latency ${arrow(ms(b.p95LatencyMs), ms(a.p95LatencyMs), b.p95LatencyMs, a.p95LatencyMs)}`,
+    `mean tokens/trace ${arrow(num(b.meanTokens), num(a.meanTokens), b.meanTokens, a.meanTokens)}`,
+    `est. cost/trace ${arrow(usd(b.meanCostUsd), usd(a.meanCostUsd), b.meanCostUsd, a.meanCostUsd)}`,
+  ];
+  if (b.meanScore != null || a.meanScore != null) parts.push(`${score ?? 'score'} mean ${num(b.meanScore)} → ${num(a.meanScore)}`);
+  return parts.join('; ');
+}
+
+function perfCounts(c: PerformanceChange, ratios: PerfAssessment['ratios']): Record<string, number> {
+  const out: Record<string, number> = { traces_before: c.before.traces, traces_after: c.after.traces };
+  const put = (k: string, v: number | null | undefined) => {
+    if (v != null && Number.isFinite(v)) out[k] = v;
+  };
+  put('p50_latency_ms_before', c.before.p50LatencyMs);
+  put('p50_latency_ms_after', c.after.p50LatencyMs);
+  put('p95_latency_ms_before', c.before.p95LatencyMs);
+  put('p95_latency_ms_after', c.after.p95LatencyMs);
+  put('mean_tokens_before', c.before.meanTokens);
+  put('mean_tokens_after', c.after.meanTokens);
+  put('mean_cost_usd_before', c.before.meanCostUsd);
+  put('mean_cost_usd_after', c.after.meanCostUsd);
+  put('mean_score_before', c.before.meanScore);
+  put('mean_score_after', c.after.meanScore);
+  for (const [k, v] of Object.entries(ratios)) put(`${k === 'p50' || k === 'p95' ? `${k}_latency` : k}_ratio`, v);
+  return out;
+}
+
 /** Shared example traces at which two routes of one artifact are the same failure seen through two lenses. */
 const SAME_FAILURE_SHARED_TRACES = 2;
 
@@ -655,8 +854,8 @@ function mergeSameFailure(candidates: Candidate[]): Candidate[] {
   const kept: Candidate[] = [];
   for (const c of candidates) {
     const host =
-      c.artifact === 'dataset' || c.artifact === 'agent'
-        ? kept.find((k) => k.artifact === c.artifact && k.exampleTraceIds.filter((id) => c.exampleTraceIds.includes(id)).length >= SAME_FAILURE_SHARED_TRACES)
+      (c.artifact === 'dataset' || c.artifact === 'agent') && !isPerfRoute(c)
+        ? kept.find((k) => k.artifact === c.artifact && !isPerfRoute(k) && k.exampleTraceIds.filter((id) => c.exampleTraceIds.includes(id)).length >= SAME_FAILURE_SHARED_TRACES)
         : undefined;
     if (!host) {
       kept.push({ ...c });

@@ -126,6 +126,65 @@ export interface PerformanceStats extends QuerySource {
   exampleTraceIds: string[];
 }
 
+/** Latency, tokens, estimated cost and quality of one side (before or after) of a change point. */
+export interface PerfSide {
+  /** Traces on this side (in the sample). */
+  traces: number;
+  /** Traces with a usable root latency (metrics.end - metrics.start). */
+  latencyTraces: number;
+  p50LatencyMs: number | null;
+  p95LatencyMs: number | null;
+  /** Traces with token counts on their LLM spans. */
+  tokenTraces: number;
+  meanTokens: number | null;
+  p50Tokens: number | null;
+  /** Traces whose every LLM span has a model with a known price. */
+  costTraces: number;
+  /** Estimated cost per trace in USD (list prices; see PerformancePlane.pricing). */
+  meanCostUsd: number | null;
+  p50CostUsd: number | null;
+  /** Mean of the primary score on this side (quality context), when there is one. */
+  meanScore: number | null;
+}
+
+/**
+ * One change point: a value of a metadata key (root metadata, or the model of the trace's LLM spans) that first
+ * appears inside the window after its first day, with performance and cost before vs after it.
+ */
+export interface PerformanceChange extends QuerySource {
+  /** Where the key lives: the root span's metadata, or the metadata of the trace's LLM spans. */
+  source: 'root' | 'llm';
+  key: string;
+  /** The new value. */
+  value: string;
+  /** Values seen before the change point, most common first (a few). */
+  previousValues: string[];
+  /** First time the value was seen (ISO). */
+  changeAt: string;
+  /** Share of the sampled traces since the change point that carry the new value. */
+  afterShare: number;
+  /** Traces before the change point (any other value) vs traces since it carrying the new value. */
+  before: PerfSide;
+  after: PerfSide;
+  /** Slowest and costliest traces with the new value; typical ones from before (median latency). */
+  slowestAfterTraceIds: string[];
+  costliestAfterTraceIds: string[];
+  typicalBeforeTraceIds: string[];
+}
+
+/** The performance/cost plane sliced by change points (versions, models, prompts, any key whose value changed). */
+export interface PerformancePlane extends QuerySource {
+  /** Dimensions examined for change points, e.g. `metadata.agent_version`, `llm.metadata.model`. */
+  dimensions: string[];
+  changes: PerformanceChange[];
+  /** The per-trace sample the statistics come from (a hash-prefix sample of trace ids when traffic exceeds the cap). */
+  sample: { traces: number; llmSpans: number; fraction: number; truncated: boolean };
+  /** How cost was estimated. */
+  pricing: string;
+  /** Per-trace rows (latency, tokens, cost, dimension values) in the run directory. */
+  rowsFile: FileRef | null;
+}
+
 export interface CorrelationGroup {
   group: string;
   n: number;
@@ -213,6 +272,8 @@ export interface DiscoverEvidence {
   reliability: ReliabilityStats;
   cohorts: CohortStats[];
   performance: PerformanceStats | null;
+  /** Performance and cost before vs after each change point found in the window (absent in older histories). */
+  performancePlane?: PerformancePlane | null;
   changes: ChangeCorrelation[];
   instrumentation: InstrumentationHealth;
   evalAlignment: EvalAlignment | null;
