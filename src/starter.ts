@@ -5,8 +5,10 @@
 import { Command, CommanderError, Option } from 'commander';
 import { registerLocalCommands } from './local-server/cli.js';
 import { CliError, EXIT_CODES, explainError } from './cli/common.js';
-import { registerOpsCommands } from './cli/ops.js';
 import { registerFleetCommand } from './cli/fleet.js';
+import { registerGateCommands } from './cli/gates.js';
+import { registerHistoryCommands } from './cli/history.js';
+import { registerObserveCommands } from './cli/observe.js';
 import { registerRunCommand } from './cli/run.js';
 import { registerScheduleCommands } from './cli/schedule.js';
 import { registerWorkerCommand } from './cli/worker.js';
@@ -30,7 +32,9 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerRunCommand(program);
-  registerOpsCommands(program);
+  registerObserveCommands(program);
+  registerGateCommands(program);
+  registerHistoryCommands(program);
   registerScheduleCommands(program);
   registerFleetCommand(program);
   registerWorkerCommand(program);

@@ -23,6 +23,11 @@ export const EXIT_CODES = {
   usage: 2,
 } as const;
 
+/** The exit code of a run's outcome (`run`, `watch`): an unknown or missing outcome is an error. */
+export function exitCodeFor(outcome: string | undefined): number {
+  return outcome && outcome in EXIT_CODES ? EXIT_CODES[outcome as keyof typeof EXIT_CODES] : EXIT_CODES.error;
+}
+
 export interface GlobalOptions {
   json?: boolean;
   verbose?: boolean;
@@ -134,6 +139,18 @@ export async function withClient<T>(globals: GlobalOptions, fn: (client: Client,
 export function globalsOf(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals() as GlobalOptions;
 }
+
+/**
+ * A commander action for `fn(...arguments, globals)`: passes the command's global options last, and a number
+ * `fn` returns becomes the process exit code.
+ */
+export const act =
+  <A extends unknown[]>(fn: (...args: [...A, GlobalOptions]) => Promise<void | number>) =>
+  async (...args: unknown[]) => {
+    const cmd = args[args.length - 1] as Command;
+    const code = await fn(...(args.slice(0, -1) as A), globalsOf(cmd));
+    if (typeof code === 'number') process.exitCode = code;
+  };
 
 /** Prints a result: JSON (one object) with --json, else the human text. */
 export function output(globals: GlobalOptions, json: unknown, human: string | (() => string)): void {

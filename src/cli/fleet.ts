@@ -13,8 +13,8 @@ import { TASK_QUEUE } from '../shared.js';
 import { termSafe } from '../untrusted.js';
 import type { FleetInput, FleetStatus } from '../workflows/fleet.js';
 import type { FleetRow } from '../activities/fleet.js';
-import { braintrustEnv, CliError, EXIT_CODES, globalsOf, homeOf, output, temporalTarget, type GlobalOptions } from './common.js';
-import { buildRunRequest, collect, exitCodeFor, type RunOptions } from './run.js';
+import { braintrustEnv, CliError, EXIT_CODES, exitCodeFor, globalsOf, homeOf, output, temporalTarget, type GlobalOptions } from './common.js';
+import { buildRunRequest, collect, type RunOptions } from './run.js';
 
 export interface FleetOptions extends RunOptions {
   projects?: string;

@@ -22,12 +22,14 @@ import { FORWARDED_ENV_KEYS } from '../bt/run.js';
 import { argvReferences, missingNames } from '../child-env.js';
 import { checkPassName, evalEnvSpec, resolveEvalEnv } from '../eval-env.js';
 import { secretArgIndexes } from '../workflows/logic/redact.js';
-import { answerGate, answerHints, listQuery, progressLine, queueHasPollers, report } from './ops.js';
+import { answerGate, answerHints } from './gates.js';
+import { listQuery, progressLine, queueHasPollers, report } from './report.js';
 import {
   actorName,
   braintrustEnv,
   CliError,
   EXIT_CODES,
+  exitCodeFor,
   globalsOf,
   homeOf,
   loadConfigFile,
@@ -498,10 +500,6 @@ export function oneLineLog(entry: { level: string; message: string; meta?: Recor
   const what = [meta.activityType, meta.workflowType].find((x) => typeof x === 'string');
   const reason = err && typeof err.message === 'string' ? err.message.split('\n')[0] : '';
   return termSafe(`[${entry.level}] ${entry.message}${what ? `: ${String(what)}` : ''}${reason ? `: ${reason}` : ''}`, 500).replace(/\n/g, ' ');
-}
-
-export function exitCodeFor(outcome: string | undefined): number {
-  return outcome && outcome in EXIT_CODES ? EXIT_CODES[outcome as keyof typeof EXIT_CODES] : EXIT_CODES.error;
 }
 
 export async function runCommand(opts: RunOptions, globals: GlobalOptions): Promise<number> {
