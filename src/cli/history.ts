@@ -81,13 +81,15 @@ export async function replayCommand(workflowId: string | undefined, opts: { file
     label = `run ${workflowId}`;
   }
   const events = history.events?.length ?? 0;
-  const [{ Worker, Runtime, DefaultLogger }, { workflowsPath }] = await Promise.all([import('@temporalio/worker'), import('../worker.js')]);
+  const [{ Worker, Runtime, DefaultLogger }, { workflowsPath }, { prebuiltBundle }] = await Promise.all([import('@temporalio/worker'), import('../worker.js'), import('../workflow-bundle.js')]);
+  // The pre-built bundle when it is fresh (no webpack run per replay), else the sources bundled now.
+  const bundle = prebuiltBundle(workflowsPath);
   // The replay worker logs every step; keep the CLI to its one line unless --verbose.
   Runtime.install({ logger: new DefaultLogger(globals.verbose ? 'INFO' : 'ERROR', (entry) => {
     if (globals.verbose) process.stderr.write(`[replay] ${entry.level} ${entry.message}\n`);
   }) });
   try {
-    await Worker.runReplayHistory({ workflowsPath }, history, workflowId ?? `replay-${basename(opts.file!)}`);
+    await Worker.runReplayHistory(bundle ? { workflowBundle: bundle } : { workflowsPath }, history, workflowId ?? `replay-${basename(opts.file!)}`);
   } catch (err) {
     const e = err as Error;
     const message = e.message.split('\n')[0];
@@ -96,7 +98,7 @@ export async function replayCommand(workflowId: string | undefined, opts: { file
     }
     throw new CliError(`replay of ${label} failed (${e.name}): ${message}`);
   }
-  output(globals, { ok: true, source: label, events, workflowsPath }, `determinism OK: ${label} (${events} events) replays against the current workflow code`);
+  output(globals, { ok: true, source: label, events, workflowsPath, bundle: bundle?.codePath ?? null }, `determinism OK: ${label} (${events} events) replays against the current workflow code`);
 }
 
 /** The slice of a history event `reset` reads (proto objects from fetchHistory or decoded JSON). */
