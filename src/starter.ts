@@ -20,7 +20,7 @@ export function buildProgram(): Command {
         'runs on the embedded defaults: a Temporal dev server and a local Braintrust-compatible server, both started ' +
         'for you and kept under .flywheel/.',
     )
-    .version('0.1.0')
+    .version('0.2.0')
     .option('--json', 'machine-readable output (one JSON document)')
     .option('--verbose', 'print stack traces and connection details on errors')
     .option('--config <path>', 'config file (default ./flywheel.config.json; env FLYWHEEL_CONFIG)')
