@@ -99,22 +99,27 @@ function specText(opts: { cron?: string; every?: string; timezone?: string }): s
   return opts.timezone ? `${base} (${opts.timezone})` : base;
 }
 
-export async function scheduleCreate(scheduleId: string, opts: ScheduleCreateOptions, globals: GlobalOptions): Promise<void> {
-  if (!opts.cron === !opts.every) throw new CliError('schedule create needs exactly one of --cron "<expr>" or --every <duration>', EXIT_CODES.usage);
-  if (!/^[A-Za-z0-9._-]+$/.test(scheduleId)) throw new CliError(`schedule id '${scheduleId}' may only use letters, digits, '.', '_' and '-'`, EXIT_CODES.usage);
+/** Checks --cron / --every before the server sees them; returns the interval in ms for --every. */
+function checkSpec(opts: { cron?: string; every?: string }): number | undefined {
   if (opts.cron) {
     const err = cronError(opts.cron);
     if (err) throw new CliError(`invalid --cron "${opts.cron}": ${err}`, EXIT_CODES.usage);
   }
-  let everyMs: number | undefined;
-  if (opts.every) {
-    try {
-      everyMs = durationMs(opts.every);
-    } catch {
-      throw new CliError(`invalid --every '${opts.every}': use a duration such as 30m, 6h or 1d`, EXIT_CODES.usage);
-    }
-    if (everyMs < 60_000) throw new CliError(`--every ${opts.every} is too often: a flywheel run needs at least a minute`, EXIT_CODES.usage);
+  if (!opts.every) return undefined;
+  let everyMs: number;
+  try {
+    everyMs = durationMs(opts.every);
+  } catch {
+    throw new CliError(`invalid --every '${opts.every}': use a duration such as 30m, 6h or 1d`, EXIT_CODES.usage);
   }
+  if (everyMs < 60_000) throw new CliError(`--every ${opts.every} is too often: a flywheel run needs at least a minute`, EXIT_CODES.usage);
+  return everyMs;
+}
+
+export async function scheduleCreate(scheduleId: string, opts: ScheduleCreateOptions, globals: GlobalOptions): Promise<void> {
+  if (!opts.cron === !opts.every) throw new CliError('schedule create needs exactly one of --cron "<expr>" or --every <duration>', EXIT_CODES.usage);
+  if (!/^[A-Za-z0-9._-]+$/.test(scheduleId)) throw new CliError(`schedule id '${scheduleId}' may only use letters, digits, '.', '_' and '-'`, EXIT_CODES.usage);
+  const everyMs = checkSpec(opts);
   if (opts.mode && opts.mode !== 'autonomous') {
     throw new CliError('scheduled runs are always autonomous (nobody is there to answer a gate); drop --mode', EXIT_CODES.usage);
   }
@@ -293,19 +298,7 @@ export interface ScheduleUpdateOptions {
 /** Changes when a schedule fires (and its jitter, note, pause-on-failure); the run options stay as created. */
 export async function scheduleUpdate(scheduleId: string, opts: ScheduleUpdateOptions, globals: GlobalOptions): Promise<void> {
   if (opts.cron && opts.every) throw new CliError('use either --cron or --every, not both', EXIT_CODES.usage);
-  if (opts.cron) {
-    const err = cronError(opts.cron);
-    if (err) throw new CliError(`invalid --cron "${opts.cron}": ${err}`, EXIT_CODES.usage);
-  }
-  let everyMs: number | undefined;
-  if (opts.every) {
-    try {
-      everyMs = durationMs(opts.every);
-    } catch {
-      throw new CliError(`invalid --every '${opts.every}': use a duration such as 30m, 6h or 1d`, EXIT_CODES.usage);
-    }
-    if (everyMs < 60_000) throw new CliError(`--every ${opts.every} is too often: a flywheel run needs at least a minute`, EXIT_CODES.usage);
-  }
+  const everyMs = checkSpec(opts);
   if (!opts.cron && !opts.every && opts.timezone === undefined && opts.jitter === undefined && opts.note === undefined && opts.pauseOnFailure === undefined) {
     throw new CliError('nothing to update: pass --cron, --every, --timezone, --jitter, --note or --[no-]pause-on-failure', EXIT_CODES.usage);
   }
