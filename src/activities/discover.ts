@@ -380,8 +380,8 @@ export async function discover(bt: BtClient, p: DiscoverParams, signal?: AbortSi
     ...(notes.length ? { notes } : {}),
   };
   await writeJsonlAtomic(join(p.dir, 'queries.jsonl'), q.entries);
-  await writeJsonAtomic(join(p.dir, 'evidence.json'), evidence);
-  return evidence;
+  const file = await writeJsonAtomic(join(p.dir, 'evidence.json'), evidence);
+  return { ...evidence, file };
 }
 
 /** Example traces of a cohort: the smallest trace ids matching `rest` (see examplesWhere). */

@@ -3,7 +3,9 @@
  * wires. Every activity does its side effects, writes bulky data to the run directory and returns a small
  * typed summary. bt failures become ApplicationFailures whose retryability was decided where they arose.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -227,12 +229,31 @@ export function createActivities(deps: ActivityDeps = {}) {
     /** The fleet summary over every project's run (src/activities/fleet.ts). */
     writeFleetSummary,
     async writeHandoff(p: { input: HandoffInput; outDir: string }): Promise<HandoffPaths> {
-      const summary = buildSummary({ ...p.input, artifacts: [...p.input.artifacts, ...runArtifacts(p.input)] });
+      const input = p.input.evidence || !p.input.evidenceFile ? p.input : await withEvidence(p.input, p.input.evidenceFile);
+      const summary = buildSummary({ ...input, artifacts: [...input.artifacts, ...runArtifacts(input)] });
       const narrative = renderNarrative(summary);
       const files = await writeHandoffFiles(p.outDir, summary, narrative);
       return { summaryPath: files.summary.path, narrativePath: files.narrative.path, outcome: summary.outcome };
     },
   };
+}
+
+/**
+ * The evidence Discover wrote, read back for the handoff. The handoff is written on every exit, so a file that is
+ * gone or changed since (checked by sha256) does not fail it: it is written without the evidence, saying why.
+ */
+async function withEvidence(input: HandoffInput, ref: { path: string; sha256: string }): Promise<HandoffInput> {
+  let why: string;
+  try {
+    const text = await readFile(ref.path, 'utf8');
+    if (createHash('sha256').update(text).digest('hex') === ref.sha256) return { ...input, evidence: JSON.parse(text) as DiscoverEvidence };
+    why = 'it changed after Discover wrote it';
+  } catch (err) {
+    why = `it cannot be read (${(err as Error).message.split('\n')[0]})`;
+  }
+  const note = `the evidence of this run (${ref.path}) is not in this handoff: ${why}`;
+  const context = input.context ?? { modeReason: '', projectSource: null, baseline: null, notes: [] };
+  return { ...input, context: { ...context, notes: [...context.notes, note] } };
 }
 
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_');

@@ -53,6 +53,11 @@ export interface HandoffInput {
   maxIterations: number;
   phasesRun: Phase[];
   evidence: DiscoverEvidence | null;
+  /**
+   * Where the evidence is, when the workflow passes it by reference (evidence is then null until the handoff
+   * activity reads the file back, checking its sha256).
+   */
+  evidenceFile?: { path: string; sha256: string } | null;
   diagnosis: Diagnosis | null;
   decisions: HandoffDecision[];
   changes: ChangeRecord[];

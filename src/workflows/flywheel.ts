@@ -190,7 +190,9 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
     iterations,
     maxIterations: cfg.maxIterations,
     phasesRun: [...run.phasesRun],
-    evidence,
+    // By reference when Discover wrote it to the run directory (it is already in history once, as Discover's result).
+    evidence: evidence?.file ? null : evidence,
+    ...(evidence?.file ? { evidenceFile: { path: evidence.file.path, sha256: evidence.file.sha256 } } : {}),
     diagnosis,
     decisions: run.decisions,
     changes: run.changes,

@@ -262,6 +262,11 @@ export interface DatasetCoverage extends QuerySource {
 
 /** The DISCOVER FINDINGS record: everything Diagnose needs, in history-sized form. */
 export interface DiscoverEvidence {
+  /**
+   * The evidence as written to the run directory (everything here but this field). The handoff reads it from
+   * there instead of carrying it through history a second time. Absent in histories recorded before it existed.
+   */
+  file?: FileRef;
   project: { id: string; name: string };
   goal: string;
   /** The goal / primary score column, if one was resolved. */
