@@ -37,6 +37,9 @@ describe('classifyExit', () => {
     ['project required', 4, 'error: --project required (or set BRAINTRUST_DEFAULT_PROJECT)', 'usage'],
     ['bad record', 1, 'error: dataset record 1 does not match the supported record shape: unknown field `output`' + BUG, 'usage'],
     ['parse failure', 1, 'error: failed to parse response from POST /btql\n  reason: missing field `schema`' + BUG, 'schema'],
+    // Bodies cut off in transit (the local server's `malformed` fault; bt 0.12.0's real output) are transport faults.
+    ['truncated body', 1, 'error: failed to parse response from POST /btql\n  target: bt::sql::SqlResponse\n  JSON path: data[0].id\n  reason: EOF while parsing a string at line 1 column 16\n  status: 200 OK' + BUG, 'network'],
+    ['truncated login body', 1, 'error: API error (200): Failed to parse login response: error decoding response body' + BUG, 'network'],
     ['runner failed', 1, '\u001b[31mProcessing 1 evaluator...\u001b[0m\nerror: eval runner exited with status exit status: 1' + BUG, 'eval_failed'],
     ['shell could not run', 127, "/usr/bin/env: 'node': No such file or directory", 'missing_binary'],
     ['unrecognised', 1, 'error: something new', 'unknown'],

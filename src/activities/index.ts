@@ -38,15 +38,58 @@ export interface ActivityDeps {
   clock?: Clock;
   /** The worker's environment for `--eval-env` names and for shadowing .env values; default process.env. */
   workerEnv?: Readonly<Record<string, string | undefined>>;
+  /** Keep-alive heartbeat period of every activity (ms); default KEEPALIVE_HEARTBEAT_MS. */
+  keepAliveMs?: number;
 }
+
+/** The last heartbeat detail of each running activity, re-sent by its keep-alive. */
+const lastDetail = new WeakMap<Context, unknown>();
 
 function heartbeatFn(): (detail?: unknown) => void {
   try {
     const ctx = Context.current();
-    return (d?: unknown) => ctx.heartbeat(d);
+    return (d?: unknown) => {
+      lastDetail.set(ctx, d);
+      ctx.heartbeat(d);
+    };
   } catch {
     return () => {};
   }
+}
+
+/**
+ * How often every activity heartbeats, whatever it is doing (between bt calls, writing files): well inside the
+ * proxies' heartbeatTimeout (40 s, src/workflows/proxies.ts), so a dead worker's activity is retried within about a
+ * minute and a live one is never taken for dead. The SDK sends at most one heartbeat per 0.8 × heartbeatTimeout.
+ */
+export const KEEPALIVE_HEARTBEAT_MS = 10_000;
+
+/** Wraps every activity so it heartbeats (its last detail) every `everyMs` from start to finish. */
+function keepAlive<T extends Record<string, (...args: never[]) => Promise<unknown>>>(acts: T, everyMs: number): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(acts)) {
+    out[name] = async (...args: never[]) => {
+      let ctx: Context;
+      try {
+        ctx = Context.current();
+      } catch {
+        return fn(...args); // called directly (tests), not as an activity
+      }
+      const timer = setInterval(() => {
+        try {
+          ctx.heartbeat(lastDetail.get(ctx));
+        } catch {
+          /* a heartbeat failure must not fail the activity */
+        }
+      }, everyMs);
+      try {
+        return await fn(...args);
+      } finally {
+        clearInterval(timer);
+      }
+    };
+  }
+  return out as T;
 }
 
 function signal(): AbortSignal | undefined {
@@ -124,7 +167,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     }
   };
 
-  return {
+  return keepAlive({
     async orient(config: FlywheelConfig, workflowId: string, runId?: string): Promise<OrientContext> {
       // Checked first, on the worker that will run the evals: names and sources only go into the context.
       const spec = evalEnvSpec(config);
@@ -235,7 +278,7 @@ export function createActivities(deps: ActivityDeps = {}) {
       const files = await writeHandoffFiles(p.outDir, summary, narrative);
       return { summaryPath: files.summary.path, narrativePath: files.narrative.path, outcome: summary.outcome };
     },
-  };
+  }, deps.keepAliveMs ?? KEEPALIVE_HEARTBEAT_MS);
 }
 
 /**

@@ -5,6 +5,7 @@
 import { CancelledFailure } from '@temporalio/common';
 import { execa } from 'execa';
 import { terminateGroup, waitForGroupExit } from '../process-group.js';
+import { releaseGroup, watchGroup } from '../process-reaper.js';
 
 export interface SubprocessOptions {
   argv: readonly string[];
@@ -56,6 +57,8 @@ export async function runSubprocess(opts: SubprocessOptions): Promise<Subprocess
     stripFinalNewline: false,
     maxBuffer: 64 * 1024 * 1024,
   });
+  // Ended by the worker's reaper if the worker dies first (SIGKILL): the child never outlives its activity.
+  watchGroup(child.pid);
   let stdoutBytes = 0;
   child.stdout?.on('data', (chunk: Buffer) => (stdoutBytes += chunk.length));
   let timedOut = false;
@@ -99,5 +102,6 @@ export async function runSubprocess(opts: SubprocessOptions): Promise<Subprocess
     clearTimeout(timer);
     clearInterval(hb);
     opts.signal?.removeEventListener('abort', onAbort);
+    releaseGroup(child.pid);
   }
 }

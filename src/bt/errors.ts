@@ -183,6 +183,16 @@ export interface Classified {
   cause: string;
 }
 
+/** serde_json's syntax errors (as opposed to shape errors: missing field, invalid type, unknown variant). */
+const TRUNCATED_JSON =
+  /EOF while parsing|expected value at|trailing characters|expected `[,:\]}]`|key must be a string|control character|invalid escape|invalid number|error decoding response body/i;
+
+/** bt's `reason: …` detail line of a parse failure, as "; <reason>", or ''. */
+function jsonReason(text: string): string {
+  const m = /^\s*reason:\s*(.+)$/m.exec(text);
+  return m ? `; ${m[1]!.trim()}` : '';
+}
+
 /**
  * Classifies a non-zero bt exit from its exit code and (ANSI-stripped) stderr. Order matters:
  * specific signals (credentials, HTTP status) first, then exit-code families, then fallbacks.
@@ -217,7 +227,11 @@ export function classifyExit(exitCode: number | undefined, stderr: string): Clas
     )
   )
     return is('network', `network or server error: ${first || `exit code ${exitCode}`}`);
-  if (/failed to parse response/i.test(text)) return is('schema', `bt could not parse the server response: ${first}`);
+  // A 2xx body that is not JSON at all (cut off, garbled by a proxy) is a transport fault and worth a retry;
+  // well-formed JSON of the wrong shape (missing field, invalid type) is a version mismatch and is not.
+  if (/failed to parse (login )?response|error decoding response body/i.test(text) && TRUNCATED_JSON.test(text))
+    return is('network', `the server's response was cut off or is not JSON: ${first}${jsonReason(text)}`);
+  if (/failed to parse response/i.test(text)) return is('schema', `bt could not parse the server response: ${first}${jsonReason(text)}`);
   if (
     exitCode === 4 ||
     /does not match the supported record shape|invalid JSON|duplicate id|missing id|is required/i.test(text)

@@ -7,6 +7,7 @@ import { execa, type ResultPromise } from 'execa';
 import { dirname } from 'node:path';
 import { BtError, firstErrorLine, stderrTail, stripAnsi, truncate } from './errors.js';
 import { killGroup, terminateGroup, waitForGroupExit } from '../process-group.js';
+import { releaseGroup, watchGroup } from '../process-reaper.js';
 
 export interface BtHeartbeat {
   /** e.g. "bt eval" */
@@ -133,6 +134,8 @@ export async function runBt(ctx: RunContext, args: readonly string[], opts: RunO
         },
       ],
     });
+    // Ended by the worker's reaper if the worker dies first (SIGKILL): bt eval never outlives its activity.
+    watchGroup(subprocess.pid);
     const result = await subprocess;
     const clean = ctx.redact ?? ((t: string) => t);
     const stdout = clean(String(result.stdout ?? ''));
@@ -167,6 +170,7 @@ export async function runBt(ctx: RunContext, args: readonly string[], opts: RunO
       killGroup(subprocess?.pid, 'SIGKILL');
       await waitForGroupExit(subprocess?.pid, GROUP_EXIT_WAIT_MS);
     }
+    releaseGroup(subprocess?.pid);
   }
 }
 

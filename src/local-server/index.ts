@@ -5,12 +5,14 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { clockFromEnv } from '../clock.js';
+import { Faults } from './faults.js';
 import { seedFromSyncDir } from './seed.js';
 import { LocalApi } from './server.js';
 import { Store } from './store.js';
 import type { LocalServerHandle, LocalServerOptions, SeedOptions, SeedResult } from './types.js';
 
 export type { LocalServerHandle, LocalServerOptions, SeedOptions, SeedResult } from './types.js';
+export type { FaultSpec, FaultStatus, FaultSwitch, FaultHit } from './faults.js';
 
 export const DEFAULT_ORG_NAME = 'local';
 
@@ -34,7 +36,8 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   const apiKey = options.apiKey ?? generateApiKey();
   const orgName = options.orgName ?? DEFAULT_ORG_NAME;
   const store = await Store.open(dataFile);
-  const api = new LocalApi({ store, apiKey, orgName, now: options.now ?? clockFromEnv(process.env) });
+  const faults = new Faults();
+  const api = new LocalApi({ store, apiKey, orgName, now: options.now ?? clockFromEnv(process.env), faults });
   let port: number;
   try {
     port = await api.listen(options.port ?? 0);
@@ -51,6 +54,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     orgName,
     dataFile,
     port,
+    faults,
     btEnv: () => btEnvFor({ appUrl: url, apiUrl: url, apiKey, orgName }),
     seedFromSyncDir: (dir: string, seedOptions?: SeedOptions): Promise<SeedResult> => seedFromSyncDir(store, dir, seedOptions ?? {}),
     close: () => {

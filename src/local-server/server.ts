@@ -10,6 +10,7 @@ import { gunzipSync } from 'node:zlib';
 import { QueryError } from './btql/ast.js';
 import { LintError, runBtql } from './btql/run.js';
 import { experimentComparison } from './comparison.js';
+import { faultBody, type Faults, MALFORMED_BODY } from './faults.js';
 import { IngestError, ingestRows } from './ingest.js';
 import { seedFromSyncDir } from './seed.js';
 import type { DatasetRec, ExperimentRec, ProjectRec, Rec, Store } from './store.js';
@@ -37,6 +38,8 @@ export interface ServerConfig {
   orgName: string;
   /** The clock behind SQL `NOW()`; default the real one. */
   now?: () => Date;
+  /** In-process fault injection (off unless a test sets it; see faults.ts). */
+  faults?: Faults;
 }
 
 type Json = Record<string, unknown>;
@@ -199,6 +202,27 @@ export class LocalApi {
       const raw = method === 'GET' || method === 'HEAD' ? Buffer.alloc(0) : await readBody(req);
       const body = parseJson(raw, req.headers['content-encoding']);
       if (debug) process.stderr.write(`[local-server] ${method} ${url.pathname}${url.search} ${raw.length ? JSON.stringify(body).slice(0, 2000) : ''}\n`);
+      // Injected faults apply only to requests that passed every check above (never letting one through).
+      const fault = this.cfg.faults?.decide(method, path);
+      if (fault) {
+        if (fault.slowMs > 0) await new Promise((r) => setTimeout(r, fault.slowMs));
+        if (res.destroyed) return;
+        if (fault.status !== undefined) {
+          const text = JSON.stringify(faultBody(fault.status));
+          res.writeHead(fault.status, {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(text),
+            ...(fault.status === 429 || fault.status === 503 ? { 'retry-after': String(fault.retryAfterSeconds) } : {}),
+          });
+          res.end(text);
+          return;
+        }
+        if (fault.malformed) {
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(MALFORMED_BODY) });
+          res.end(MALFORMED_BODY);
+          return;
+        }
+      }
       const out = await this.route(method, path, url.searchParams, body);
       send(res, 200, out);
     } catch (e) {

@@ -1,4 +1,5 @@
 /** Public types of the local Braintrust-compatible server. */
+import type { FaultSwitch } from './faults.js';
 
 export interface LocalServerOptions {
   /** TCP port on 127.0.0.1; 0 (default) picks a free one. */
@@ -32,6 +33,11 @@ export interface LocalServerHandle {
   port: number;
   /** BRAINTRUST_API_KEY, BRAINTRUST_APP_URL, BRAINTRUST_API_URL, BRAINTRUST_ORG_NAME. */
   btEnv(): Record<string, string>;
+  /**
+   * Fault injection for tests, in-process only (no HTTP route): `faults.set({ status: 429, routes: '/btql' })`,
+   * `faults.clear()`. Off by default; see faults.ts.
+   */
+  faults: FaultSwitch;
   /** Loads a `bt sync pull` output directory (root, object dir or spec dir). Idempotent. */
   seedFromSyncDir(dir: string, options?: SeedOptions): Promise<SeedResult>;
   close(): Promise<void>;

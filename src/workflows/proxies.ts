@@ -44,19 +44,24 @@ export function activityProxies(queues: HostQueues | undefined, retryWindowMs: n
   // Outages are ridden out: transient failures retry with capped backoff until one attempt's time plus the retry
   // window is spent; permanent ones are non-retryable where they are raised and stop at once.
   const MIN = 60_000;
+  // A dead worker's activity is retried once its heartbeats stop for HEARTBEAT_TIMEOUT: every activity heartbeats
+  // at least every 10 s (a keep-alive in src/activities/index.ts; bt and other children every 5 s), and the SDK
+  // forwards one heartbeat per 0.8 × 40 s = 32 s at most, so a live activity has ≥ 8 s of slack. A kill is noticed
+  // ≤ 40 s after the last heartbeat, and the retry starts after the first backoff (2 s / 10 s): within ~50 s.
+  const HEARTBEAT_TIMEOUT = '40 seconds';
   return {
     acts: proxyActivities<FlywheelActivities>({
       ...host,
       startToCloseTimeout: '10 minutes',
       scheduleToCloseTimeout: 10 * MIN + retryWindowMs,
-      heartbeatTimeout: '2 minutes',
+      heartbeatTimeout: HEARTBEAT_TIMEOUT,
       retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: NON_RETRYABLE },
     }),
     longActs: proxyActivities<FlywheelActivities>({
       ...heavy,
       startToCloseTimeout: '90 minutes',
       scheduleToCloseTimeout: 90 * MIN + retryWindowMs,
-      heartbeatTimeout: '2 minutes',
+      heartbeatTimeout: HEARTBEAT_TIMEOUT,
       retry: { initialInterval: '10s', backoffCoefficient: 2, maximumInterval: '2 minutes', nonRetryableErrorTypes: NON_RETRYABLE },
     }),
     handoffActs: proxyActivities<FlywheelActivities>({

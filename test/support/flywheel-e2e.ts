@@ -29,6 +29,8 @@ export interface FlywheelEnv {
   client: Client;
   /** The task queue every worker of this env polls. */
   taskQueue: string;
+  /** The environment the activities give bt (the local server's credentials, HOME…): for out-of-process workers. */
+  btEnv: Record<string, string>;
   /** A worker for this env's queue (a worker runs until one `runUntil` settles, so one per run). */
   newWorker(): Promise<TestWorker>;
   /** Runs one workflow to its result on a fresh worker; `during` may drive it (signals) meanwhile. */
@@ -76,6 +78,7 @@ export async function makeFlywheelEnv(
     server,
     client,
     taskQueue,
+    btEnv,
     newWorker,
     activities,
     async execute(workflowId, input, during) {
