@@ -218,7 +218,7 @@ describe('buildSummary + schemas', () => {
     expect(s.diagnosis!.routes.map((r) => r.id)).toEqual(['agent:performance:metadata.app_version=2.0.0']);
     const md = renderNarrative(s);
     const findings = md.slice(md.indexOf('### Findings'));
-    expect(findings.split('\n')[2]).toMatch(/^- \*\*Slower and costlier since metadata\.app\\_version=2\.0\.0/);
+    expect(findings.split('\n')[2]).toMatch(/^- \*\*F1\*\* \*\*Slower and costlier since metadata\.app\\_version=2\.0\.0/);
   });
 
   it('idempotency keys are stable across re-runs of the same day and change with the day', () => {

@@ -473,10 +473,18 @@ export async function preflightSearchAttributes(client: Client, namespace: strin
   }
 }
 
-/** The id of a running flywheel run of `project` other than `workflowId`, if any (visibility: the newest one). */
-async function runningRunOf(client: Client, project: string, workflowId: string): Promise<string | null> {
+/**
+ * The id of a running flywheel run of the same project — the same name on the same Braintrust (its `braintrust` memo,
+ * which `run` sets) — other than `workflowId`, if any. Runs without that memo (other tools) are not joined: a name
+ * alone may be another organisation's project on a shared cluster.
+ */
+async function runningRunOf(client: Client, project: string, workflowId: string, braintrust: string): Promise<string | null> {
   const query = `${listQuery({ project, status: 'running' })} AND WorkflowId != '${workflowId.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-  for await (const w of client.workflow.list({ query, pageSize: 1 })) return w.workflowId;
+  let seen = 0;
+  for await (const w of client.workflow.list({ query, pageSize: 50 })) {
+    if ((w.memo as { braintrust?: unknown } | undefined)?.braintrust === braintrust) return w.workflowId;
+    if (++seen >= 200) break;
+  }
   return null;
 }
 
@@ -542,7 +550,7 @@ export async function runCommand(opts: RunOptions, globals: GlobalOptions): Prom
     if (!target.embedded) await preflightSearchAttributes(client, target.namespace);
     // One run per project at a time: a second trigger for a project with a run in progress joins that run.
     if (input.project && !opts.allowConcurrent) {
-      const other = await runningRunOf(client, input.project, workflowId);
+      const other = await runningRunOf(client, input.project, workflowId, bt.appUrl);
       if (other) {
         log(`project ${termSafe(input.project, 200)} already has run ${termSafe(other, 200)} in progress: joining it instead of starting a second one (--allow-concurrent starts another)`);
         workflowId = other;
@@ -569,6 +577,8 @@ export async function runCommand(opts: RunOptions, globals: GlobalOptions): Prom
       workflowId,
       args: [startInput],
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      // Which Braintrust the run's project lives on: one run per project means per project of one Braintrust.
+      memo: { braintrust: bt.appUrl },
       // Set at start (not only by the first workflow task), so `list` and the one-run-per-project check see it at once.
       typedSearchAttributes: [
         ...(input.project ? [{ key: FlywheelProjectKey, value: input.project }] : []),
@@ -583,7 +593,8 @@ export async function runCommand(opts: RunOptions, globals: GlobalOptions): Prom
       inProcess = false;
       log(`run ${workflowId} is already running on task queue "${termSafe(running.taskQueue, 200)}" (started elsewhere): following it; its own workers execute it`);
     }
-    log(`flywheel run ${workflowId} (${input.mode}, ${input.modeReason}) started — goal: ${input.goal}`);
+    if (workflowId === built.workflowId) log(`flywheel run ${workflowId} (${input.mode}, ${input.modeReason}) started — goal: ${input.goal}`);
+    else log(`following run ${workflowId} of project ${termSafe(input.project ?? '', 200)}`);
     if (opts.detach) {
       output(globals, { workflowId, runId: handle.firstExecutionRunId }, workflowId);
       return 0;
