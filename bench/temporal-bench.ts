@@ -79,11 +79,12 @@ try {
   const client = new Client({ connection, namespace: DEFAULT_NAMESPACE });
   const native = await NativeConnection.connect({ address });
   const input = (i: number): FlywheelInput => ({ project: 'support-agent', mode: 'autonomous', modeReason: 'benchmark', agentDir: EXAMPLE_DIR, workOnCopy: true, outDir: join(dir, `out-${i}`), runsDir: join(dir, 'runs'), datasetName: `bench-${i}` });
-  const worker = await createWorker({ connection: native, taskQueue: 'bench', activities: createActivities({ btEnv, appUrl: bt.appUrl }), workflowBundle: bundle, shutdownGraceTime: '5s' });
+  const activities = createActivities({ btEnv, appUrl: bt.appUrl });
   let peakRss = 0;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
+  // A worker runs once: a fresh one per batch (same process, same bundle, same activities).
   const run = async (ids: string[]) =>
-    worker.runUntil(async () => {
+    (await createWorker({ connection: native, taskQueue: 'bench', activities, workflowBundle: bundle, shutdownGraceTime: '5s' })).runUntil(async () => {
       const handles = await Promise.all(ids.map((id, i) => client.workflow.start('flywheelWorkflow', { taskQueue: 'bench', workflowId: id, args: [input(i)] })));
       return Promise.all(handles.map((h) => runResult(h)));
     });
