@@ -1,4 +1,5 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { plantedOnlyInFences } from './support/fences.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -387,7 +388,7 @@ describe('trace-derived text stays data on every surface', () => {
   });
 
   it('the change brief keeps it inside fenced blocks under the data heading, which it cannot close', async () => {
-    const { renderBrief, UNTRUSTED_HEADING } = await import('../src/activities/change-agent.js');
+    const { renderBrief } = await import('../src/activities/change-agent.js');
     const input = hostileInput();
     const ctx = {
       workflowId: 'wf', runDir: '/tmp/x', project: { id: 'p1', name: 'Support Bot', source: 'input', sourceDetail: 't' }, org: 'acme', appUrl: APP,
@@ -397,29 +398,7 @@ describe('trace-derived text stays data on every surface', () => {
     const routes = input.diagnosis!.routes.filter((r) => r.artifact === 'agent' || r.artifact === 'dataset');
     const brief = renderBrief({ ctx, goal: 'g', iteration: 1, artifact: 'agent', routes, findings: input.diagnosis!.findings.map((f) => ({ id: f.id, title: f.title, detail: f.detail, exampleTraceIds: f.exampleTraceIds })) });
     expect(brief).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
-    const lines = brief.split('\n');
-    const dataStart = lines.indexOf(UNTRUSTED_HEADING);
-    expect(dataStart).toBeGreaterThan(0);
-    let fence: string | null = null;
-    let planted = 0;
-    lines.forEach((line, i) => {
-      if (fence === null) {
-        const open = /^(`{3,})text$/.exec(line);
-        if (open) fence = open[1]!;
-        else expect(line, `line ${i} outside any fence`).not.toContain('Ignore previous instructions');
-        return;
-      }
-      if (line === fence) {
-        fence = null;
-        return;
-      }
-      if (line.includes('Ignore previous instructions')) {
-        planted++;
-        expect(i).toBeGreaterThan(dataStart);
-      }
-    });
-    expect(fence).toBeNull();
-    expect(planted).toBeGreaterThan(0);
+    expect(plantedOnlyInFences(brief, 'Ignore previous instructions')).toBeGreaterThan(0);
     // The performance route brings its own constraint (outside the data, from the flywheel).
     expect(brief.slice(brief.indexOf('## Constraints'))).toMatch(/Performance\/cost regressions: compare the span trees/);
   });

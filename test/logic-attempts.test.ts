@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { renderBrief, UNTRUSTED_HEADING } from '../src/activities/change-agent.js';
+import { plantedOnlyInFences } from './support/fences.js';
 import { buildSummary, renderNarrative, validateSummary, type HandoffInput } from '../src/handoff/index.js';
 import { attemptsFrom, changesToRevert, whyNotAccepted } from '../src/workflows/logic/attempts.js';
 import { decide, type DecideInput, type Decision } from '../src/workflows/logic/decide.js';
@@ -191,25 +192,8 @@ describe('the brief of a retry', () => {
   });
 
   it('keeps every trace- or agent-derived string inside fences under the data heading', () => {
-    const lines = second.split('\n');
-    const dataStart = lines.indexOf(UNTRUSTED_HEADING);
     expect(second.slice(0, second.indexOf(UNTRUSTED_HEADING))).not.toContain(PLANTED);
-    let fence: string | null = null;
-    let planted = 0;
-    lines.forEach((line, i) => {
-      if (fence === null) {
-        const open = /^(`{3,})text$/.exec(line);
-        if (open) fence = open[1]!;
-        else expect(line, `line ${i} outside any fence`).not.toContain(PLANTED);
-        return;
-      }
-      if (line === fence) fence = null;
-      else if (line.includes(PLANTED)) {
-        planted++;
-        expect(i).toBeGreaterThan(dataStart);
-      }
-    });
-    expect(planted).toBe(2);
+    expect(plantedOnlyInFences(second, PLANTED)).toBe(2);
   });
 });
 
