@@ -15,9 +15,9 @@ import { flywheelInputSchema } from '../schemas/flywheel-input.js';
 import { apiClient } from './support/local-server-bt.js';
 
 const PROJECT = 'eval-env-proj';
-const DOTENV_VALUE = 'fake-dotenv-value-7f3a9c1e5b';
+const DOTENV_VALUE = 'plainly fake dotenv value';
 const FILE_VALUE = 'file value with spaces # and hash';
-const PASSED_VALUE = 'passed-4d2b8e6f01';
+const PASSED_VALUE = 'plainly fake passed value';
 
 // Scores 1 only when the variable holds exactly the expected value; prints the .env value (an eval that
 // leaks its key to its output must not leak it into the flywheel's records).
