@@ -49,21 +49,18 @@ export function activityProxies(queues: HostQueues | undefined, retryWindowMs: n
   // forwards one heartbeat per 0.8 × 40 s = 32 s at most, so a live activity has ≥ 8 s of slack. A kill is noticed
   // ≤ 40 s after the last heartbeat, and the retry starts after the first backoff (2 s / 10 s): within ~50 s.
   const HEARTBEAT_TIMEOUT = '40 seconds';
+  /** One policy family: an attempt may take `attemptMin` minutes; retries back off from `firstRetry` to `maxRetry`. */
+  const windowed = (queue: object, attemptMin: number, firstRetry: string, maxRetry: string) =>
+    proxyActivities<FlywheelActivities>({
+      ...queue,
+      startToCloseTimeout: attemptMin * MIN,
+      scheduleToCloseTimeout: attemptMin * MIN + retryWindowMs,
+      heartbeatTimeout: HEARTBEAT_TIMEOUT,
+      retry: { initialInterval: firstRetry, backoffCoefficient: 2, maximumInterval: maxRetry, nonRetryableErrorTypes: NON_RETRYABLE },
+    });
   return {
-    acts: proxyActivities<FlywheelActivities>({
-      ...host,
-      startToCloseTimeout: '10 minutes',
-      scheduleToCloseTimeout: 10 * MIN + retryWindowMs,
-      heartbeatTimeout: HEARTBEAT_TIMEOUT,
-      retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: NON_RETRYABLE },
-    }),
-    longActs: proxyActivities<FlywheelActivities>({
-      ...heavy,
-      startToCloseTimeout: '90 minutes',
-      scheduleToCloseTimeout: 90 * MIN + retryWindowMs,
-      heartbeatTimeout: HEARTBEAT_TIMEOUT,
-      retry: { initialInterval: '10s', backoffCoefficient: 2, maximumInterval: '2 minutes', nonRetryableErrorTypes: NON_RETRYABLE },
-    }),
+    acts: windowed(host, 10, '2s', '1 minute'),
+    longActs: windowed(heavy, 90, '10s', '2 minutes'),
     handoffActs: proxyActivities<FlywheelActivities>({
       ...host,
       startToCloseTimeout: '5 minutes',
