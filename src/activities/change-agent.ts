@@ -3,19 +3,19 @@
  * command in the agent's repository with the brief on stdin, record which files it changed, and push
  * changed scorer files with `bt functions push`. Never runs git.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { BtClient } from '../bt/client.js';
 import type { AttemptRecord } from '../workflows/logic/attempts.js';
 import type { Route } from '../workflows/logic/diagnose.js';
-import type { ChangeAgentResult, OrientContext } from '../workflows/types.js';
+import type { ChangeAgentResult, OrientContext, ScorerLocation } from '../workflows/types.js';
 import { traceUrl } from '../handoff/urls.js';
 import { cleanText, fenced, mdCode, mdText } from '../untrusted.js';
 import { writeFileAtomic } from './files.js';
 import { ChildEnvError, childEnv, expandArgv } from '../child-env.js';
 import { commandText } from '../workflows/logic/redact.js';
 import { runSubprocess, SubprocessError, tail } from './subprocess.js';
+import { pushScorerFiles, scorerFilesAmong } from './scorers.js';
 import { diffSnapshots, saveChangeBackup, snapshotTree } from './workspace.js';
 
 export interface BriefInput {
@@ -29,6 +29,8 @@ export interface BriefInput {
   findings: { id: string; title: string; detail: string; exampleTraceIds: string[] }[];
   /** Earlier iterations of this run: what they changed, what it measured, why it was not accepted. */
   previousAttempts?: AttemptRecord[];
+  /** Measurement: where each targeted scorer lives (prepareScorers), so the agent knows which file to edit. */
+  scorers?: ScorerLocation[];
 }
 
 const CONSTRAINTS: Partial<Record<Route['artifact'], string>> = {
@@ -89,6 +91,7 @@ export function renderBrief(b: BriefInput): string {
     const examples = [...new Set(b.findings.flatMap((f) => f.exampleTraceIds.slice(0, 3)))].slice(0, 10);
     if (examples.length) lines.push('Example traces of these findings:', ...examples.map((id) => `- ${traceLink(id)}`), '');
   }
+  lines.push(...scorersSection(b));
   lines.push(...previousAttemptsSection(b));
   lines.push(
     '## Constraints',
@@ -125,6 +128,39 @@ function retryInstructions(b: BriefInput): string[] {
     ...(reverted ? ['- The rejected code changes have been reverted: the working copy is as it was before them.'] : []),
     '- Take a different approach. Do not re-apply an edit that was tried: change what the evidence points at, so',
     '  the target score moves on the failing rows without regressing the rows that pass.',
+    '',
+  ];
+}
+
+/**
+ * Where the targeted scorers live. Our words say what to do with each kind of place; score names, slugs and file
+ * names come from traces and from Braintrust, so they sit in a fenced block.
+ */
+function scorersSection(b: BriefInput): string[] {
+  const list = b.scorers ?? [];
+  if (!list.length) return [];
+  const block = list
+    .map((s) =>
+      [
+        `score: ${cleanText(s.score, 200, false)}`,
+        `  lives in: ${s.where}`,
+        ...(s.localFiles.length ? [`  files that mention it: ${s.localFiles.slice(0, 10).map((f) => cleanText(f, 200, false)).join(', ')}`] : []),
+        ...(s.slug ? [`  braintrust slug: ${cleanText(s.slug, 200, false)} (${s.kind ?? 'unknown kind'})`] : []),
+        ...(s.file ? [`  working file: ${cleanText(s.file, 200, false)}`] : []),
+        `  editable here: ${s.editable ? 'yes' : 'no'}`,
+        ...(s.note ? [`  note: ${cleanText(s.note, 300, false)}`] : []),
+      ].join('\n'),
+    )
+    .join('\n');
+  return [
+    '### Where the scorers live',
+    '',
+    '- A scorer that lives in this repository: edit its file.',
+    '- A scorer that lives only in Braintrust has been pulled (`bt functions view`) into its "working file": edit that',
+    '  file; the flywheel pushes it back with `bt functions push --if-exists replace` after you finish. Keep its name and slug.',
+    '- A scorer that is not editable here: describe the change it needs in your output instead.',
+    '',
+    fenced(block),
     '',
   ];
 }
@@ -175,6 +211,12 @@ export interface ChangeAgentParams {
   agentEnv?: string[];
   /** The worker's environment (default process.env): the source of named variables and $NAME references. */
   workerEnv?: Readonly<Record<string, string | undefined>>;
+  /**
+   * `separate`: record the changed scorer files (`scorerFiles`) and leave the push to the pushScorers activity, so
+   * a retry never runs the change agent again for a failed push. Absent (activities scheduled by older workflow
+   * code): push here, as those runs did.
+   */
+  scorerPush?: 'separate';
 }
 
 export async function runChangeAgent(
@@ -214,18 +256,12 @@ export async function runChangeAgent(
   // What the change replaced, so a rejected change can be put back (revertChangeFromBackup).
   await saveChangeBackup(p.dir, cwd, before, after, changes);
   const pushedScorers: string[] = [];
+  let scorerFiles: string[] | undefined;
   if (p.brief.artifact === 'measurement') {
     // Only files that define pushable functions (`project.scorers.create(...)`), not every scorer helper.
-    const scorerFiles: string[] = [];
-    for (const c of changes) {
-      if (c.change === 'deleted' || !/\.(ts|js|mjs|py)$/.test(c.path)) continue;
-      const text = await readFile(join(cwd, c.path), 'utf8');
-      if (/\.scorers\.create\s*\(/.test(text)) scorerFiles.push(c.path);
-    }
-    if (scorerFiles.length) {
-      await bt.functionsPush(p.brief.ctx.project.name, scorerFiles, { ifExists: 'replace', cwd, signal });
-      pushedScorers.push(...scorerFiles);
-    }
+    const files = await scorerFilesAmong(cwd, changes);
+    if (p.scorerPush === 'separate') scorerFiles = files;
+    else if (files.length) pushedScorers.push(...(await pushScorerFiles(bt, { project: p.brief.ctx.project.name, cwd, files }, signal)).pushed);
   }
   return {
     exitCode: res.exitCode,
@@ -236,5 +272,6 @@ export async function runChangeAgent(
     briefFile,
     durationMs: res.durationMs,
     pushedScorers,
+    ...(scorerFiles ? { scorerFiles } : {}),
   };
 }

@@ -17,7 +17,7 @@ import { packageRoot } from '../paths.js';
 import type { FlywheelConfig } from '../../schemas/flywheel-input.js';
 import type { ChangeArtifact, DiscoverEvidence, EvalResult, RowComparison } from '../workflows/logic/evidence.js';
 import type { RouteTarget } from '../workflows/logic/diagnose.js';
-import type { BriefRef, ChangeAgentResult, CurateResult, HandoffPaths, OrientContext, RevertResult } from '../workflows/types.js';
+import type { BriefRef, ChangeAgentResult, CurateResult, HandoffPaths, OrientContext, PrepareScorersResult, PushScorersResult, RevertResult } from '../workflows/types.js';
 import { renderBrief, runChangeAgent as runChange, type BriefInput } from './change-agent.js';
 import { curateDataset as curate } from './curate.js';
 import { clockFromEnv, type Clock } from '../clock.js';
@@ -27,6 +27,9 @@ import { phaseDir, readJson, writeFileAtomic, writeJsonAtomic } from './files.js
 import { orient as runOrient } from './orient.js';
 import { writeFleetSummary } from './fleet.js';
 import { revertChangeFromBackup } from './workspace.js';
+import { prepareScorers as locateScorers, pushScorerFiles } from './scorers.js';
+import { checkScoreBehaviour as scoreBehaviour } from './score-behaviour.js';
+import type { ScoreBehaviourEvidence } from '../workflows/logic/measurement.js';
 
 export interface ActivityDeps {
   /** Environment for bt (BRAINTRUST_*, HOME, PATH…); default: picked from the worker's environment. */
@@ -207,7 +210,30 @@ export function createActivities(deps: ActivityDeps = {}) {
       );
     },
 
-    async runChangeAgent(p: { brief: BriefInput; command: string[]; timeoutMs: number; agentEnv?: string[] }): Promise<ChangeAgentResult> {
+    /**
+     * Before a measurement change: where each targeted scorer lives; scorers that live only in Braintrust are pulled
+     * (`bt functions view`) into working files in the agent directory (src/activities/scorers.ts).
+     */
+    async prepareScorers(p: { ctx: OrientContext; scores: string[]; windowDays: number; iteration: number }): Promise<PrepareScorersResult> {
+      const res = await guarded(() =>
+        locateScorers(bt({}, p.ctx.agentDir), { project: p.ctx.project, agentDir: p.ctx.agentDir, scores: p.scores, windowDays: p.windowDays }, signal()),
+      );
+      await writeJsonAtomic(join(phaseDir(p.ctx.runDir, '', p.iteration, 'improve-measurement'), 'scorers.json'), res);
+      return res;
+    },
+
+    /** Score vs behaviour: errored or empty production answers each score rated, and how many it rated high. */
+    async checkScoreBehaviour(p: { ctx: OrientContext; scores: string[]; windowDays: number }): Promise<ScoreBehaviourEvidence> {
+      return guarded(() => scoreBehaviour(bt({}, p.ctx.agentDir), { projectId: p.ctx.project.id, scores: p.scores, windowDays: p.windowDays }, signal()));
+    },
+
+    /** After a measurement change: pushes its changed scorer files (`--if-exists replace`: a retry is harmless). */
+    async pushScorers(p: { ctx: OrientContext; files: string[] }): Promise<PushScorersResult> {
+      const cwd = p.ctx.agentDir;
+      return guarded(() => pushScorerFiles(bt({}, cwd), { project: p.ctx.project.name, cwd, files: p.files }, signal()));
+    },
+
+    async runChangeAgent(p: { brief: BriefInput; command: string[]; timeoutMs: number; agentEnv?: string[]; scorerPush?: 'separate' }): Promise<ChangeAgentResult> {
       const dir = phaseDir(p.brief.ctx.runDir, '', p.brief.iteration, `improve-${p.brief.artifact}`);
       return oncePerExecution(join(dir, 'change-agent-result.json'), () =>
         guarded(() => runChange(bt({}, p.brief.ctx.agentDir), { ...p, dir, workerEnv }, signal(), heartbeatFn())),

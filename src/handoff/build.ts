@@ -87,6 +87,8 @@ export interface HandoffInput {
   };
   /** Change briefs written for routes nobody applied (no change agent): each becomes a next step. */
   briefs?: { routeId: string; artifact: string; title: string; body: string; path: string }[];
+  /** Scorers that need human labels before they can be fixed: each becomes a `label_data` next step. */
+  labelRequests?: { score: string; slug?: string; rows: number; labeledRows: number; windowDays: number; reason: string }[];
 }
 
 const V1_MAP: Record<NextStepIntent, Pick<RecommendedAction, 'type' | 'intent' | 'target'>> = {
@@ -593,6 +595,16 @@ function buildNextSteps(ctx: NextStepContext): NextStep[] {
     add('notify', 'high', 'chat', `Flywheel for ${input.project.name} is waiting for an approval`, [`The ${timedOut.map((g) => g.kind).join(', ')} gate timed out with nobody answering; nothing was written after it.`, '', `Approve with \`flywheel approve ${input.workflowId}\` on a new run, or run with --mode autonomous.`].join('\n'), {
       subject: ['gate-timeout', ...timedOut.map((g) => g.id)],
     });
+  }
+  for (const r of input.labelRequests ?? []) {
+    add(
+      'label_data',
+      'high',
+      'app_ui',
+      `Label production traces for the ${r.score} scorer`,
+      `${r.reason}.\n\nAdd ground-truth \`expected\` values (a labeled dataset or annotations on the traces), then re-run the flywheel to fix and verify the scorer${r.slug ? ` (\`${r.slug}\`)` : ''}.`,
+      { blocking: true, subject: ['scorer-labels', r.score] },
+    );
   }
   const needsLabel = input.changes.reduce((n, c) => n + (c.datasetRows?.needsLabel ?? 0), 0) + (input.evidence?.datasets ?? []).reduce((n, d) => n + d.unlabeledRows, 0);
   if (needsLabel > 0) {

@@ -21,6 +21,7 @@ import { Gates } from './gates.js';
 import { improve } from './improve.js';
 import type { Outcome } from './logic/decide.js';
 import { diagnose, isHealthy, type Diagnosis, type Route } from './logic/diagnose.js';
+import { contradictionFindings, withContradictions } from './logic/measurement.js';
 import type { DiscoverEvidence, EvalResult, RowComparison } from './logic/evidence.js';
 import { applyPlanAnswer, experimentName, planText, routeForNext } from './plan.js';
 import { activityProxies, claimActs } from './proxies.js';
@@ -28,6 +29,9 @@ import { FlywheelRun } from './run-state.js';
 import { BLOCKED_FAILURE_TYPE } from '../shared.js';
 import type { OrientContext } from './types.js';
 import { verifyAndDecide } from './verify.js';
+
+/** patched() id: Diagnose also checks scores against behaviour (checkScoreBehaviour); older histories do not. */
+export const SCORE_BEHAVIOUR_PATCH = 'score-behaviour-check';
 
 export interface FlywheelResult {
   outcome: Outcome;
@@ -101,6 +105,12 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
         // DIAGNOSE (pure)
         run.enter('diagnose', 'building the plan');
         diagnosis = diagnose(evidence, { binaryScores: ctx.binaryScores, ...(ctx.primaryScore ? { primaryScore: ctx.primaryScore } : {}) });
+        // Score vs behaviour: errored or empty answers scored high make a measurement route (src/workflows/logic/measurement.ts).
+        if (evidence.scores.length && patched(SCORE_BEHAVIOUR_PATCH)) {
+          run.doing('checking scores against behaviour');
+          const behaviour = await acts.checkScoreBehaviour({ ctx, scores: evidence.scores.map((s) => s.name), windowDays: evidence.window.days });
+          diagnosis = withContradictions(diagnosis, contradictionFindings(behaviour, { from: evidence.window.from, to: evidence.window.to, days: evidence.window.days }));
+        }
         status.findings = diagnosis.findings.map((f) => `${f.severity}: ${f.title}`);
         if (iteration === 1 && isHealthy(diagnosis)) break;
         plan = diagnosis.routes.filter((r) => r.artifact !== 'none');
@@ -203,6 +213,7 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
     artifacts: [],
     error: failure,
     briefs: run.briefs,
+    ...(run.labelRequests.length ? { labelRequests: run.labelRequests } : {}),
     context: {
       modeReason: cfg.modeReason,
       projectSource: ctx ? `${ctx.project.source}: ${ctx.project.sourceDetail}` : null,

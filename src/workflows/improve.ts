@@ -3,14 +3,23 @@
  * measured on the curated splits, then one change per code artifact — all its routes in one brief — in
  * priority order (measurement and instrumentation before agent behaviour).
  */
+import { patched } from '@temporalio/workflow';
 import { durationMs } from '../../schemas/flywheel-input.js';
 import { attemptsFrom } from './logic/attempts.js';
+import { scorersNeedingLabels } from './logic/measurement.js';
 import { commandText } from './logic/redact.js';
 import type { Diagnosis, Route } from './logic/diagnose.js';
 import type { ChangeRecord, DiscoverEvidence, EvalResult } from './logic/evidence.js';
 import { experimentName } from './plan.js';
 import type { FlywheelRun } from './run-state.js';
-import type { ChangeAgentResult, CurateResult, OrientContext } from './types.js';
+import type { ChangeAgentResult, CurateResult, OrientContext, ScorerLocation } from './types.js';
+
+/**
+ * patched() id: a measurement change locates its scorers first (pulling those hosted in Braintrust: prepareScorers),
+ * and pushes the changed scorer files in their own activity (pushScorers) after the change agent, instead of inside
+ * runChangeAgent. Histories recorded before it schedule neither.
+ */
+export const SCORER_ACTIVITIES_PATCH = 'measurement-scorer-activities';
 
 /** Code artifacts, in the order their changes are made. */
 const CODE_ARTIFACTS = ['measurement', 'instrumentation', 'agent'] as const;
@@ -76,7 +85,27 @@ export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[
     // From iteration 2 on, the brief says what the earlier iterations tried, what they measured and why they were not
     // accepted, and asks for a different approach.
     const previousAttempts = attemptsFrom(run.decisions, run.changes);
-    const brief = { ctx, goal: cfg.goal, iteration, artifact, routes, findings, ...(previousAttempts.length ? { previousAttempts } : {}) };
+    // Measurement: where the targeted scorers live (a scorer hosted only in Braintrust is pulled into a working file),
+    // and whether one of them cannot be fixed without human labels (the run then stops with a label_data next step).
+    const scorerActs = artifact === 'measurement' && patched(SCORER_ACTIVITIES_PATCH);
+    let scorers: ScorerLocation[] = [];
+    if (scorerActs) {
+      const scores = [...new Set(routes.filter((r) => r.id.startsWith('measurement:score:')).flatMap((r) => r.targets.filter((t) => t.kind === 'score').map((t) => t.name)))];
+      if (scores.length) {
+        run.doing('locating the scorers (pulling those hosted in Braintrust)');
+        const prep = await run.io.acts.prepareScorers({ ctx, scores, windowDays: evidence.window.days, iteration });
+        scorers = prep.scorers;
+        const needs = scorersNeedingLabels(prep);
+        if (needs.length) {
+          run.labelRequests.push(...needs);
+          run.end('needs_work', needs.map((n) => n.reason).join('; '));
+          return { ...result, halted: true };
+        }
+      }
+    }
+    const pulled = scorers.filter((s) => s.file);
+    const pulledText = pulled.length ? ` (pulled from Braintrust: ${pulled.map((s) => `${s.slug} → ${s.file}`).join(', ')})` : '';
+    const brief = { ctx, goal: cfg.goal, iteration, artifact, routes, findings, ...(previousAttempts.length ? { previousAttempts } : {}), ...(scorers.length ? { scorers } : {}) };
     const title = routes.length === 1 ? routes[0]!.title : `${routes.length} ${artifact} problems (${ids.join(', ')})`;
     const record = (files: string[], description: string, appliedBy: string, extra: Partial<ChangeRecord> = {}) =>
       changes.push({ id: `i${iteration}-${artifact}`, iteration, routeId: ids.join(','), findingIds, artifact, description, files, appliedBy, ...extra });
@@ -86,11 +115,22 @@ export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[
       if (run.stopAt(a, 'change')) return { ...result, halted: true };
       if (a.kind === 'skipped') continue;
       run.doing(`change agent working on ${artifact}`);
-      const res: ChangeAgentResult = await run.io.longActs.runChangeAgent({ brief, command: cfg.changeCommand, timeoutMs: durationMs(cfg.changeTimeout), agentEnv: cfg.agentEnv });
-      record(res.files, res.files.length ? `${title}: change agent edited ${res.files.length} file(s)` : `${title}: change agent made no change`, commandText(cfg.changeCommand), {
+      const res: ChangeAgentResult = await run.io.longActs.runChangeAgent({
+        brief,
+        command: cfg.changeCommand,
+        timeoutMs: durationMs(cfg.changeTimeout),
+        agentEnv: cfg.agentEnv,
+        ...(scorerActs ? { scorerPush: 'separate' as const } : {}),
+      });
+      let pushedScorers = res.pushedScorers;
+      if (scorerActs && res.scorerFiles?.length) {
+        run.doing('pushing the changed scorers');
+        pushedScorers = (await run.io.acts.pushScorers({ ctx, files: res.scorerFiles })).pushed;
+      }
+      record(res.files, res.files.length ? `${title}: change agent edited ${res.files.length} file(s)${pulledText}` : `${title}: change agent made no change${pulledText}`, commandText(cfg.changeCommand), {
         diffStat: { files: res.files.length, insertions: res.insertions, deletions: res.deletions },
         ...(res.files.length ? { revertible: true } : {}),
-        ...(res.pushedScorers.length ? { functions: res.pushedScorers.map((f) => ({ slug: f, action: 'pushed' as const })) } : {}),
+        ...(pushedScorers.length ? { functions: pushedScorers.map((f) => ({ slug: f, action: 'pushed' as const })) } : {}),
       });
       continue;
     }

@@ -9,6 +9,7 @@ import { FlywheelPhaseKey, type FlywheelStatus, type Phase } from './definitions
 import type { GateAnswer, Gates } from './gates.js';
 import type { Decision, Outcome } from './logic/decide.js';
 import type { ChangeRecord, EvalResult } from './logic/evidence.js';
+import type { LabelRequest } from './logic/measurement.js';
 import type { ActivityProxies } from './proxies.js';
 
 export class FlywheelRun {
@@ -18,6 +19,8 @@ export class FlywheelRun {
   readonly decisions: { iteration: number; decision: Decision }[] = [];
   readonly briefs: NonNullable<HandoffInput['briefs']> = [];
   readonly history: { iteration: number; improved: boolean }[] = [];
+  /** Scorers that need human labels before they can be fixed (each becomes a label_data next step). */
+  readonly labelRequests: LabelRequest[] = [];
   /** The outcome a gate answer, a decision or a failure settled on (the handoff builder honours it). */
   forced: { outcome: Outcome; reason: string } | null = null;
   /** The curated dataset, once it exists. */
