@@ -13,9 +13,9 @@ const EXAMPLES = 5;
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) || 0 : 0);
 
-/** Roots that errored or answered nothing. */
+/** Roots that errored, and roots that did not error but answered nothing (the two never overlap). */
 const ERRORED = 'error IS NOT NULL';
-const EMPTY = "(output IS NULL OR output = '')";
+const EMPTY = "(error IS NULL AND (output IS NULL OR output = ''))";
 
 export function scoreBehaviourQuery(projectId: string, scores: string[], days: number, high = CONTRADICTION_THRESHOLDS.highScore): string {
   const cols = scores.flatMap((s, i) => {

@@ -11,6 +11,7 @@ import { QueryError } from './btql/ast.js';
 import { LintError, runBtql } from './btql/run.js';
 import { experimentComparison } from './comparison.js';
 import { faultBody, type Faults, MALFORMED_BODY } from './faults.js';
+import { functionProblem } from './functions.js';
 import { IngestError, ingestRows } from './ingest.js';
 import { seedFromSyncDir } from './seed.js';
 import type { DatasetRec, ExperimentRec, ProjectRec, Rec, Store } from './store.js';
@@ -272,6 +273,8 @@ export class LocalApi {
       }
       case 'GET /v1/function':
         return { objects: await this.findFunctions(qs) };
+      case 'POST /v1/function':
+        return this.createFunction(body);
       case 'POST /function/code': {
         const id = randomUUID();
         return { url: `${this.baseUrl}/local/bundle/${id}?token=${this.bundleToken(id)}`, bundleId: id };
@@ -567,6 +570,27 @@ export class LocalApi {
     return { ids: (rows as Rec[]).map((x) => x?.id ?? null), written: r.written };
   }
 
+  /**
+   * `POST /v1/function` (the REST API, as the Braintrust UI and SDKs create functions): the body is one function with
+   * `project_id`; a function with the same slug in the project is returned unmodified, as the service documents.
+   */
+  private async createFunction(body: Json): Promise<unknown> {
+    const projectId = str(body.project_id);
+    if (!projectId) throw new HttpError(400, 'project_id is required');
+    if (!(await this.cfg.store.listProjects({ ids: [projectId] }))[0]) throw new HttpError(404, `project ${projectId} not found`);
+    const problem = functionProblem(body as Rec);
+    if (problem) throw new HttpError(400, problem);
+    const data = (body.function_data as Rec).data as Rec | undefined;
+    if (data?.type === 'bundle' && !(await this.cfg.store.hasBundle(String(data.bundle_id)))) throw new HttpError(400, `bundle ${String(data.bundle_id)} was not uploaded`);
+    const slug = str(body.slug)!;
+    const existing = (await this.cfg.store.listFunctions({ projectId, slug }))[0];
+    if (existing) return existing;
+    const { id: _ignoredId, if_exists: _ignoredMode, ...fields } = body as Rec;
+    const r = await this.cfg.store.upsertFunctions([{ ...fields, project_id: projectId, if_exists: 'error' }]);
+    if (r.errors.length) throw new HttpError(409, r.errors.join('; '), 'Conflict');
+    return (await this.cfg.store.listFunctions({ projectId, slug }))[0];
+  }
+
   private async insertFunctions(body: Json): Promise<unknown> {
     const fns = body.functions;
     if (!Array.isArray(fns)) throw new HttpError(400, 'functions must be an array');
@@ -576,6 +600,8 @@ export class LocalApi {
         if (!name) throw new HttpError(400, 'each function needs project_id');
         f.project_id = (await this.cfg.store.ensureProject(name)).id;
       }
+      const problem = functionProblem(f);
+      if (problem) throw new HttpError(400, `function ${str(f.slug) ?? ''}: ${problem}`);
       const data = f.function_data as Rec | undefined;
       const inner = data?.data as Rec | undefined;
       const bundleId = inner && typeof inner.bundle_id === 'string' ? inner.bundle_id : undefined;
