@@ -120,7 +120,7 @@ describe('scorers hosted in Braintrust', () => {
   it('are pulled into working files, edited by the change agent, pushed by pushScorers (idempotent), and re-pushed as pulled on revert', async () => {
     const dir = repo('repo-hosted');
     const c = ctx(dir);
-    const prep = await new MockActivityEnvironment().run(acts.prepareScorers, { ctx: c, scores: ['helpfulness', 'concise', 'answer_quality', 'ghost'], windowDays: 7, iteration: 1 });
+    const prep: Awaited<ReturnType<typeof acts.prepareScorers>> = await new MockActivityEnvironment().run(acts.prepareScorers, { ctx: c, scores: ['helpfulness', 'concise', 'answer_quality', 'ghost'], windowDays: 7, iteration: 1 });
     const by = Object.fromEntries(prep.scorers.map((s) => [s.score, s]));
     expect(by.answer_quality).toMatchObject({ where: 'local', localFiles: ['src/scorers.ts'], editable: true });
     expect(by.ghost).toMatchObject({ where: 'not_found', editable: false });
@@ -138,7 +138,7 @@ const edit = (f, a, b) => writeFileSync(f, readFileSync(f, 'utf8').replace(a, b)
 edit('${SCORER_WORKDIR}/helpfulness.ts', 'Is this answer helpful', 'Does this answer resolve the request without errors; is it helpful');
 edit('${SCORER_WORKDIR}/concise.ts', '< 200', '< 120');`);
     const brief = { ctx: c, goal: 'g', iteration: 1, artifact: 'measurement' as const, routes: [route('helpfulness'), route('concise')], findings: [], scorers: prep.scorers };
-    const res = await new MockActivityEnvironment().run(acts.runChangeAgent, { brief, command: [process.execPath, agent], timeoutMs: 60_000, scorerPush: 'separate' as const });
+    const res: Awaited<ReturnType<typeof acts.runChangeAgent>> = await new MockActivityEnvironment().run(acts.runChangeAgent, { brief, command: [process.execPath, agent], timeoutMs: 60_000, scorerPush: 'separate' as const });
     const seen = readFileSync(join(dir, 'brief.txt'), 'utf8');
     expect(seen).toContain('### Where the scorers live');
     expect(seen).toContain(`working file: ${SCORER_WORKDIR}/helpfulness.ts`);
@@ -147,9 +147,9 @@ edit('${SCORER_WORKDIR}/concise.ts', '< 200', '< 120');`);
     expect(promptOf(await bt.functionsView(PROJECT, 'helpfulness'))).toContain('Is this answer helpful');
 
     // pushScorers pushes them; a retry pushes again and still leaves one function per slug.
-    const pushed = await new MockActivityEnvironment().run(acts.pushScorers, { ctx: c, files: res.scorerFiles! });
+    const pushed: Awaited<ReturnType<typeof acts.pushScorers>> = await new MockActivityEnvironment().run(acts.pushScorers, { ctx: c, files: res.scorerFiles! });
     expect(pushed.pushed.sort()).toEqual(res.scorerFiles!.sort());
-    const again = await new MockActivityEnvironment().run(acts.pushScorers, { ctx: c, files: [...res.scorerFiles!, 'gone.ts'] });
+    const again: Awaited<ReturnType<typeof acts.pushScorers>> = await new MockActivityEnvironment().run(acts.pushScorers, { ctx: c, files: [...res.scorerFiles!, 'gone.ts'] });
     expect(again.missing).toEqual(['gone.ts']);
     const view = await bt.functionsView(PROJECT, 'helpfulness');
     expect(promptOf(view)).toContain('without errors');
@@ -161,7 +161,7 @@ edit('${SCORER_WORKDIR}/concise.ts', '< 200', '< 120');`);
     expect(fns.filter((f) => f.slug === 'helpfulness')).toHaveLength(1);
 
     // A rejected change is reverted: the working file goes back to the pulled version, which is pushed again.
-    const reverted = await new MockActivityEnvironment().run(acts.revertChange, { ctx: c, iteration: 1, artifact: 'measurement' as const, changeId: 'i1-measurement', pushedScorers: pushed.pushed });
+    const reverted: Awaited<ReturnType<typeof acts.revertChange>> = await new MockActivityEnvironment().run(acts.revertChange, { ctx: c, iteration: 1, artifact: 'measurement' as const, changeId: 'i1-measurement', pushedScorers: pushed.pushed });
     expect(reverted.repushedScorers.sort()).toEqual(res.scorerFiles!.sort());
     expect(promptOf(await bt.functionsView(PROJECT, 'helpfulness'))).not.toContain('without errors');
     expect(promptOf(await bt.functionsView(PROJECT, 'helpfulness'))).toContain('Is this answer helpful');
@@ -174,7 +174,7 @@ edit('${SCORER_WORKDIR}/concise.ts', '< 200', '< 120');`);
 
   it('a hosted scorer that compares with expected, while production has no labels, asks for labels', async () => {
     const dir = repo('repo-labels');
-    const prep = await new MockActivityEnvironment().run(acts.prepareScorers, { ctx: ctx(dir), scores: ['correctness'], windowDays: 7, iteration: 1 });
+    const prep: Awaited<ReturnType<typeof acts.prepareScorers>> = await new MockActivityEnvironment().run(acts.prepareScorers, { ctx: ctx(dir), scores: ['correctness'], windowDays: 7, iteration: 1 });
     expect(prep.scorers[0]).toMatchObject({ score: 'correctness', where: 'braintrust', readsExpected: true });
     expect(prep.labels).toMatchObject({ rows: 7, labeledRows: 0, windowDays: 7 });
     const needs = scorersNeedingLabels(prep);
@@ -204,7 +204,7 @@ describe('the local server refuses malformed function definitions, as the servic
 
 describe('score vs behaviour', () => {
   it('counts errored and empty answers scored high, and they become a measurement finding', async () => {
-    const ev = await new MockActivityEnvironment().run(acts.checkScoreBehaviour, { ctx: ctx(tmp), scores: ['helpfulness'], windowDays: 7 });
+    const ev: Awaited<ReturnType<typeof acts.checkScoreBehaviour>> = await new MockActivityEnvironment().run(acts.checkScoreBehaviour, { ctx: ctx(tmp), scores: ['helpfulness'], windowDays: 7 });
     expect(ev.scores).toEqual([{ score: 'helpfulness', erroredScored: 4, erroredHigh: 4, emptyScored: 1, emptyHigh: 1, exampleTraceIds: ['empty-1', 'err-1', 'err-2', 'err-3', 'err-4'] }]);
     const c = contradictionFindings(ev, { from: 'a', to: 'b', days: 7 });
     expect(c.findings.map((f) => [f.id, f.severity])).toEqual([['quality:helpfulness:contradicts_behaviour', 'critical']]);
