@@ -6,6 +6,7 @@
  *   a blocking label_data next step, and the change agent never runs;
  * - a judge that does not need labels: it is pulled into a working file, the change agent edits it, and the
  *   pushScorers activity — scheduled after runChangeAgent, not inside it — pushes the edit to Braintrust.
+ * And on healthy traffic with errored answers scored 1: a score-vs-behaviour finding puts the scorer first in the plan.
  */
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { validateSummary } from '../src/handoff/write.js';
 import type { Summary } from '../schemas/summary.js';
 import { BtClient } from '../src/bt/client.js';
+import { clockFromEnv } from '../src/clock.js';
 import { packageRoot } from '../src/paths.js';
 import { makeFlywheelEnv, type FlywheelEnv } from './support/flywheel-e2e.js';
 import { describeTemporal } from './support/temporal-harness.js';
@@ -114,5 +116,47 @@ for (const m of brief.matchAll(/working file: (\\S+)/g)) writeFileSync(m[1], rea
     expect(types.indexOf('pushScorers')).toBeGreaterThan(agentAt);
     // The repository itself is untouched (the run worked on its copy).
     expect(() => readFileSync(join(agentDir, 'bt-flywheel-scorers', 'answer-quality-judge.ts'))).toThrow();
+  });
+});
+
+describeTemporal('score vs behaviour on otherwise healthy traffic', () => {
+  let env: FlywheelEnv;
+  beforeAll(async () => {
+    env = await makeFlywheelEnv({ variant: 'healthy', traces: 400 });
+  });
+  afterAll(async () => {
+    await env?.teardown();
+  });
+
+  it('errored answers scored 1 make a measurement finding and route the plan to the scorer first', async () => {
+    const bt = new BtClient({ env: env.btEnv, cwd: env.home });
+    const projectId = (await bt.projectsList()).find((p) => p.name === 'support-agent')!.id;
+    const at = new Date(clockFromEnv(process.env)().getTime() - 3_600_000).toISOString();
+    const rows = Array.from({ length: 10 }, (_, i) => {
+      const id = `errored-${i}`;
+      return {
+        id, span_id: id, root_span_id: id, project_id: projectId, log_id: 'g', created: at, is_root: true,
+        span_attributes: { name: 'support_agent', type: 'task' }, input: { question: `order ${i}?` }, output: null,
+        error: 'OrderServiceTimeout: lookup_order timed out', scores: { answer_quality: 1, correct_category: 1, no_tool_error: 1 },
+        metadata: { agent_version: '1.4.0' }, metrics: { start: 1, end: 2 },
+      };
+    });
+    const res = await fetch(env.server.apiUrl.replace(/\/$/, '') + '/logs3', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${env.server.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ api_version: 2, rows }),
+    });
+    expect(res.status).toBe(200);
+    const workflowId = `measurement-contradiction-${Date.now()}`;
+    const result = await env.execute(workflowId, env.input({ changeCommand: undefined, outDir: join(env.home, 'out-contradiction') }));
+    const summary = JSON.parse(readFileSync(result.summaryPath!, 'utf8')) as Summary;
+    expect(result.outcome, summary.loop_reasoning).toBe('needs_work');
+    expect(await validateSummary(summary)).toEqual([]);
+    const ids = summary.findings_detail.map((f) => f.id);
+    expect(ids).toContain('quality:answer_quality:contradicts_behaviour');
+    expect(summary.diagnosis!.routes[0]!.artifact).toBe('measurement');
+    expect(summary.diagnosis!.routes.map((r) => r.id)).toContain('measurement:score:answer_quality');
+    const brief = summary.next_steps.find((s) => s.intent === 'review_change' && s.title.includes('measurement'));
+    expect(brief, JSON.stringify(summary.next_steps.map((s) => s.title))).toBeDefined();
   });
 });
