@@ -68,6 +68,27 @@ export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[
   }
 
   const groups = CODE_ARTIFACTS.map((artifact) => ({ artifact, routes: plan.filter((r) => r.artifact === artifact) })).filter((g) => g.routes.length);
+
+  // Measurement, before anything is evaluated: where the targeted scorers live (a scorer hosted only in Braintrust is
+  // pulled into a working file), and whether one of them cannot be fixed without human labels — the run then stops
+  // with a label_data next step. Null: histories recorded before SCORER_ACTIVITIES_PATCH (or no measurement route).
+  let measurementScorers: ScorerLocation[] | null = null;
+  const measurement = groups.find((g) => g.artifact === 'measurement');
+  if (measurement && patched(SCORER_ACTIVITIES_PATCH)) {
+    measurementScorers = [];
+    const scores = [...new Set(measurement.routes.filter((r) => r.id.startsWith('measurement:score:')).flatMap((r) => r.targets.filter((t) => t.kind === 'score').map((t) => t.name)))];
+    if (scores.length) {
+      run.doing('locating the scorers (pulling those hosted in Braintrust)');
+      const prep = await run.io.acts.prepareScorers({ ctx, scores, windowDays: evidence.window.days, iteration });
+      measurementScorers = prep.scorers;
+      const needs = scorersNeedingLabels(prep);
+      if (needs.length) {
+        run.labelRequests.push(...needs);
+        run.end('needs_work', needs.map((n) => n.reason).join('; '));
+        return { ...result, halted: true };
+      }
+    }
+  }
   if (groups.length && run.datasetId && ctx.evalFiles.length) {
     run.doing('evaluating the unchanged agent on the curated splits');
     const before = (split: 'train' | 'validation') =>
@@ -85,24 +106,8 @@ export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[
     // From iteration 2 on, the brief says what the earlier iterations tried, what they measured and why they were not
     // accepted, and asks for a different approach.
     const previousAttempts = attemptsFrom(run.decisions, run.changes);
-    // Measurement: where the targeted scorers live (a scorer hosted only in Braintrust is pulled into a working file),
-    // and whether one of them cannot be fixed without human labels (the run then stops with a label_data next step).
-    const scorerActs = artifact === 'measurement' && patched(SCORER_ACTIVITIES_PATCH);
-    let scorers: ScorerLocation[] = [];
-    if (scorerActs) {
-      const scores = [...new Set(routes.filter((r) => r.id.startsWith('measurement:score:')).flatMap((r) => r.targets.filter((t) => t.kind === 'score').map((t) => t.name)))];
-      if (scores.length) {
-        run.doing('locating the scorers (pulling those hosted in Braintrust)');
-        const prep = await run.io.acts.prepareScorers({ ctx, scores, windowDays: evidence.window.days, iteration });
-        scorers = prep.scorers;
-        const needs = scorersNeedingLabels(prep);
-        if (needs.length) {
-          run.labelRequests.push(...needs);
-          run.end('needs_work', needs.map((n) => n.reason).join('; '));
-          return { ...result, halted: true };
-        }
-      }
-    }
+    const scorerActs = artifact === 'measurement' && measurementScorers !== null;
+    const scorers = artifact === 'measurement' ? (measurementScorers ?? []) : [];
     const pulled = scorers.filter((s) => s.file);
     const pulledText = pulled.length ? ` (pulled from Braintrust: ${pulled.map((s) => `${s.slug} → ${s.file}`).join(', ')})` : '';
     const brief = { ctx, goal: cfg.goal, iteration, artifact, routes, findings, ...(previousAttempts.length ? { previousAttempts } : {}), ...(scorers.length ? { scorers } : {}) };
