@@ -111,6 +111,7 @@ describe('renderScorerFile', () => {
     ['an LLM judge without a parser', { function_data: { type: 'prompt' }, prompt_data: { prompt: { type: 'chat', messages: [] }, options: { model: 'm' } } }, 'prompt', false, false],
     ['inline Node code', { function_data: { type: 'code', data: { type: 'inline', runtime_context: { runtime: 'node', version: '20' }, code: 'function handler({ output, expected }) { return output === expected ? 1 : 0; }' } } }, 'code_inline', true, true],
     ['inline Python code', { function_data: { type: 'code', data: { type: 'inline', runtime_context: { runtime: 'python', version: '3.12' }, code: 'def handler(output): return 1' } } }, 'code_inline', false, false],
+    ['inline code with imports', { function_data: { type: 'code', data: { type: 'inline', runtime_context: { runtime: 'node', version: '20' }, code: "import fs from 'node:fs';\nfunction handler() { return 1; }" } } }, 'code_inline', false, false],
     ['inline code without a handler', { function_data: { type: 'code', data: { type: 'inline', runtime_context: { runtime: 'node', version: '20' }, code: 'const x = 1;' } } }, 'code_inline', false, false],
     ['a bundle pushed elsewhere', { function_data: { type: 'code', data: { type: 'bundle', bundle_id: 'b' } } }, 'code_bundle', false, false],
     ['a global function', { function_data: { type: 'global', name: 'Factuality' } }, 'other', false, false],
@@ -119,6 +120,21 @@ describe('renderScorerFile', () => {
     expect([r.kind, r.source !== null, r.readsExpected]).toEqual([kind, editable, readsExpected]);
     if (r.source) expect(r.source).toMatch(/project\.scorers\.create\(\{/);
     else expect(r.note).toBeTruthy();
+  });
+
+  it('inline code is wrapped so loading the file does not run it', () => {
+    const code = "globalThis.loaded = true;\nfunction handler({ output }) { return output ? 1 : 0; }";
+    const r = renderScorerFile(fn({ function_data: { type: 'code', data: { type: 'inline', runtime_context: { runtime: 'node', version: '20' }, code } } }), 'proj');
+    const body = r.source!.slice(r.source!.indexOf('function storedScorer() {'));
+    // Run the file's own code with a stand-in SDK: nothing of the stored code runs at load, the handler works.
+    const created: Array<{ handler: (a: unknown) => unknown }> = [];
+    const g = globalThis as { loaded?: boolean };
+    delete g.loaded;
+    new Function('project', body.replace(/\(args: any\)/, '(args)'))({ scorers: { create: (o: { handler: (a: unknown) => unknown }) => created.push(o) } });
+    expect(g.loaded).toBeUndefined();
+    expect(created[0]!.handler({ output: 'x' })).toBe(1);
+    expect(g.loaded).toBe(true);
+    delete g.loaded;
   });
 
   it('hostile names and prompts stay inside comments and string literals', () => {

@@ -134,8 +134,8 @@ const CODE_EXPECTED = /\bexpected\b/;
 /**
  * Turns a Braintrust scorer (as `bt functions view --json` prints it) into a file `bt functions push` accepts: an
  * LLM judge becomes `project.scorers.create({ messages, model, choiceScores, … })`, inline Node code is kept as
- * written with a `project.scorers.create({ handler })` after it. Every value read from Braintrust goes into the file
- * as a JSON literal, except inline code, which is the project's own code and is written as code.
+ * written inside a function that returns its `handler` (so loading the file never runs it). Every value read from
+ * Braintrust goes into the file as a JSON literal, except inline code, which is the project's own code.
  */
 export function renderScorerFile(fn: BtFunction, projectName: string): PulledScorer {
   const fd = obj(fn.function_data);
@@ -188,7 +188,25 @@ export function renderScorerFile(fn: BtFunction, projectName: string): PulledSco
       const readsExpected = CODE_EXPECTED.test(code);
       if (runtime !== 'node') return { kind: 'code_inline', source: null, readsExpected, note: `inline ${typeof runtime === 'string' ? runtime : 'non-Node'} code: edit it in the Braintrust UI` };
       if (!/\bhandler\b/.test(code)) return { kind: 'code_inline', source: null, readsExpected, note: 'inline code without a `handler` function: edit it in the Braintrust UI' };
-      const lines = [...header, '// ---- the scorer code as stored in Braintrust ----', code.replace(/\s+$/, ''), '// ---- end of the stored code ----', '', 'project.scorers.create({', ...common, '  handler,', '});', ''];
+      if (/^\s*(import|export)\b/m.test(code)) return { kind: 'code_inline', source: null, readsExpected, note: 'inline code with import/export statements: edit it in the Braintrust UI' };
+      // The stored code goes inside a function, so loading this file (bt functions push imports it on the worker)
+      // never runs it: it runs only where the scorer runs, as it did in Braintrust.
+      const lines = [
+        ...header,
+        'function storedScorer() {',
+        '  // ---- the scorer code as stored in Braintrust ----',
+        code.replace(/\s+$/, ''),
+        '  // ---- end of the stored code ----',
+        '  return handler;',
+        '}',
+        '',
+        'project.scorers.create({',
+        ...common,
+        '  // eslint-disable-next-line @typescript-eslint/no-explicit-any',
+        '  handler: (args: any) => storedScorer()(args),',
+        '});',
+        '',
+      ];
       return { kind: 'code_inline', source: lines.join('\n'), readsExpected };
     }
     if (data?.type === 'bundle') {
@@ -228,7 +246,7 @@ export async function prepareScorers(
   for (const score of scores) {
     const local = mentions.get(score)!;
     if (local.length) {
-      out.push({ score, where: 'local', localFiles: local, editable: true, readsExpected: false });
+      out.push({ score, where: 'local', localFiles: local.slice(0, 10), editable: true, readsExpected: false });
       continue;
     }
     const match = matchScorerFunction(score, fns);
