@@ -183,6 +183,14 @@ edit('${SCORER_WORKDIR}/concise.ts', '< 200', '< 120');`);
   });
 });
 
+describe('bt functions view by slug', () => {
+  it('a slug that looks like a function id (fn_…) is still looked up as a slug', async () => {
+    expect((await api('POST', '/v1/function', judge('fn_judge', 'Rate {{output}}'))).status).toBe(200);
+    const fn = await bt.functionsView(PROJECT, 'fn_judge');
+    expect([fn.slug, fn.function_type]).toEqual(['fn_judge', 'scorer']);
+  });
+});
+
 describe('the local server refuses malformed function definitions, as the service does', () => {
   it.each([
     ['no function_data', { name: 'x', slug: 'x' }],

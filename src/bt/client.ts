@@ -363,8 +363,9 @@ export class BtClient {
     return this.json(args, 2, FunctionSchema.array(), opts);
   }
 
+  /** By slug: `--slug`, because bt 0.12.0 reads a positional `fn_…`/`func_…` as a function id. */
   async functionsView(project: string, slug: string, opts: CallOptions = {}): Promise<BtFunction> {
-    return this.json(['functions', 'view', ...GLOBAL, flag('project', project), '--', slug], 2, FunctionSchema, opts);
+    return this.json(['functions', 'view', ...GLOBAL, flag('project', project), flag('slug', slug)], 2, FunctionSchema, opts);
   }
 
   /**
