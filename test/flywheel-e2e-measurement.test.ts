@@ -82,6 +82,8 @@ describeTemporal('the measurement route for a scorer hosted in Braintrust', () =
     const label = summary.next_steps.find((s) => s.intent === 'label_data' && s.title.includes('answer_quality'));
     expect(label, JSON.stringify(summary.next_steps.map((s) => s.title))).toBeDefined();
     expect(label!.blocking).toBe(true);
+    expect(summary.next_steps[0]!.intent).toBe('label_data'); // labelling is what unblocks the run: it leads
+    expect(readFileSync(result.narrativePath!, 'utf8')).toContain('Label production traces for the answer\\_quality scorer');
     expect(label!.body).toMatch(/only 0 of \d+ production traces/);
     const types = await activityTypes(workflowId);
     expect(types).toContain('checkScoreBehaviour');

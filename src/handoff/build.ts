@@ -545,6 +545,17 @@ function buildNextSteps(ctx: NextStepContext): NextStep[] {
       finding_ids: findingIds,
     });
   };
+  // A scorer that needs labels stopped the run: labelling is what unblocks it, so it leads.
+  for (const r of input.labelRequests ?? []) {
+    add(
+      'label_data',
+      'high',
+      'app_ui',
+      `Label production traces for the ${r.score} scorer`,
+      `${r.reason}.\n\nAdd ground-truth \`expected\` values (a labeled dataset or annotations on the traces), then re-run the flywheel to fix and verify the scorer${r.slug ? ` (\`${r.slug}\`)` : ''}.`,
+      { blocking: true, subject: ['scorer-labels', r.score] },
+    );
+  }
   const changeLines = input.changes.map((c) => `- ${c.artifact}: ${c.description}${c.files.length ? ` (${c.files.join(', ')})` : ''}`);
   const routeLines = (diagnosis?.routes ?? []).filter((r) => r.artifact !== 'none').map((r) => `- ${r.artifact}: ${r.title} — ${r.evidence[0] ?? r.rationale}`);
 
@@ -595,16 +606,6 @@ function buildNextSteps(ctx: NextStepContext): NextStep[] {
     add('notify', 'high', 'chat', `Flywheel for ${input.project.name} is waiting for an approval`, [`The ${timedOut.map((g) => g.kind).join(', ')} gate timed out with nobody answering; nothing was written after it.`, '', `Approve with \`flywheel approve ${input.workflowId}\` on a new run, or run with --mode autonomous.`].join('\n'), {
       subject: ['gate-timeout', ...timedOut.map((g) => g.id)],
     });
-  }
-  for (const r of input.labelRequests ?? []) {
-    add(
-      'label_data',
-      'high',
-      'app_ui',
-      `Label production traces for the ${r.score} scorer`,
-      `${r.reason}.\n\nAdd ground-truth \`expected\` values (a labeled dataset or annotations on the traces), then re-run the flywheel to fix and verify the scorer${r.slug ? ` (\`${r.slug}\`)` : ''}.`,
-      { blocking: true, subject: ['scorer-labels', r.score] },
-    );
   }
   const needsLabel = input.changes.reduce((n, c) => n + (c.datasetRows?.needsLabel ?? 0), 0) + (input.evidence?.datasets ?? []).reduce((n, d) => n + d.unlabeledRows, 0);
   if (needsLabel > 0) {
