@@ -95,19 +95,31 @@ describe('curatedCohortStats and remainingGaps', () => {
       cur('dataset:cohort:a', 'failing', 0, { curatedBy: 'another-run' }),
       row({ category: 'golden', q: 0 }),
     ];
-    expect(curatedCohortStats(rows, ['dataset:cohort:b', 'dataset:cohort:a', 'dataset:cohort:a', 'dataset:cohort:c'], wf, 'q')).toEqual([
-      { route: 'dataset:cohort:a', evaluated: 4, evaluatedFailing: 3, stillFailing: 2 },
-      { route: 'dataset:cohort:b', evaluated: 1, evaluatedFailing: 0, stillFailing: 0 },
-      { route: 'dataset:cohort:c', evaluated: 0, evaluatedFailing: 0, stillFailing: 0 },
+    const routes = [
+      { route: 'dataset:cohort:b', needsLabel: 0 },
+      { route: 'dataset:cohort:a', needsLabel: 2 },
+      { route: 'dataset:cohort:a', needsLabel: 1 },
+      { route: 'dataset:cohort:c', needsLabel: 4 },
+    ];
+    expect(curatedCohortStats(rows, routes, wf, 'q')).toEqual([
+      { route: 'dataset:cohort:a', evaluated: 4, evaluatedFailing: 3, stillFailing: 2, needsLabel: 3 },
+      { route: 'dataset:cohort:b', evaluated: 1, evaluatedFailing: 0, stillFailing: 0, needsLabel: 0 },
+      { route: 'dataset:cohort:c', evaluated: 0, evaluatedFailing: 0, stillFailing: 0, needsLabel: 4 },
     ]);
   });
 
-  const s = (route: string, evaluated: number, evaluatedFailing: number, stillFailing: number): CuratedCohortStats => ({ route, evaluated, evaluatedFailing, stillFailing });
+  const s = (route: string, evaluated: number, evaluatedFailing: number, stillFailing: number, needsLabel = 0): CuratedCohortStats => ({ route, evaluated, evaluatedFailing, stillFailing, needsLabel });
   const rows: Array<{ name: string; stats: CuratedCohortStats[]; agent: boolean; want: RegExp[] }> = [
     { name: 'nothing curated → no gap', stats: [], agent: true, want: [] },
     { name: 'failing cases evaluated and fixed → no gap', stats: [s('d:a', 10, 6, 0)], agent: true, want: [] },
-    { name: 'no failing case of the cohort evaluated → gap (datasets do not cover it), agent change or not', stats: [s('d:a', 4, 0, 0)], agent: false, want: [/^cohort of route "d:a": none of its failing production cases was evaluated/] },
-    { name: 'nothing of the cohort in the evaluated split → gap', stats: [s('d:a', 0, 0, 0)], agent: true, want: [/none of its failing/] },
+    {
+      name: 'failing cases curated without a label, none evaluated → gap (datasets do not cover them), agent change or not',
+      stats: [s('d:a', 4, 0, 0, 6)],
+      agent: false,
+      want: [/^cohort of route "d:a": none of its failing production cases was evaluated \(6 curated rows need a label; 4 rows/],
+    },
+    { name: 'nothing of the cohort in the evaluated split, rows unlabeled → gap', stats: [s('d:a', 0, 0, 0, 3)], agent: true, want: [/none of its failing/] },
+    { name: 'no failing case evaluated but every row labeled (all in train) → no gap', stats: [s('d:a', 4, 0, 0, 0)], agent: true, want: [] },
     { name: 'still failing after an agent change → gap (edge cases)', stats: [s('d:a', 10, 6, 4)], agent: true, want: [/^cohort of route "d:a": 4 of 6 curated failing cases still fail after the change$/] },
     { name: 'still failing but no agent change → the agent’s turn, no gap', stats: [s('d:a', 10, 6, 6)], agent: false, want: [] },
     { name: 'a minority still failing → no gap', stats: [s('d:a', 10, 6, 2)], agent: true, want: [] },

@@ -13,6 +13,7 @@ import {
   newFailurePatterns,
   remainingGaps,
   type CuratedCohortStats,
+  type CuratedRoute,
   type FailureRow,
 } from '../workflows/logic/verify-evidence.js';
 import { errorShape } from './discover.js';
@@ -23,8 +24,8 @@ export interface VerifyEvidenceParams {
   baseline: EvalResult;
   next: EvalResult;
   targetScore: string | null;
-  /** Dataset routes curated by this workflow (any iteration so far). */
-  curatedRoutes: string[];
+  /** Dataset routes curated by this workflow (any iteration so far), with their rows that need a label. */
+  curatedRoutes: CuratedRoute[];
   workflowId: string;
   /** The iteration changed the agent (a kept edit): curated cases still failing are then edge cases the fix missed. */
   agentChanged: boolean;
@@ -38,6 +39,11 @@ export interface VerifyEvidenceResult {
   curated: CuratedCohortStats[];
   /** Rows read per run, and whether a read hit its cap (then the lists cover only the rows read). */
   rows: { baseline: number; next: number; truncated: boolean };
+}
+
+/** The message line of an error (a logged error may carry its stack, whose paths differ between working copies). */
+export function firstLine(message: string): string {
+  return message.split('\n').map((l) => l.trim()).find((l) => l !== '') ?? '';
 }
 
 const text = (v: unknown): string | null => (v === null || v === undefined ? null : typeof v === 'string' ? v : JSON.stringify(v));
@@ -76,7 +82,7 @@ export async function experimentFailureRows(
       route: text(m.m_route),
       curatedBy: text(m.m_wf),
       bucket: text(m.m_bucket),
-      error: err === null ? null : errorShape(err),
+      error: err === null ? null : errorShape(firstLine(err)),
       scores: s.scores,
     };
   });

@@ -70,7 +70,7 @@ export async function verifyAndDecide(
           baseline,
           next: validation,
           targetScore: ctx.primaryScore,
-          curatedRoutes: [...new Set(run.changes.filter((c) => c.artifact === 'dataset').map((c) => c.routeId))],
+          curatedRoutes: run.changes.filter((c) => c.artifact === 'dataset').map((c) => ({ route: c.routeId, needsLabel: c.datasetRows?.needsLabel ?? 0 })),
           workflowId: run.info.workflowId,
           agentChanged: changes.some((c) => c.artifact === 'agent' && c.files.length > 0),
           runDir: ctx.runDir,

@@ -136,36 +136,48 @@ export interface CuratedCohortStats {
   evaluatedFailing: number;
   /** Of those, rows still failing (target score low, or the row errored). */
   stillFailing: number;
+  /** Rows the route curated without a label (the eval cannot score them). */
+  needsLabel: number;
+}
+
+/** A dataset route of this run and how many of its curated rows still need a label (from its change records). */
+export interface CuratedRoute {
+  route: string;
+  needsLabel: number;
 }
 
 /** Per route of `routes`, the curated rows of this workflow in the evaluated run. */
 export function curatedCohortStats(
   rows: readonly FailureRow[],
-  routes: readonly string[],
+  routes: readonly CuratedRoute[],
   workflowId: string,
   targetScore: string | null,
   th: VerifyEvidenceThresholds = VERIFY_EVIDENCE_THRESHOLDS,
 ): CuratedCohortStats[] {
-  return [...new Set(routes)].sort(cmp).map((route) => {
+  const unlabeled = new Map<string, number>();
+  for (const r of routes) unlabeled.set(r.route, (unlabeled.get(r.route) ?? 0) + r.needsLabel);
+  return [...unlabeled.keys()].sort(cmp).map((route) => {
     const mine = rows.filter((r) => r.route === route && (r.curatedBy === null || r.curatedBy === workflowId));
     const failing = mine.filter((r) => r.bucket === 'failing');
     const still = failing.filter((r) => r.error !== null || (targetScore !== null && isLow(r.scores[targetScore], th.lowScore)));
-    return { route, evaluated: mine.length, evaluatedFailing: failing.length, stillFailing: still.length };
+    return { route, evaluated: mine.length, evaluatedFailing: failing.length, stillFailing: still.length, needsLabel: unlabeled.get(route)! };
   });
 }
 
 /**
- * Cohorts curated this run that are not done: the evaluated split holds none of their failing cases (the datasets
- * do not cover what was found), or — after an agent change — most of their evaluated failing cases still fail
- * (edge cases the fix did not reach). Without an agent change, failing curated cases are expected (the agent is
- * unchanged): that is the agent's turn, not a dataset gap.
+ * Cohorts curated this run that are not done: their failing cases were curated but none reached the evaluated split
+ * because they have no label (the datasets do not cover the cases that were found), or — after an agent change —
+ * most of their evaluated failing cases still fail (edge cases the fix did not reach). Without an agent change,
+ * failing curated cases are expected (the agent is unchanged): that is the agent's turn, not a dataset gap.
  */
 export function remainingGaps(stats: readonly CuratedCohortStats[], agentChanged: boolean, th: VerifyEvidenceThresholds = VERIFY_EVIDENCE_THRESHOLDS): string[] {
   const out: string[] = [];
   for (const s of stats) {
     const route = quoteText(s.route, th.maxText);
     if (s.evaluatedFailing === 0) {
-      out.push(`cohort of route ${route}: none of its failing production cases was evaluated (${s.evaluated} curated rows in the evaluated split, none from failing traces)`);
+      if (s.needsLabel > 0) {
+        out.push(`cohort of route ${route}: none of its failing production cases was evaluated (${s.needsLabel} curated rows need a label; ${s.evaluated} rows in the evaluated split, none from failing traces)`);
+      }
       continue;
     }
     if (agentChanged && s.stillFailing >= th.minStillFailingRows && s.stillFailing / s.evaluatedFailing >= th.stillFailingShare) {
