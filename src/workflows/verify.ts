@@ -9,7 +9,7 @@ import { changesToRevert, whyNotAccepted } from './logic/attempts.js';
 import { checkSmoke, decide, type Decision } from './logic/decide.js';
 import type { Diagnosis } from './logic/diagnose.js';
 import type { ChangeRecord, EvalResult, RowComparison } from './logic/evidence.js';
-import { assessScorersAgainstBaseline } from './logic/scorer-health.js';
+import { assessScorersAgainstBaseline, cmp } from './logic/scorer-health.js';
 import { instrumentationGaps, unmeasuredFailures } from './logic/verify-evidence.js';
 import { experimentName } from './plan.js';
 import type { FlywheelRun } from './run-state.js';
@@ -69,7 +69,8 @@ export async function verifyAndDecide(
         evidence = await run.io.acts.verifyEvidence({
           baseline,
           next: validation,
-          targetScore: ctx.primaryScore,
+          // decide()'s target: the goal score, else the first score both runs share.
+          targetScore: ctx.primaryScore ?? (Object.keys(baseline.scores).filter((k) => k in validation.scores).sort(cmp)[0] ?? null),
           curatedRoutes: run.changes.filter((c) => c.artifact === 'dataset').map((c) => ({ route: c.routeId, needsLabel: c.datasetRows?.needsLabel ?? 0 })),
           workflowId: run.info.workflowId,
           agentChanged: changes.some((c) => c.artifact === 'agent' && c.files.length > 0),
