@@ -266,7 +266,7 @@ describe('generateExampleTraces', () => {
 });
 
 describe('generateExampleTraces variants', () => {
-  const gen = async (variant: 'healthy' | 'stuck-scorer' | 'low-traffic' | 'instrumentation-gap' | 'slow-release') => {
+  const gen = async (variant: 'defective' | 'healthy' | 'stuck-scorer' | 'low-traffic' | 'instrumentation-gap' | 'slow-release' | 'unscored') => {
     const r = await generateExampleTraces({ outDir: tmp(`example-${variant}-`), now: NOW, traces: 1000, variant });
     const rows = readSpecRows(r.dir) as Row[];
     return { r, rows, roots: rows.filter((x) => x.is_root) };
@@ -315,6 +315,25 @@ describe('generateExampleTraces variants', () => {
     expect(roots.filter((r) => r.metrics.start < NOW_SEC - 10 * DAY).every((r) => r.output !== null)).toBe(true);
     // child spans are still there
     expect(rows.length).toBeGreaterThan(roots.length * 3);
+  });
+
+  it('unscored: the defective traffic, trace for trace, with real tool failures but no scores anywhere', async () => {
+    const defective = await gen('defective');
+    const { roots, rows } = await gen('unscored');
+    expect(roots).toHaveLength(defective.roots.length);
+    expect(rows.every((r) => r.scores === null)).toBe(true);
+    const byId = new Map(defective.roots.map((r) => [r.id, r]));
+    for (const r of roots) {
+      const d = byId.get(r.id)!;
+      expect(d, r.id).toBeDefined();
+      expect(r.input).toEqual(d.input);
+      expect(r.output).toEqual(d.output);
+      expect(d.scores).not.toBeNull();
+    }
+    // The failures are there to find: tool errors in the tool spans, and failing answers by the scorer's measure.
+    const toolErrors = rows.filter((r) => r.span_attributes.type === 'tool' && r.error);
+    expect(toolErrors.length).toBeGreaterThan(20);
+    expect(mean(defective.roots.map((r) => r.scores.no_tool_error))).toBeLessThan(0.98);
   });
 
   it('slow-release: the healthy traffic, but release 1.6.0 is several times slower and costlier with the same answers', async () => {

@@ -133,6 +133,11 @@ describe('whyNotAccepted', () => {
     { name: 'overfitting', decision: decide(input({ full: { train: ev('full', 'train', 0.9), validation: ev('full', 'validation', 0.6) } })), want: [/did not improve/, /overfitting$/] },
     { name: 'smoke only', decision: decide(input({ smoke: ev('smoke', 'train', 0.01), full: {} })), want: [/^only the smoke eval ran/] },
     { name: 'sick scorer', decision: decide(input({ scorerHealth: sick })), want: [/did not improve/, /^scorer health: Q is stuck at 1$/] },
+    {
+      name: 'new failure pattern',
+      decision: decide(input({ full: { train: ev('full', 'train', 0.8), validation: ev('full', 'validation', 0.8) }, newFailurePatterns: ['new error "Boom" in 3 rows'] })),
+      want: [/^new failure pattern\(s\) the baseline does not show: new error "Boom" in 3 rows$/],
+    },
   ];
   it.each(rows)('$name', ({ decision, want }) => {
     const got = whyNotAccepted(decision.verdict);

@@ -113,6 +113,14 @@ describe('decide: routing table (priority order)', () => {
     const d = decide(base({ newFailurePatterns: ['multi-currency refunds'] }));
     expect(d.next).toMatchObject({ kind: 'route', rediscover: true });
   });
+
+  it('a change that brings a new failure pattern is not accepted, even when the metric improved cleanly', () => {
+    const d = decide(base({ newFailurePatterns: ['new error "BillingTemplateError" in 7 rows'] }));
+    expect(d.verdict.improved).toBe(true);
+    expect(d.verdict.regressionCount).toBe(0);
+    expect(d.verdict.acceptChange).toBe(false);
+    expect(decide(base()).verdict.acceptChange).toBe(true);
+  });
 });
 
 describe('decide: counter-cases', () => {

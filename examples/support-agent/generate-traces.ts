@@ -25,8 +25,14 @@ import { EXAMPLE_DIR, loadAgent, type AgentModule } from './load-agent.js';
 import { QUESTION_TEMPLATES, expectedFor, fillTemplate, type QuestionTemplate } from './questions.js';
 import { scoreAll } from './scorers.js';
 
-export type TraceVariant = 'defective' | 'healthy' | 'stuck-scorer' | 'low-traffic' | 'instrumentation-gap' | 'slow-release';
-export const TRACE_VARIANTS: readonly TraceVariant[] = ['defective', 'healthy', 'stuck-scorer', 'low-traffic', 'instrumentation-gap', 'slow-release'];
+export type TraceVariant = 'defective' | 'healthy' | 'stuck-scorer' | 'low-traffic' | 'instrumentation-gap' | 'slow-release' | 'unscored';
+export const TRACE_VARIANTS: readonly TraceVariant[] = ['defective', 'healthy', 'stuck-scorer', 'low-traffic', 'instrumentation-gap', 'slow-release', 'unscored'];
+
+/**
+ * 'unscored': the defective agent's traffic (the same draws, so the same questions, answers and tool errors) with
+ * no online scoring: no root span carries scores. The failures are real — lookup_order errors in the tool spans —
+ * but nothing in production measures them.
+ */
 
 /**
  * 'slow-release': healthy production (the fixed agent, the same noise) until a release `SLOW_RELEASE_VERSION`
@@ -414,7 +420,7 @@ export async function generateExampleTraces(options: GenerateTracesOptions): Pro
           metrics: { start: t0, end: rEnd },
           error: null,
           // Online scoring writes the scores onto the root span of the trace it judged.
-          scores: gap ? null : scores,
+          scores: gap || variant === 'unscored' ? null : scores,
           tags: ['prod', `tier:${tier}`],
           facets,
           classifications,

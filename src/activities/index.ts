@@ -30,6 +30,7 @@ import { revertChangeFromBackup } from './workspace.js';
 import { prepareScorers as locateScorers, pushScorerFiles } from './scorers.js';
 import { checkScoreBehaviour as scoreBehaviour } from './score-behaviour.js';
 import type { ScoreBehaviourEvidence } from '../workflows/logic/measurement.js';
+import { verifyEvidence as computeVerifyEvidence, type VerifyEvidenceParams, type VerifyEvidenceResult } from './verify-evidence.js';
 
 export interface ActivityDeps {
   /** Environment for bt (BRAINTRUST_*, HOME, PATH…); default: picked from the worker's environment. */
@@ -292,6 +293,15 @@ export function createActivities(deps: ActivityDeps = {}) {
 
     async compareRuns(p: { baseline: EvalResult; next: EvalResult; tolerance: number; runDir: string; iteration: number }): Promise<RowComparison> {
       return compare(p.baseline, p.next, p.tolerance, phaseDir(p.runDir, '', p.iteration, 'verify'));
+    },
+
+    /**
+     * Verify's routing evidence: failure shapes of the new run absent from the baseline, and the cohorts curated this
+     * run that the evaluated split does not cover or that still fail (src/activities/verify-evidence.ts).
+     */
+    async verifyEvidence(p: Omit<VerifyEvidenceParams, 'dir'> & { runDir: string; iteration: number; agentDir: string }): Promise<VerifyEvidenceResult> {
+      const { runDir, iteration, agentDir, ...rest } = p;
+      return guarded(() => computeVerifyEvidence(bt({}, agentDir), { ...rest, dir: phaseDir(runDir, '', iteration, 'verify') }, signal()));
     },
 
     /** Builds, validates and writes the handoff; validation failures are not retryable. */

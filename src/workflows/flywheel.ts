@@ -32,6 +32,8 @@ import { verifyAndDecide } from './verify.js';
 
 /** patched() id: Diagnose also checks scores against behaviour (checkScoreBehaviour); older histories do not. */
 export const SCORE_BEHAVIOUR_PATCH = 'score-behaviour-check';
+/** patched() id: before it, a Discover that Verify asked for replaced the plan with the whole new diagnosis. */
+export const FOCUSED_REDISCOVER_PATCH = 'focused-rediscover';
 
 export interface FlywheelResult {
   outcome: Outcome;
@@ -96,6 +98,8 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
 
     let plan: Route[] | null = null;
     let rediscover = true;
+    /** A decision that asked for a focused Discover first ("new failure pattern → focused Discover → dataset"). */
+    let focus: { route: string; reason: string } | null = null;
     for (iteration = 1; iteration <= cfg.maxIterations; iteration++) {
       status.iteration = iteration;
       if (rediscover || !evidence) {
@@ -114,6 +118,9 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
         status.findings = diagnosis.findings.map((f) => `${f.severity}: ${f.title}`);
         if (iteration === 1 && isHealthy(diagnosis)) break;
         plan = diagnosis.routes.filter((r) => r.artifact !== 'none');
+        // Focused: the fresh evidence serves the route Verify chose, not a whole new plan.
+        if (focus && patched(FOCUSED_REDISCOVER_PATCH)) plan = [routeForNext(focus.route, focus.reason, diagnosis, iteration)];
+        focus = null;
       }
       if (!plan || !plan.length) break;
 
@@ -141,7 +148,7 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
         run.end('needs_work', 'no eval files to verify the change with');
         break;
       }
-      const verified = await verifyAndDecide(run, ctx, iteration, baseline, improved.before, improved.changes);
+      const verified = await verifyAndDecide(run, ctx, iteration, baseline, improved.before, improved.changes, diagnosis);
       comparison = verified.comparison ?? comparison;
       const { decision } = verified;
 
@@ -163,6 +170,7 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
       }
       plan = [routeForNext(decision.next.route, decision.next.reason, diagnosis!, iteration)];
       rediscover = decision.next.rediscover;
+      focus = rediscover ? { route: decision.next.route, reason: decision.next.reason } : null;
     }
     if (iteration > cfg.maxIterations && !run.forced) {
       run.end('no_convergence', `no accepted improvement after ${cfg.maxIterations} iterations`);

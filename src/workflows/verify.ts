@@ -7,14 +7,22 @@
 import { patched } from '@temporalio/workflow';
 import { changesToRevert, whyNotAccepted } from './logic/attempts.js';
 import { checkSmoke, decide, type Decision } from './logic/decide.js';
+import type { Diagnosis } from './logic/diagnose.js';
 import type { ChangeRecord, EvalResult, RowComparison } from './logic/evidence.js';
-import { assessScorersAgainstBaseline } from './logic/scorer-health.js';
+import { assessScorersAgainstBaseline, cmp } from './logic/scorer-health.js';
+import { instrumentationGaps, unmeasuredFailures } from './logic/verify-evidence.js';
 import { experimentName } from './plan.js';
 import type { FlywheelRun } from './run-state.js';
 import type { OrientContext } from './types.js';
 
 /** patched() id: histories recorded before rejected changes were reverted schedule no revertChange activity. */
 export const REVERT_PATCH = 'revert-rejected-changes';
+
+/**
+ * patched() id: histories recorded before Verify computed its routing evidence (new failure patterns, remaining
+ * gaps, unmeasured failures, instrumentation gaps) schedule no verifyEvidence activity and decided without them.
+ */
+export const ROUTING_EVIDENCE_PATCH = 'verify-routing-evidence';
 
 /** A row regresses when it drops by more than this from the pinned baseline. */
 export const REGRESSION_TOLERANCE = 0.1;
@@ -31,6 +39,7 @@ export async function verifyAndDecide(
   baseline: EvalResult | null,
   before: { train?: EvalResult; validation?: EvalResult },
   changes: ChangeRecord[],
+  diagnosis: Diagnosis | null = null,
 ): Promise<VerifyResult> {
   const useDataset = run.datasetId !== null;
   const evalRun = (split: 'train' | 'validation' | 'all', runMode: 'smoke' | 'full', name: string) =>
@@ -41,6 +50,7 @@ export async function verifyAndDecide(
   run.evals.push({ ...smoke, iteration });
   let full: { train?: EvalResult; validation?: EvalResult } = {};
   let comparison: RowComparison | null = null;
+  let evidence: { newFailurePatterns: string[]; remainingGaps: string[] } = { newFailurePatterns: [], remainingGaps: [] };
   if (checkSmoke(smoke, ctx.primaryScore).ok) {
     run.doing('full evals');
     if (useDataset) {
@@ -54,8 +64,28 @@ export async function verifyAndDecide(
     if (baseline) {
       run.doing('per-row comparison against the baseline');
       comparison = await run.io.acts.compareRuns({ baseline, next: validation, tolerance: REGRESSION_TOLERANCE, runDir: ctx.runDir, iteration });
+      if (patched(ROUTING_EVIDENCE_PATCH)) {
+        run.doing('failure shapes and curated cohorts in the new run');
+        evidence = await run.io.acts.verifyEvidence({
+          baseline,
+          next: validation,
+          // decide()'s target: the goal score, else the first score both runs share.
+          targetScore: ctx.primaryScore ?? (Object.keys(baseline.scores).filter((k) => k in validation.scores).sort(cmp)[0] ?? null),
+          curatedRoutes: run.changes.filter((c) => c.artifact === 'dataset').map((c) => ({ route: c.routeId, needsLabel: c.datasetRows?.needsLabel ?? 0 })),
+          workflowId: run.info.workflowId,
+          agentChanged: changes.some((c) => c.artifact === 'agent' && c.files.length > 0),
+          runDir: ctx.runDir,
+          iteration,
+          agentDir: ctx.agentDir,
+        });
+      }
     }
   }
+  // Carried from Diagnose: production failures no scorer measures and traces that cannot support diagnosis, unless a
+  // change of this run addressed them. Histories recorded before this decided without them (same patch).
+  const fromDiagnosis = full.validation && patched(ROUTING_EVIDENCE_PATCH)
+    ? { unmeasuredFailures: unmeasuredFailures(diagnosis, run.changes), instrumentationGaps: instrumentationGaps(diagnosis, run.changes) }
+    : {};
   const measured = full.validation ?? smoke;
   const decision = decide({
     iteration,
@@ -67,8 +97,9 @@ export async function verifyAndDecide(
     baselineSplits: before,
     comparison,
     scorerHealth: assessScorersAgainstBaseline(measured.distributions ?? [], (before.validation ?? baseline)?.distributions ?? [], ctx.binaryScores),
-    newFailurePatterns: [],
-    remainingGaps: [],
+    newFailurePatterns: evidence.newFailurePatterns,
+    remainingGaps: evidence.remainingGaps,
+    ...fromDiagnosis,
     changesMade: changes,
     history: run.history,
   });

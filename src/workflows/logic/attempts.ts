@@ -36,6 +36,8 @@ export function whyNotAccepted(v: Verdict, minImprovement: number = DECIDE_OPTIO
   if (v.regressionCount > 0) out.push(`${v.regressionCount} eval row(s) regressed against the pinned baseline`);
   if (v.overfitting) out.push(`train improved (${signed(v.trainDelta)}) but validation did not (${signed(v.validationDelta)}): overfitting`);
   if (!v.scorerHealthy) out.push(`scorer health: ${v.scorerHealth.filter((h) => !h.healthy).map((h) => h.detail).join('; ')}`);
+  // Absent in verdicts recorded before Verify computed them.
+  if (v.newFailurePatterns?.length) out.push(`new failure pattern(s) the baseline does not show: ${v.newFailurePatterns.join('; ')}`);
   if (!out.length) out.push('the verdict did not accept the change');
   return out;
 }

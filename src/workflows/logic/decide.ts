@@ -318,7 +318,8 @@ export function decide(input: DecideInput): Decision {
     train != null && validation != null && trainDelta != null && validationDelta != null && validationDelta > o.minImprovement && trainDelta <= o.minImprovement;
   const regressionCount = input.comparison?.regressed ?? 0;
   const scorerHealthy = input.scorerHealth.every((h) => h.healthy);
-  const acceptChange = evaluated === 'full' && improved && regressionCount === 0 && !overfitting && scorerHealthy;
+  // A change that brings a failure shape the baseline never had is not accepted, whatever the mean did.
+  const acceptChange = evaluated === 'full' && improved && regressionCount === 0 && !overfitting && scorerHealthy && input.newFailurePatterns.length === 0;
 
   const rows = primary?.rowCount ?? 0;
   const joined = input.comparison?.joined ?? 0;
