@@ -27,6 +27,7 @@ import { phaseDir, readJson, writeFileAtomic, writeJsonAtomic } from './files.js
 import { orient as runOrient } from './orient.js';
 import { writeFleetSummary } from './fleet.js';
 import { revertChangeFromBackup } from './workspace.js';
+import { resolveStored, storeResult, type StoredFileError } from './stored.js';
 
 export interface ActivityDeps {
   /** Environment for bt (BRAINTRUST_*, HOME, PATH…); default: picked from the worker's environment. */
@@ -64,11 +65,18 @@ function heartbeatFn(): (detail?: unknown) => void {
  */
 export const KEEPALIVE_HEARTBEAT_MS = 10_000;
 
-/** Wraps every activity so it heartbeats (its last detail) every `everyMs` from start to finish. */
+/** Activities that read the references in their input themselves (leniently: the handoff is always written). */
+const RESOLVES_OWN_REFERENCES = new Set(['writeHandoff']);
+
+/**
+ * Wraps every activity so that references in its input are read back first (src/activities/stored.ts), and so
+ * that it heartbeats (its last detail) every `everyMs` from start to finish.
+ */
 function keepAlive<T extends Record<string, (...args: never[]) => Promise<unknown>>>(acts: T, everyMs: number): T {
   const out: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(acts)) {
-    out[name] = async (...args: never[]) => {
+    out[name] = async (...sent: never[]) => {
+      const args = (RESOLVES_OWN_REFERENCES.has(name) ? sent : await Promise.all(sent.map((a) => resolveStored(a)))) as never[];
       let ctx: Context;
       try {
         ctx = Context.current();
@@ -176,7 +184,8 @@ export function createActivities(deps: ActivityDeps = {}) {
         runOrient(bt({}, config.agentDir), { config, workflowId, ...(runId ? { runId } : {}), appUrl, orgFallback: env.BRAINTRUST_ORG_NAME ?? null }),
       );
       const notes = record.ignored.map((i) => `${i.file} sets ${i.name}, which the flywheel sets for bt itself: ignored for bt eval.`);
-      return { ...ctx, notes: [...ctx.notes, ...notes], evalEnv: { spec, ...record } };
+      // Also in the run directory: later activities are sent a reference to it, not the context again.
+      return storeResult(join(ctx.runDir, 'context.json'), 'context', { ...ctx, notes: [...ctx.notes, ...notes], evalEnv: { spec, ...record } });
     },
 
     async discover(p: { ctx: OrientContext; goal: string; windowDays: number; iteration: number; datasetId?: string | null }): Promise<DiscoverEvidence> {
@@ -242,7 +251,9 @@ export function createActivities(deps: ActivityDeps = {}) {
     },
 
     async loadBaseline(ctx: OrientContext): Promise<EvalResult | null> {
-      return guarded(() => loadBase(bt({}, ctx.agentDir), ctx, join(ctx.runDir, 'baseline'), signal()));
+      const dir = join(ctx.runDir, 'baseline');
+      const result = await guarded(() => loadBase(bt({}, ctx.agentDir), ctx, dir, signal()));
+      return result && storeResult(join(dir, 'baseline-eval.json'), 'eval', result);
     },
 
     async runEval(p: Omit<RunEvalParams, 'dir'> & { iteration: number }): Promise<EvalResult> {
@@ -256,12 +267,14 @@ export function createActivities(deps: ActivityDeps = {}) {
         BRAINTRUST_DEFAULT_PROJECT: p.ctx.project.name,
       };
       const dir = phaseDir(p.ctx.runDir, '', p.iteration, 'verify');
-      return oncePerExecution(join(dir, `${p.runMode}-${p.split}-result.json`), async () => {
+      const result = await oncePerExecution(join(dir, `${p.runMode}-${p.split}-result.json`), async () => {
         // Read now, on this worker; only this bt eval (and the runner it starts) gets the values.
         const values = p.ctx.evalEnv ? loadEvalEnv(p.ctx.evalEnv.spec).values : {};
         const key = executionKey();
         return guarded(() => runEvalCmd(bt(extra, p.cwd, values), { ...p, dir, ...(key ? { checkpointKey: key } : {}) }, signal()));
       });
+      // Also in the run directory: compareRuns and the handoff are sent a reference to it, not the result again.
+      return storeResult(join(dir, `${p.runMode}-${p.split}-eval.json`), 'eval', result);
     },
 
     async compareRuns(p: { baseline: EvalResult; next: EvalResult; tolerance: number; runDir: string; iteration: number }): Promise<RowComparison> {
@@ -272,13 +285,29 @@ export function createActivities(deps: ActivityDeps = {}) {
     /** The fleet summary over every project's run (src/activities/fleet.ts). */
     writeFleetSummary,
     async writeHandoff(p: { input: HandoffInput; outDir: string }): Promise<HandoffPaths> {
-      const input = p.input.evidence || !p.input.evidenceFile ? p.input : await withEvidence(p.input, p.input.evidenceFile);
+      const withEvals = await withStoredResults(p.input);
+      const input = withEvals.evidence || !withEvals.evidenceFile ? withEvals : await withEvidence(withEvals, withEvals.evidenceFile);
       const summary = buildSummary({ ...input, artifacts: [...input.artifacts, ...runArtifacts(input)] });
       const narrative = renderNarrative(summary);
       const files = await writeHandoffFiles(p.outDir, summary, narrative);
       return { summaryPath: files.summary.path, narrativePath: files.narrative.path, outcome: summary.outcome };
     },
   }, deps.keepAliveMs ?? KEEPALIVE_HEARTBEAT_MS);
+}
+
+/**
+ * The eval results (and baseline) the handoff was sent by reference, read back. The handoff is written on every
+ * exit, so one whose file is gone or changed is left out, saying why, instead of failing it.
+ */
+async function withStoredResults(input: HandoffInput): Promise<HandoffInput> {
+  const missing: string[] = [];
+  const resolved = await resolveStored(input, (err: StoredFileError) => {
+    missing.push(`the ${err.ref.kind === 'eval' ? 'eval result' : 'run context'} ${err.ref.path} is not in this handoff: it ${err.why}`);
+    return null;
+  });
+  if (!missing.length) return resolved;
+  const context = resolved.context ?? { modeReason: '', projectSource: null, baseline: null, notes: [] };
+  return { ...resolved, evals: resolved.evals.filter((e) => e !== null), context: { ...context, notes: [...context.notes, ...missing] } };
 }
 
 /**

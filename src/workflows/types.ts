@@ -45,6 +45,20 @@ export interface OrientContext {
    */
   evalEnv?: EvalEnvRecord;
   notes: string[];
+  /**
+   * The same context, as Orient wrote it to the run directory (`context.json`): activities are sent this reference
+   * instead of the whole context (src/workflows/by-reference.ts). Absent in histories recorded before it existed.
+   */
+  stored?: StoredRef;
+}
+
+/**
+ * A file in the run directory holding an activity's result as it returned it (without `stored`). The workflow keeps
+ * the whole result (its decisions need it) but sends later activities `{ stored, …fields the workflow changed }`,
+ * and the activity reads the file back, checking its sha256 (src/activities/stored.ts).
+ */
+export interface StoredRef extends FileRef {
+  kind: 'context' | 'eval';
 }
 
 export interface CurateResult {
