@@ -28,6 +28,7 @@ import { orient as runOrient } from './orient.js';
 import { writeFleetSummary } from './fleet.js';
 import { revertChangeFromBackup } from './workspace.js';
 import { resolveStored, storeResult, type StoredFileError } from './stored.js';
+import { endPreviousAttemptGroups, noteGroupsOfActivities, withGroups } from './attempt-groups.js';
 
 export interface ActivityDeps {
   /** Environment for bt (BRAINTRUST_*, HOME, PATH…); default: picked from the worker's environment. */
@@ -46,12 +47,15 @@ export interface ActivityDeps {
 /** The last heartbeat detail of each running activity, re-sent by its keep-alive. */
 const lastDetail = new WeakMap<Context, unknown>();
 
+// Every process group an activity starts rides in its heartbeat details, so a retry can end it (attempt-groups.ts).
+noteGroupsOfActivities((ctx) => ctx.heartbeat(withGroups(ctx, lastDetail.get(ctx))));
+
 function heartbeatFn(): (detail?: unknown) => void {
   try {
     const ctx = Context.current();
     return (d?: unknown) => {
       lastDetail.set(ctx, d);
-      ctx.heartbeat(d);
+      ctx.heartbeat(withGroups(ctx, d));
     };
   } catch {
     return () => {};
@@ -69,10 +73,11 @@ export const KEEPALIVE_HEARTBEAT_MS = 10_000;
 const RESOLVES_OWN_REFERENCES = new Set(['writeHandoff']);
 
 /**
- * Wraps every activity so that references in its input are read back first (src/activities/stored.ts), and so
- * that it heartbeats (its last detail) every `everyMs` from start to finish.
+ * Wraps every activity so that references in its input are read back first (src/activities/stored.ts), so that a
+ * retry first ends the process groups the previous attempt left running (attempt-groups.ts), and so that it
+ * heartbeats (its last detail) every `everyMs` from start to finish.
  */
-function keepAlive<T extends Record<string, (...args: never[]) => Promise<unknown>>>(acts: T, everyMs: number): T {
+export function keepAlive<T extends Record<string, (...args: never[]) => Promise<unknown>>>(acts: T, everyMs: number): T {
   const out: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(acts)) {
     out[name] = async (...sent: never[]) => {
@@ -83,9 +88,11 @@ function keepAlive<T extends Record<string, (...args: never[]) => Promise<unknow
       } catch {
         return fn(...args); // called directly (tests), not as an activity
       }
+      // A retry first ends what the previous attempt left running on this host (its detached process groups).
+      await endPreviousAttemptGroups(ctx);
       const timer = setInterval(() => {
         try {
-          ctx.heartbeat(lastDetail.get(ctx));
+          ctx.heartbeat(withGroups(ctx, lastDetail.get(ctx)));
         } catch {
           /* a heartbeat failure must not fail the activity */
         }
