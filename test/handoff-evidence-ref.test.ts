@@ -13,6 +13,8 @@ import { createActivities } from '../src/activities/index.js';
 import { storeResult } from '../src/activities/stored.js';
 import type { HandoffInput } from '../src/handoff/index.js';
 import { byReference } from '../src/workflows/by-reference.js';
+import { diagnose } from '../src/workflows/logic/diagnose.js';
+import { textDigest } from '../src/workflows/logic/digest.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'evidence-ref-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -59,4 +61,28 @@ it('eval results and the baseline by reference (as the workflow sends them): the
   expect(text).toContain(`the eval result ${evals[2]!.stored.path} is not in this handoff: it changed after it was written`);
   expect(text).not.toContain(`"${evals[2]!.experimentId}"`);
   expect(text).toContain(evals[3]!.experimentId);
+});
+
+it('the diagnosis is recomputed from the evidence by reference (checked by digest) instead of sent: the same summary', async () => {
+  const text = JSON.stringify(input.evidence);
+  const path = join(dir, 'evidence-diag.json');
+  writeFileSync(path, text);
+  const evidenceFile = { path, sha256: createHash('sha256').update(text).digest('hex') };
+  const opts = { binaryScores: ['no_tool_error'], primaryScore: 'answer_quality' };
+  // What the workflow computed and acted on.
+  const diagnosis = diagnose(input.evidence!, opts);
+  expect(diagnosis.findings.length).toBeGreaterThan(0);
+  const inline = await acts.writeHandoff({ input: { ...input, diagnosis }, outDir: join(dir, 'diag-inline') });
+  const recipe = { ...opts, digest: textDigest(JSON.stringify(diagnosis)) };
+  const byRef = await acts.writeHandoff({ input: { ...input, evidence: null, evidenceFile, diagnosis: null }, outDir: join(dir, 'diag-ref'), diagnosisOf: recipe });
+  expect(summaryAt(byRef.summaryPath)).toEqual(summaryAt(inline.summaryPath));
+  expect(readFileSync(byRef.summaryPath, 'utf8')).toContain(diagnosis.findings[0]!.title.slice(0, 40));
+
+  // Another release's diagnose() gives another result: used, and said.
+  const other = await acts.writeHandoff({ input: { ...input, evidence: null, evidenceFile, diagnosis: null }, outDir: join(dir, 'diag-other'), diagnosisOf: { ...recipe, digest: '0000000000000000' } });
+  expect(readFileSync(other.summaryPath, 'utf8')).toContain('differs from the one the run acted on');
+  // No evidence, no diagnosis: said.
+  rmSync(path);
+  const none = await acts.writeHandoff({ input: { ...input, evidence: null, evidenceFile, diagnosis: null }, outDir: join(dir, 'diag-none'), diagnosisOf: recipe });
+  expect(readFileSync(none.summaryPath, 'utf8')).toContain('the diagnosis is not in this handoff');
 });

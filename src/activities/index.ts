@@ -16,8 +16,9 @@ import type { SummaryArtifact } from '../../schemas/summary.js';
 import { packageRoot } from '../paths.js';
 import type { FlywheelConfig } from '../../schemas/flywheel-input.js';
 import type { ChangeArtifact, DiscoverEvidence, EvalResult, RowComparison } from '../workflows/logic/evidence.js';
-import type { RouteTarget } from '../workflows/logic/diagnose.js';
-import type { BriefRef, ChangeAgentResult, CurateResult, HandoffPaths, OrientContext, RevertResult } from '../workflows/types.js';
+import { diagnose, type RouteTarget } from '../workflows/logic/diagnose.js';
+import { textDigest } from '../workflows/logic/digest.js';
+import type { BriefRef, ChangeAgentResult, CurateResult, DiagnosisRecipe, HandoffPaths, OrientContext, RevertResult } from '../workflows/types.js';
 import { renderBrief, runChangeAgent as runChange, type BriefInput } from './change-agent.js';
 import { curateDataset as curate } from './curate.js';
 import { clockFromEnv, type Clock } from '../clock.js';
@@ -291,9 +292,10 @@ export function createActivities(deps: ActivityDeps = {}) {
     /** Builds, validates and writes the handoff; validation failures are not retryable. */
     /** The fleet summary over every project's run (src/activities/fleet.ts). */
     writeFleetSummary,
-    async writeHandoff(p: { input: HandoffInput; outDir: string }): Promise<HandoffPaths> {
+    async writeHandoff(p: { input: HandoffInput; outDir: string; diagnosisOf?: DiagnosisRecipe }): Promise<HandoffPaths> {
       const withEvals = await withStoredResults(p.input);
-      const input = withEvals.evidence || !withEvals.evidenceFile ? withEvals : await withEvidence(withEvals, withEvals.evidenceFile);
+      const withEvid = withEvals.evidence || !withEvals.evidenceFile ? withEvals : await withEvidence(withEvals, withEvals.evidenceFile);
+      const input = p.diagnosisOf && !withEvid.diagnosis ? withDiagnosis(withEvid, p.diagnosisOf) : withEvid;
       const summary = buildSummary({ ...input, artifacts: [...input.artifacts, ...runArtifacts(input)] });
       const narrative = renderNarrative(summary);
       const files = await writeHandoffFiles(p.outDir, summary, narrative);
@@ -315,6 +317,22 @@ async function withStoredResults(input: HandoffInput): Promise<HandoffInput> {
   if (!missing.length) return resolved;
   const context = resolved.context ?? { modeReason: '', projectSource: null, baseline: null, notes: [] };
   return { ...resolved, evals: resolved.evals.filter((e) => e !== null), context: { ...context, notes: [...context.notes, ...missing] } };
+}
+
+/**
+ * The run's last diagnosis, recomputed from the evidence (diagnose() is pure) with the options the workflow used,
+ * and checked against the digest of the one the run acted on. Without the evidence there is none, saying why; a
+ * different result (this worker's code differs from the workflow's) is used, saying so.
+ */
+function withDiagnosis(input: HandoffInput, recipe: DiagnosisRecipe): HandoffInput {
+  const note = (text: string) => {
+    const context = input.context ?? { modeReason: '', projectSource: null, baseline: null, notes: [] };
+    return { ...context, notes: [...context.notes, text] };
+  };
+  if (!input.evidence) return { ...input, context: note('the diagnosis is not in this handoff: it is recomputed from the evidence, which is missing') };
+  const diagnosis = diagnose(input.evidence, { binaryScores: recipe.binaryScores, ...(recipe.primaryScore ? { primaryScore: recipe.primaryScore } : {}) });
+  if (textDigest(JSON.stringify(diagnosis)) === recipe.digest) return { ...input, diagnosis };
+  return { ...input, diagnosis, context: note("the diagnosis in this handoff was recomputed from the evidence by this worker's code and differs from the one the run acted on (a different release?)") };
 }
 
 /**

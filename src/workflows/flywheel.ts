@@ -21,12 +21,13 @@ import { Gates } from './gates.js';
 import { improve } from './improve.js';
 import type { Outcome } from './logic/decide.js';
 import { diagnose, isHealthy, type Diagnosis, type Route } from './logic/diagnose.js';
+import { textDigest } from './logic/digest.js';
 import type { DiscoverEvidence, EvalResult, RowComparison } from './logic/evidence.js';
 import { applyPlanAnswer, experimentName, planText, routeForNext } from './plan.js';
 import { activityProxies, claimActs } from './proxies.js';
 import { FlywheelRun } from './run-state.js';
 import { BLOCKED_FAILURE_TYPE } from '../shared.js';
-import type { OrientContext } from './types.js';
+import type { DiagnosisRecipe, OrientContext } from './types.js';
 import { verifyAndDecide } from './verify.js';
 
 export interface FlywheelResult {
@@ -193,7 +194,8 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
     // By reference when Discover wrote it to the run directory (it is already in history once, as Discover's result).
     evidence: evidence?.file ? null : evidence,
     ...(evidence?.file ? { evidenceFile: { path: evidence.file.path, sha256: evidence.file.sha256 } } : {}),
-    diagnosis,
+    // Recomputed from that evidence by the handoff activity (`diagnosisOf` below) instead of a copy in history.
+    diagnosis: evidence?.file ? null : diagnosis,
     decisions: run.decisions,
     changes: run.changes,
     evals: run.evals,
@@ -212,7 +214,13 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
     },
     ...(run.forced ? { outcome: run.forced.outcome, outcomeReason: run.forced.reason } : {}),
   };
-  const paths = await CancellationScope.nonCancellable(() => handoffActs.writeHandoff({ input: handoffInput, outDir: cfg.handoffPerRun ? `${cfg.outDir.replace(/\/+$/, '')}/${info.workflowId}` : cfg.outDir }));
+  const diagnosisOf: DiagnosisRecipe | undefined =
+    evidence?.file && diagnosis && ctx
+      ? { binaryScores: ctx.binaryScores, ...(ctx.primaryScore ? { primaryScore: ctx.primaryScore } : {}), digest: textDigest(JSON.stringify(diagnosis)) }
+      : undefined;
+  const paths = await CancellationScope.nonCancellable(() =>
+    handoffActs.writeHandoff({ input: handoffInput, outDir: cfg.handoffPerRun ? `${cfg.outDir.replace(/\/+$/, '')}/${info.workflowId}` : cfg.outDir, ...(diagnosisOf ? { diagnosisOf } : {}) }),
+  );
   const outcome: Outcome = paths.outcome;
   status.outcome = outcome;
   status.summaryPath = paths.summaryPath;

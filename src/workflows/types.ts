@@ -57,6 +57,17 @@ export interface OrientContext {
  * the whole result (its decisions need it) but sends later activities `{ stored, …fields the workflow changed }`,
  * and the activity reads the file back, checking its sha256 (src/activities/stored.ts).
  */
+/**
+ * How the handoff activity recomputes the run's last diagnosis from the evidence it reads by reference (diagnose() is
+ * pure), instead of the workflow sending it: the options the workflow used, and the digest (logic/digest.ts) of
+ * the diagnosis the run acted on, to confirm the recomputation matches.
+ */
+export interface DiagnosisRecipe {
+  binaryScores: string[];
+  primaryScore?: string;
+  digest: string;
+}
+
 export interface StoredRef extends FileRef {
   kind: 'context' | 'eval';
 }
