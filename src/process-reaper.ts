@@ -76,10 +76,25 @@ export function reaperPid(): number | null {
   return ensureReaper()?.pid ?? null;
 }
 
+let observer: ((pid: number) => void) | null = null;
+
+/**
+ * Called with each group's leader pid as it is registered, in the caller's async context (so an activity can note
+ * the groups it started: src/activities/attempt-groups.ts). One observer; a failing one is ignored.
+ */
+export function observeGroupStarts(fn: ((pid: number) => void) | null): void {
+  observer = fn;
+}
+
 /** Registers a process group (led by `pid`) to be ended if this process dies before `releaseGroup(pid)`. */
 export function watchGroup(pid: number | undefined): void {
   if (pid === undefined) return;
   ensureReaper()?.stdin?.write(`+${pid}\n`);
+  try {
+    observer?.(pid);
+  } catch {
+    /* noting a group must never fail the spawn */
+  }
 }
 
 /** The group has ended (or no longer needs watching). */

@@ -75,9 +75,13 @@ describeTemporal('flywheel fleet (built CLI)', () => {
     const connection = await Connection.connect({ address: temporalAddress! });
     try {
       const spans: [number, number][] = [];
+      const memos: unknown[] = [];
       for await (const w of new Client({ connection }).workflow.list({ query: `WorkflowId STARTS_WITH 'fleet-test-fleet-'` })) {
         spans.push([w.startTime.getTime(), (w.closeTime ?? new Date()).getTime()]);
+        memos.push(w.memo);
       }
+      // Each child names the Braintrust its project lives on, so `flywheel run`'s one-run-per-project guard sees it.
+      expect(memos).toEqual(PROJECTS.map(() => ({ braintrust: server.appUrl })));
       expect(spans).toHaveLength(5);
       const maxOverlap = Math.max(...spans.map(([s]) => spans.filter(([a, b]) => a <= s && s < b).length));
       expect(maxOverlap).toBeLessThanOrEqual(2);

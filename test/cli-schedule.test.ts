@@ -1,6 +1,7 @@
 /**
  * `flywheel schedule …` through the BUILT CLI against the shared dev server: create → list → trigger → the
- * run appears in `flywheel list` and finishes on a stub worker → delete; bad input is one clear line.
+ * run appears in `flywheel list` and finishes on a stub worker → delete; bad input is one clear line. A scheduled run
+ * carries the `braintrust` memo, so `flywheel run` of the same project on the same Braintrust joins it.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cronError } from '../src/cli/schedule.js';
+import { startLocalServer, type LocalServerHandle } from '../src/local-server/index.js';
 import { ensureCliBuilt, eventually, makeCli, oneLineError, stubActivities, type Cli } from './support/cli-flywheel.js';
 import { describeTemporal, makeTestWorker, temporalAddress, type TestWorker } from './support/temporal-harness.js';
 
@@ -42,10 +44,15 @@ describeTemporal('flywheel schedule (built CLI, shared dev server)', () => {
   let t: TestWorker;
   let stopWorker: () => void = () => undefined;
 
+  let server: LocalServerHandle;
+
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'flywheel-cli-schedule-'));
     const built = ensureCliBuilt();
-    cli = makeCli(temporalAddress!, join(dir, 'home'), dir);
+    // One Braintrust for every command (a schedule records which one its runs' projects live on).
+    server = await startLocalServer({ port: 0, dataFile: join(dir, 'bt.duckdb') });
+    const plain = makeCli(temporalAddress!, join(dir, 'home'), dir);
+    cli = (args, opts = {}) => plain(args, { ...opts, env: { ...server.btEnv(), ...opts.env } });
     t = await makeTestWorker({ activities: stubActivities({ dir }) });
     void t.runUntil(new Promise<void>((resolve) => (stopWorker = resolve)));
     await built;
@@ -55,6 +62,7 @@ describeTemporal('flywheel schedule (built CLI, shared dev server)', () => {
     await t?.client.schedule.getHandle(scheduleId).delete().catch(() => undefined);
     stopWorker();
     await t?.teardown();
+    await server?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -126,6 +134,31 @@ describeTemporal('flywheel schedule (built CLI, shared dev server)', () => {
     const gone = await cli(['schedule', 'delete', scheduleId]);
     expect(gone.exitCode).toBe(1);
     expect(oneLineError(gone)).toBe(`flywheel: no schedule "${scheduleId}" (see \`flywheel schedule list\`)`);
+  });
+
+  it('a scheduled run carries the braintrust memo: `flywheel run` of its project joins it instead of starting a second', async () => {
+    const joinProject = `sched-join-${tag}`;
+    const joinSchedule = `join-${tag}`;
+    const idleQueue = `idle-${tag}`; // no worker: the scheduled run stays running
+    const res = await fetch(`${server.apiUrl}/v1/project`, { method: 'POST', headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: joinProject }) });
+    expect(res.ok).toBe(true);
+    const opts = ['--project', joinProject, '--goal', 'nightly check', '--agent-dir', dir, '--out', join(dir, 'out-join'), '--task-queue', idleQueue];
+    let scheduled: string | undefined;
+    try {
+      expect((await cli(['schedule', 'create', joinSchedule, '--every', '1h', ...opts])).exitCode).toBe(0);
+      const triggered = await cli(['schedule', 'trigger', joinSchedule, '--json']);
+      expect(triggered.exitCode, triggered.stderr).toBe(0);
+      scheduled = (JSON.parse(triggered.stdout).started as { workflowId: string }).workflowId;
+      expect((await t.client.workflow.getHandle(scheduled).describe()).memo).toEqual({ braintrust: server.appUrl });
+
+      const run = await cli(['run', ...opts, '--no-worker', '--mode', 'autonomous', '--detach']);
+      expect(run.exitCode, run.stderr).toBe(0);
+      expect(run.stdout.trim()).toBe(scheduled);
+      expect(run.stderr).toContain(`project ${joinProject} already has run ${scheduled} in progress: joining it`);
+    } finally {
+      if (scheduled) await t.client.workflow.getHandle(scheduled).terminate('test done').catch(() => undefined);
+      await t.client.schedule.getHandle(joinSchedule).delete().catch(() => undefined);
+    }
   });
 
   it('bad input: one clear line, non-zero exit, nothing created', async () => {

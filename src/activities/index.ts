@@ -16,8 +16,9 @@ import type { SummaryArtifact } from '../../schemas/summary.js';
 import { packageRoot } from '../paths.js';
 import type { FlywheelConfig } from '../../schemas/flywheel-input.js';
 import type { ChangeArtifact, DiscoverEvidence, EvalResult, RowComparison } from '../workflows/logic/evidence.js';
-import type { RouteTarget } from '../workflows/logic/diagnose.js';
-import type { BriefRef, ChangeAgentResult, CurateResult, HandoffPaths, OrientContext, PrepareScorersResult, PushScorersResult, RevertResult } from '../workflows/types.js';
+import { diagnose, type RouteTarget } from '../workflows/logic/diagnose.js';
+import { textDigest } from '../workflows/logic/digest.js';
+import type { BriefRef, ChangeAgentResult, CurateResult, DiagnosisRecipe, HandoffPaths, OrientContext, PrepareScorersResult, PushScorersResult, RevertResult } from '../workflows/types.js';
 import { renderBrief, runChangeAgent as runChange, type BriefInput } from './change-agent.js';
 import { curateDataset as curate } from './curate.js';
 import { clockFromEnv, type Clock } from '../clock.js';
@@ -31,6 +32,8 @@ import { prepareScorers as locateScorers, pushScorerFiles } from './scorers.js';
 import { checkScoreBehaviour as scoreBehaviour } from './score-behaviour.js';
 import type { ScoreBehaviourEvidence } from '../workflows/logic/measurement.js';
 import { verifyEvidence as computeVerifyEvidence, type VerifyEvidenceParams, type VerifyEvidenceResult } from './verify-evidence.js';
+import { resolveStored, storeResult, type StoredFileError } from './stored.js';
+import { endPreviousAttemptGroups, noteGroupsOfActivities, withGroups } from './attempt-groups.js';
 
 export interface ActivityDeps {
   /** Environment for bt (BRAINTRUST_*, HOME, PATH…); default: picked from the worker's environment. */
@@ -49,12 +52,15 @@ export interface ActivityDeps {
 /** The last heartbeat detail of each running activity, re-sent by its keep-alive. */
 const lastDetail = new WeakMap<Context, unknown>();
 
+// Every process group an activity starts rides in its heartbeat details, so a retry can end it (attempt-groups.ts).
+noteGroupsOfActivities((ctx) => ctx.heartbeat(withGroups(ctx, lastDetail.get(ctx))));
+
 function heartbeatFn(): (detail?: unknown) => void {
   try {
     const ctx = Context.current();
     return (d?: unknown) => {
       lastDetail.set(ctx, d);
-      ctx.heartbeat(d);
+      ctx.heartbeat(withGroups(ctx, d));
     };
   } catch {
     return () => {};
@@ -68,20 +74,30 @@ function heartbeatFn(): (detail?: unknown) => void {
  */
 export const KEEPALIVE_HEARTBEAT_MS = 10_000;
 
-/** Wraps every activity so it heartbeats (its last detail) every `everyMs` from start to finish. */
-function keepAlive<T extends Record<string, (...args: never[]) => Promise<unknown>>>(acts: T, everyMs: number): T {
+/** Activities that read the references in their input themselves (leniently: the handoff is always written). */
+const RESOLVES_OWN_REFERENCES = new Set(['writeHandoff']);
+
+/**
+ * Wraps every activity so that references in its input are read back first (src/activities/stored.ts), so that a
+ * retry first ends the process groups the previous attempt left running (attempt-groups.ts), and so that it
+ * heartbeats (its last detail) every `everyMs` from start to finish.
+ */
+export function keepAlive<T extends Record<string, (...args: never[]) => Promise<unknown>>>(acts: T, everyMs: number): T {
   const out: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(acts)) {
-    out[name] = async (...args: never[]) => {
+    out[name] = async (...sent: never[]) => {
+      const args = (RESOLVES_OWN_REFERENCES.has(name) ? sent : await Promise.all(sent.map((a) => resolveStored(a)))) as never[];
       let ctx: Context;
       try {
         ctx = Context.current();
       } catch {
         return fn(...args); // called directly (tests), not as an activity
       }
+      // A retry first ends what the previous attempt left running on this host (its detached process groups).
+      await endPreviousAttemptGroups(ctx);
       const timer = setInterval(() => {
         try {
-          ctx.heartbeat(lastDetail.get(ctx));
+          ctx.heartbeat(withGroups(ctx, lastDetail.get(ctx)));
         } catch {
           /* a heartbeat failure must not fail the activity */
         }
@@ -180,7 +196,8 @@ export function createActivities(deps: ActivityDeps = {}) {
         runOrient(bt({}, config.agentDir), { config, workflowId, ...(runId ? { runId } : {}), appUrl, orgFallback: env.BRAINTRUST_ORG_NAME ?? null }),
       );
       const notes = record.ignored.map((i) => `${i.file} sets ${i.name}, which the flywheel sets for bt itself: ignored for bt eval.`);
-      return { ...ctx, notes: [...ctx.notes, ...notes], evalEnv: { spec, ...record } };
+      // Also in the run directory: later activities are sent a reference to it, not the context again.
+      return storeResult(join(ctx.runDir, 'context.json'), 'context', { ...ctx, notes: [...ctx.notes, ...notes], evalEnv: { spec, ...record } });
     },
 
     async discover(p: { ctx: OrientContext; goal: string; windowDays: number; iteration: number; datasetId?: string | null }): Promise<DiscoverEvidence> {
@@ -269,7 +286,9 @@ export function createActivities(deps: ActivityDeps = {}) {
     },
 
     async loadBaseline(ctx: OrientContext): Promise<EvalResult | null> {
-      return guarded(() => loadBase(bt({}, ctx.agentDir), ctx, join(ctx.runDir, 'baseline'), signal()));
+      const dir = join(ctx.runDir, 'baseline');
+      const result = await guarded(() => loadBase(bt({}, ctx.agentDir), ctx, dir, signal()));
+      return result && storeResult(join(dir, 'baseline-eval.json'), 'eval', result);
     },
 
     async runEval(p: Omit<RunEvalParams, 'dir'> & { iteration: number }): Promise<EvalResult> {
@@ -283,12 +302,14 @@ export function createActivities(deps: ActivityDeps = {}) {
         BRAINTRUST_DEFAULT_PROJECT: p.ctx.project.name,
       };
       const dir = phaseDir(p.ctx.runDir, '', p.iteration, 'verify');
-      return oncePerExecution(join(dir, `${p.runMode}-${p.split}-result.json`), async () => {
+      const result = await oncePerExecution(join(dir, `${p.runMode}-${p.split}-result.json`), async () => {
         // Read now, on this worker; only this bt eval (and the runner it starts) gets the values.
         const values = p.ctx.evalEnv ? loadEvalEnv(p.ctx.evalEnv.spec).values : {};
         const key = executionKey();
         return guarded(() => runEvalCmd(bt(extra, p.cwd, values), { ...p, dir, ...(key ? { checkpointKey: key } : {}) }, signal()));
       });
+      // Also in the run directory: compareRuns and the handoff are sent a reference to it, not the result again.
+      return storeResult(join(dir, `${p.runMode}-${p.split}-eval.json`), 'eval', result);
     },
 
     async compareRuns(p: { baseline: EvalResult; next: EvalResult; tolerance: number; runDir: string; iteration: number }): Promise<RowComparison> {
@@ -307,14 +328,47 @@ export function createActivities(deps: ActivityDeps = {}) {
     /** Builds, validates and writes the handoff; validation failures are not retryable. */
     /** The fleet summary over every project's run (src/activities/fleet.ts). */
     writeFleetSummary,
-    async writeHandoff(p: { input: HandoffInput; outDir: string }): Promise<HandoffPaths> {
-      const input = p.input.evidence || !p.input.evidenceFile ? p.input : await withEvidence(p.input, p.input.evidenceFile);
+    async writeHandoff(p: { input: HandoffInput; outDir: string; diagnosisOf?: DiagnosisRecipe }): Promise<HandoffPaths> {
+      const withEvals = await withStoredResults(p.input);
+      const withEvid = withEvals.evidence || !withEvals.evidenceFile ? withEvals : await withEvidence(withEvals, withEvals.evidenceFile);
+      const input = p.diagnosisOf && !withEvid.diagnosis ? withDiagnosis(withEvid, p.diagnosisOf) : withEvid;
       const summary = buildSummary({ ...input, artifacts: [...input.artifacts, ...runArtifacts(input)] });
       const narrative = renderNarrative(summary);
       const files = await writeHandoffFiles(p.outDir, summary, narrative);
       return { summaryPath: files.summary.path, narrativePath: files.narrative.path, outcome: summary.outcome };
     },
   }, deps.keepAliveMs ?? KEEPALIVE_HEARTBEAT_MS);
+}
+
+/**
+ * The eval results (and baseline) the handoff was sent by reference, read back. The handoff is written on every
+ * exit, so one whose file is gone or changed is left out, saying why, instead of failing it.
+ */
+async function withStoredResults(input: HandoffInput): Promise<HandoffInput> {
+  const missing: string[] = [];
+  const resolved = await resolveStored(input, (err: StoredFileError) => {
+    missing.push(`the ${err.ref.kind === 'eval' ? 'eval result' : 'run context'} ${err.ref.path} is not in this handoff: it ${err.why}`);
+    return null;
+  });
+  if (!missing.length) return resolved;
+  const context = resolved.context ?? { modeReason: '', projectSource: null, baseline: null, notes: [] };
+  return { ...resolved, evals: resolved.evals.filter((e) => e !== null), context: { ...context, notes: [...context.notes, ...missing] } };
+}
+
+/**
+ * The run's last diagnosis, recomputed from the evidence (diagnose() is pure) with the options the workflow used,
+ * and checked against the digest of the one the run acted on. Without the evidence there is none, saying why; a
+ * different result (this worker's code differs from the workflow's) is used, saying so.
+ */
+function withDiagnosis(input: HandoffInput, recipe: DiagnosisRecipe): HandoffInput {
+  const note = (text: string) => {
+    const context = input.context ?? { modeReason: '', projectSource: null, baseline: null, notes: [] };
+    return { ...context, notes: [...context.notes, text] };
+  };
+  if (!input.evidence) return { ...input, context: note('the diagnosis is not in this handoff: it is recomputed from the evidence, which is missing') };
+  const diagnosis = diagnose(input.evidence, { binaryScores: recipe.binaryScores, ...(recipe.primaryScore ? { primaryScore: recipe.primaryScore } : {}) });
+  if (textDigest(JSON.stringify(diagnosis)) === recipe.digest) return { ...input, diagnosis };
+  return { ...input, diagnosis, context: note("the diagnosis in this handoff was recomputed from the evidence by this worker's code and differs from the one the run acted on (a different release?)") };
 }
 
 /**

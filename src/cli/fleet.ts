@@ -106,7 +106,14 @@ export async function fleetCommand(opts: FleetOptions, globals: GlobalOptions): 
       jitter,
       outDir,
     };
-    const handle = await client.workflow.start('fleetWorkflow', { taskQueue, workflowId: fleetId, args: [fleetInput], workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING });
+    const handle = await client.workflow.start('fleetWorkflow', {
+      taskQueue,
+      workflowId: fleetId,
+      args: [fleetInput],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      // Which Braintrust the projects live on; the fleet passes it to each child run (one run per project per Braintrust).
+      memo: { braintrust: bt.appUrl },
+    });
     log(`fleet ${fleetId}: ${projects.length} projects, ${concurrency} at a time, starts jittered by up to ${jitter}; summary in ${outDir}`);
     if (opts.detach) {
       output(globals, { fleetId, runId: handle.firstExecutionRunId, projects }, fleetId);

@@ -14,7 +14,7 @@ import { Command, Option } from 'commander';
 import { durationMs } from '../../schemas/flywheel-input.js';
 import { TASK_QUEUE, WORKFLOW_TYPE } from '../shared.js';
 import { FlywheelGoalKey, FlywheelModeKey, FlywheelProjectKey } from '../workflows/definitions.js';
-import { CliError, EXIT_CODES, globalsOf, output, withClient, type GlobalOptions } from './common.js';
+import { braintrustEnv, CliError, EXIT_CODES, globalsOf, output, withClient, type GlobalOptions } from './common.js';
 import { termSafe } from '../untrusted.js';
 import { buildRunRequest, checkEvalEnv, collect, type RunOptions } from './run.js';
 
@@ -133,6 +133,9 @@ export async function scheduleCreate(scheduleId: string, opts: ScheduleCreateOpt
   input.modeReason = `scheduled run (schedule ${scheduleId})`;
   const taskQueue = opts.taskQueue ?? TASK_QUEUE;
   const spec = specText(opts);
+  // Which Braintrust the project lives on, as `flywheel run` records it: each scheduled run carries it in its memo, so
+  // the one-run-per-project guard sees scheduled runs (one run per project per Braintrust).
+  const { appUrl } = await braintrustEnv(globals);
 
   await withClient(globals, async (client) => {
     try {
@@ -150,6 +153,7 @@ export async function scheduleCreate(scheduleId: string, opts: ScheduleCreateOpt
           args: [input],
           // Temporal appends the scheduled time: <scheduleId>-<timestamp>.
           workflowId: scheduleId,
+          memo: { braintrust: appUrl },
           // So `flywheel list --project` finds a scheduled run before its first workflow task upserts them.
           typedSearchAttributes: [
             ...(input.project ? [{ key: FlywheelProjectKey, value: input.project }] : []),

@@ -8,6 +8,7 @@ import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, defineQuery,
 import { durationMs, workflowInputSchema, type FlywheelInput } from '../../schemas/flywheel-input.js';
 import type { FleetActivities, FleetRow } from '../activities/fleet.js';
 import { BLOCKED_FAILURE_TYPE } from '../shared.js';
+import { FlywheelGoalKey, FlywheelModeKey, FlywheelProjectKey } from './definitions.js';
 import type { FlywheelResult } from './flywheel.js';
 
 export interface FleetInput {
@@ -42,6 +43,9 @@ export async function fleetWorkflow(input: FleetInput): Promise<{ summaryPath: s
   const concurrency = Math.max(1, Math.min(20, Math.floor(input.concurrency || 1)));
   const jitterMs = durationMs(input.jitter || '0s');
   const info = workflowInfo();
+  // Which Braintrust the projects live on (the fleet's own memo, set by `flywheel fleet`): each child carries it, so
+  // the one-run-per-project guard of `flywheel run` sees a fleet's runs like its own.
+  const braintrust = typeof info.memo?.braintrust === 'string' ? info.memo.braintrust : null;
   const acts = proxyActivities<FleetActivities>({
     ...(input.base.hostQueues ? { taskQueue: input.base.hostQueues.host } : {}),
     startToCloseTimeout: '5 minutes',
@@ -61,7 +65,17 @@ export async function fleetWorkflow(input: FleetInput): Promise<{ summaryPath: s
     if (!parsed.success) throw ApplicationFailure.nonRetryable(`invalid run input for ${project}: ${parsed.error.issues[0]?.message ?? 'invalid'}`, 'InvalidInput');
     status.running.push(project);
     try {
-      const child = await startChild('flywheelWorkflow', { workflowId, args: [childInput] });
+      const child = await startChild('flywheelWorkflow', {
+        workflowId,
+        args: [childInput],
+        ...(braintrust ? { memo: { braintrust } } : {}),
+        // Set at start, like `flywheel run` does, so `list --project` and the guard see the child before its first task.
+        typedSearchAttributes: [
+          { key: FlywheelProjectKey, value: project },
+          { key: FlywheelGoalKey, value: parsed.data.goal },
+          { key: FlywheelModeKey, value: parsed.data.mode },
+        ],
+      });
       const result = (await child.result()) as FlywheelResult;
       return { project, workflowId, outcome: result.outcome, summaryPath: result.summaryPath, narrativePath: result.narrativePath, iterations: result.iterations, error: result.error };
     } catch (err) {

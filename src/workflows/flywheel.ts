@@ -22,12 +22,13 @@ import { improve } from './improve.js';
 import type { Outcome } from './logic/decide.js';
 import { diagnose, isHealthy, type Diagnosis, type Route } from './logic/diagnose.js';
 import { contradictionFindings, withContradictions } from './logic/measurement.js';
+import { textDigest } from './logic/digest.js';
 import type { DiscoverEvidence, EvalResult, RowComparison } from './logic/evidence.js';
 import { applyPlanAnswer, experimentName, planText, routeForNext } from './plan.js';
 import { activityProxies, claimActs } from './proxies.js';
 import { FlywheelRun } from './run-state.js';
 import { BLOCKED_FAILURE_TYPE } from '../shared.js';
-import type { OrientContext } from './types.js';
+import type { DiagnosisRecipe, OrientContext } from './types.js';
 import { verifyAndDecide } from './verify.js';
 
 /** patched() id: Diagnose also checks scores against behaviour (checkScoreBehaviour); older histories do not. */
@@ -195,6 +196,11 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
   // HANDOFF — always, even when cancelled.
   run.enter('handoff', 'writing the handoff');
   const iterations = Math.min(iteration, cfg.maxIterations);
+  // The handoff activity can recompute the diagnosis from the evidence file only when diagnose() of that evidence is
+  // what the run acted on (not when score-vs-behaviour contradictions were added to it).
+  const recomputable =
+    !!(evidence && diagnosis && ctx) &&
+    JSON.stringify(diagnose(evidence, { binaryScores: ctx.binaryScores, ...(ctx.primaryScore ? { primaryScore: ctx.primaryScore } : {}) })) === JSON.stringify(diagnosis);
   const handoffInput: HandoffInput = {
     workflowId: info.workflowId,
     runId: info.runId,
@@ -211,7 +217,9 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
     // By reference when Discover wrote it to the run directory (it is already in history once, as Discover's result).
     evidence: evidence?.file ? null : evidence,
     ...(evidence?.file ? { evidenceFile: { path: evidence.file.path, sha256: evidence.file.sha256 } } : {}),
-    diagnosis,
+    // Recomputed from that evidence by the handoff activity (`diagnosisOf` below) instead of a copy in history,
+    // unless the run acted on more than diagnose() of that evidence (score-vs-behaviour contradictions added to it).
+    diagnosis: evidence?.file && recomputable ? null : diagnosis,
     decisions: run.decisions,
     changes: run.changes,
     evals: run.evals,
@@ -231,7 +239,13 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
     },
     ...(run.forced ? { outcome: run.forced.outcome, outcomeReason: run.forced.reason } : {}),
   };
-  const paths = await CancellationScope.nonCancellable(() => handoffActs.writeHandoff({ input: handoffInput, outDir: cfg.handoffPerRun ? `${cfg.outDir.replace(/\/+$/, '')}/${info.workflowId}` : cfg.outDir }));
+  const diagnosisOf: DiagnosisRecipe | undefined =
+    evidence?.file && diagnosis && ctx && recomputable
+      ? { binaryScores: ctx.binaryScores, ...(ctx.primaryScore ? { primaryScore: ctx.primaryScore } : {}), digest: textDigest(JSON.stringify(diagnosis)) }
+      : undefined;
+  const paths = await CancellationScope.nonCancellable(() =>
+    handoffActs.writeHandoff({ input: handoffInput, outDir: cfg.handoffPerRun ? `${cfg.outDir.replace(/\/+$/, '')}/${info.workflowId}` : cfg.outDir, ...(diagnosisOf ? { diagnosisOf } : {}) }),
+  );
   const outcome: Outcome = paths.outcome;
   status.outcome = outcome;
   status.summaryPath = paths.summaryPath;

@@ -10,6 +10,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { HostQueues } from '../../schemas/flywheel-input.js';
 import type { FlywheelActivities } from '../activities/index.js';
+import { sendingByReference } from './by-reference.js';
 
 /** Failure types raised where the error is understood as permanent (bad input, missing pieces). */
 const NON_RETRYABLE = ['InvalidConfig', 'ProjectNotFound', 'BaselineNotFound', 'NoEvalFiles', 'NoScore', 'ChangeAgentMissing', 'ChangeAgentFailed', 'ChangeAgentTimeout', 'LabelerOutput', 'HandoffValidationError'];
@@ -49,22 +50,23 @@ export function activityProxies(queues: HostQueues | undefined, retryWindowMs: n
   // forwards one heartbeat per 0.8 × 40 s = 32 s at most, so a live activity has ≥ 8 s of slack. A kill is noticed
   // ≤ 40 s after the last heartbeat, and the retry starts after the first backoff (2 s / 10 s): within ~50 s.
   const HEARTBEAT_TIMEOUT = '40 seconds';
+  // Stored contexts and eval results go to activities by reference (src/workflows/by-reference.ts).
   /** One policy family: an attempt may take `attemptMin` minutes; retries back off from `firstRetry` to `maxRetry`. */
   const windowed = (queue: object, attemptMin: number, firstRetry: string, maxRetry: string) =>
-    proxyActivities<FlywheelActivities>({
+    sendingByReference(proxyActivities<FlywheelActivities>({
       ...queue,
       startToCloseTimeout: attemptMin * MIN,
       scheduleToCloseTimeout: attemptMin * MIN + retryWindowMs,
       heartbeatTimeout: HEARTBEAT_TIMEOUT,
       retry: { initialInterval: firstRetry, backoffCoefficient: 2, maximumInterval: maxRetry, nonRetryableErrorTypes: NON_RETRYABLE },
-    });
+    }));
   return {
     acts: windowed(host, 10, '2s', '1 minute'),
     longActs: windowed(heavy, 90, '10s', '2 minutes'),
-    handoffActs: proxyActivities<FlywheelActivities>({
+    handoffActs: sendingByReference(proxyActivities<FlywheelActivities>({
       ...host,
       startToCloseTimeout: '5 minutes',
       retry: { initialInterval: '1s', maximumAttempts: 10, nonRetryableErrorTypes: ['HandoffValidationError'] },
-    }),
+    })),
   };
 }

@@ -45,6 +45,31 @@ export interface OrientContext {
    */
   evalEnv?: EvalEnvRecord;
   notes: string[];
+  /**
+   * The same context, as Orient wrote it to the run directory (`context.json`): activities are sent this reference
+   * instead of the whole context (src/workflows/by-reference.ts). Absent in histories recorded before it existed.
+   */
+  stored?: StoredRef;
+}
+
+/**
+ * A file in the run directory holding an activity's result as it returned it (without `stored`). The workflow keeps
+ * the whole result (its decisions need it) but sends later activities `{ stored, …fields the workflow changed }`,
+ * and the activity reads the file back, checking its sha256 (src/activities/stored.ts).
+ */
+/**
+ * How the handoff activity recomputes the run's last diagnosis from the evidence it reads by reference (diagnose() is
+ * pure), instead of the workflow sending it: the options the workflow used, and the digest (logic/digest.ts) of
+ * the diagnosis the run acted on, to confirm the recomputation matches.
+ */
+export interface DiagnosisRecipe {
+  binaryScores: string[];
+  primaryScore?: string;
+  digest: string;
+}
+
+export interface StoredRef extends FileRef {
+  kind: 'context' | 'eval';
 }
 
 export interface CurateResult {

@@ -4,9 +4,12 @@
  * Append-only: the fixtures are how CI proves that runs in flight when a release ships still replay on the new
  * code, so a recording never replaces one. It is written as `<name>@<package version>.json`; when that file exists
  * (already recorded for this release) nothing is written.
+ *
+ * RECORD_HISTORIES_DIR=<dir> records into that directory instead (measuring history sizes of the working tree,
+ * bench/BENCHMARKS.md), never into test/histories/.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { packageRoot } from '../../src/paths.js';
@@ -17,13 +20,20 @@ export async function historyJson(client: Client, workflowId: string): Promise<s
   return historyToJSON(await client.workflow.getHandle(workflowId).fetchHistory());
 }
 
-/** The fixture file a recording of `name` goes to for this release. */
-export function historyFileFor(name: string): string {
+/** The fixture file a recording of `name` goes to for this release (in `dir`, default test/histories/). */
+export function historyFileFor(name: string, dir: string = HISTORIES_DIR): string {
   const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
-  return join(HISTORIES_DIR, `${name}@${version}.json`);
+  return join(dir, `${name}@${version}.json`);
 }
 
 export async function maybeRecordHistory(client: Client, workflowId: string, name: string): Promise<void> {
+  const measureDir = process.env.RECORD_HISTORIES_DIR;
+  if (measureDir) {
+    if (resolve(measureDir) === resolve(HISTORIES_DIR)) throw new Error('RECORD_HISTORIES_DIR must not be test/histories/ (use npm run record-histories)');
+    mkdirSync(measureDir, { recursive: true });
+    writeFileSync(historyFileFor(name, measureDir), await historyJson(client, workflowId));
+    return;
+  }
   if (process.env.RECORD_HISTORIES !== '1') return;
   const file = historyFileFor(name);
   if (existsSync(file)) {

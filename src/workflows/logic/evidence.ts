@@ -311,6 +311,11 @@ export interface EvalResult {
    * the `spansRead` spans that were read.
    */
   rowsTruncated?: { spansRead: number; cap: number };
+  /**
+   * This result as the activity wrote it to the run directory: later activities (compareRuns, writeHandoff) are
+   * sent the reference, not the result again. Absent in histories recorded before it existed.
+   */
+  stored?: FileRef & { kind: 'eval' };
 }
 
 /** One eval row's scores, keyed for the join between baseline and new run. */
