@@ -16,7 +16,7 @@ import { writeFileAtomic } from './files.js';
 import { ChildEnvError, childEnv, expandArgv } from '../child-env.js';
 import { commandText } from '../workflows/logic/redact.js';
 import { runSubprocess, SubprocessError, tail } from './subprocess.js';
-import { diffSnapshots, saveChangeBackup, snapshotTree } from './workspace.js';
+import { diffSnapshots, saveChangeBackup, snapshotTree, writeChangeDiff } from './workspace.js';
 
 export interface BriefInput {
   ctx: OrientContext;
@@ -213,6 +213,8 @@ export async function runChangeAgent(
   const changes = diffSnapshots(before, after);
   // What the change replaced, so a rejected change can be put back (revertChangeFromBackup).
   await saveChangeBackup(p.dir, cwd, before, after, changes);
+  // What the change did, as a unified diff against the tree before it (from that backup): shown at the gates.
+  const diff = await writeChangeDiff(p.dir);
   const pushedScorers: string[] = [];
   if (p.brief.artifact === 'measurement') {
     // Only files that define pushable functions (`project.scorers.create(...)`), not every scorer helper.
@@ -236,5 +238,6 @@ export async function runChangeAgent(
     briefFile,
     durationMs: res.durationMs,
     pushedScorers,
+    ...(diff ? { diff } : {}),
   };
 }

@@ -17,13 +17,13 @@ import { packageRoot } from '../paths.js';
 import type { FlywheelConfig } from '../../schemas/flywheel-input.js';
 import type { ChangeArtifact, DiscoverEvidence, EvalResult, RowComparison } from '../workflows/logic/evidence.js';
 import type { RouteTarget } from '../workflows/logic/diagnose.js';
-import type { BriefRef, ChangeAgentResult, CurateResult, HandoffPaths, OrientContext, RevertResult } from '../workflows/types.js';
+import type { BriefRef, ChangeAgentResult, CurateResult, CurationPlan, HandoffPaths, OrientContext, RevertResult } from '../workflows/types.js';
 import { renderBrief, runChangeAgent as runChange, type BriefInput } from './change-agent.js';
-import { curateDataset as curate } from './curate.js';
+import { curateDataset as curate, prepareCuration as prepareCurationRows, upsertCuration as upsertCurationRows } from './curate.js';
 import { clockFromEnv, type Clock } from '../clock.js';
 import { discover as runDiscover } from './discover.js';
 import { compareRuns as compare, loadBaseline as loadBase, runEval as runEvalCmd, type RunEvalParams } from './evals.js';
-import { phaseDir, readJson, writeFileAtomic, writeJsonAtomic } from './files.js';
+import { phaseDir, readJson, writeFileAtomic, writeJsonAtomic, type FileRef } from './files.js';
 import { orient as runOrient } from './orient.js';
 import { writeFleetSummary } from './fleet.js';
 import { revertChangeFromBackup } from './workspace.js';
@@ -205,6 +205,30 @@ export function createActivities(deps: ActivityDeps = {}) {
       return guarded(() =>
         curate(bt({}, p.ctx.agentDir), { ...p, dir: phaseDir(p.ctx.runDir, '', p.iteration, `improve-${safe(p.routeId)}`), workerEnv }, signal(), () => hb({ what: 'labeling' })),
       );
+    },
+
+    /**
+     * Curation, step 1 (before the write gate): candidates pulled, deduped, labeled and split into the run directory;
+     * nothing is written to Braintrust. The gate shows the counts and sample this returns.
+     */
+    async prepareCuration(p: {
+      ctx: OrientContext;
+      routeId: string;
+      targets: RouteTarget[];
+      windowDays: number;
+      iteration: number;
+      labeler?: string[];
+      agentEnv?: string[];
+    }): Promise<CurationPlan> {
+      const hb = heartbeatFn();
+      return guarded(() =>
+        prepareCurationRows(bt({}, p.ctx.agentDir), { ...p, dir: phaseDir(p.ctx.runDir, '', p.iteration, `improve-${safe(p.routeId)}`), workerEnv }, signal(), () => hb({ what: 'labeling' })),
+      );
+    },
+
+    /** Curation, step 2 (after the write gate approved it): the prepared rows upserted into the dataset. */
+    async upsertCuration(p: { ctx: OrientContext; planFile: FileRef }): Promise<CurateResult> {
+      return guarded(() => upsertCurationRows(bt({}, p.ctx.agentDir), p, signal()));
     },
 
     async runChangeAgent(p: { brief: BriefInput; command: string[]; timeoutMs: number; agentEnv?: string[] }): Promise<ChangeAgentResult> {

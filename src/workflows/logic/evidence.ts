@@ -385,6 +385,8 @@ export interface ChangeRecord {
   description: string;
   files: string[];
   diffStat?: { files: number; insertions: number; deletions: number };
+  /** The change as a unified diff, in the run directory (the handoff quotes it; absent in older histories). */
+  diffFile?: FileRef;
   datasetRows?: DatasetRowsWritten;
   functions?: FunctionPushed[];
   /** Who applied it: the change-agent command, a person (by signal), or the flywheel itself. */
