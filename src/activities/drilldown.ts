@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import type { BtClient } from '../bt/client.js';
-import { LARGE_FIELD_PAGE_SIZE, SQL_MAX_LIMIT, experimentSource, isQuotable, sqlString } from '../bt/sql.js';
+import { LARGE_FIELD_PAGE_SIZE, experimentSource, isQuotable, sqlString } from '../bt/sql.js';
 import { cleanText } from '../untrusted.js';
 import type { EvalResult, RegressionDrilldown, RowComparison, RowScores } from '../workflows/logic/evidence.js';
 import { readJsonl, writeJsonAtomic, type FileRef } from './files.js';
@@ -51,7 +51,8 @@ async function readTraces(bt: BtClient, experimentId: string, traceIds: string[]
   for (const row of r.data as Record<string, unknown>[]) roots.set(String(row.root_span_id), row);
   const s = await bt.sqlPages(`SELECT root_span_id, span_attributes, scores, metadata FROM ${src} WHERE is_root = false AND scores IS NOT NULL AND root_span_id IN (${inList})`, {
     signal,
-    pageSize: SQL_MAX_LIMIT,
+    // metadata is a large field: pages of LARGE_FIELD_PAGE_SIZE.
+    pageSize: LARGE_FIELD_PAGE_SIZE,
     maxRows: ids.length * 50,
   });
   for (const row of s.data as Record<string, unknown>[]) {
