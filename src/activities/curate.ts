@@ -458,7 +458,8 @@ export async function upsertCuration(bt: BtClient, p: { ctx: OrientContext; plan
     cohorts,
     ...(plan.candidatesTruncated ? { candidatesTruncated: plan.candidatesTruncated } : {}),
     ...(plan.sample ? { sample: plan.sample } : {}),
-    sampleRows: plan.sampleRows.map((r) => ({ id: r.id, input: r.input, expected: r.expected, bucket: r.bucket })),
+    // The write gate showed the sample (prepareCuration's result); not repeated here, to keep history small.
+    sampleRows: [],
   };
 }
 

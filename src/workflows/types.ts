@@ -62,6 +62,7 @@ export interface CurateResult {
   rowsFile: FileRef | null;
   /** Cohort keys the curated rows cover (for the coverage comparison). */
   cohorts: string[];
+  /** A few rows (empty since the write gate shows the sample from prepareCuration). */
   sampleRows: { id: string; input: string; expected: string | null; bucket: string }[];
   /** Set when a candidate query hit its row cap (more matching production rows exist than were read). */
   candidatesTruncated?: { cap: number; buckets: Array<'failing' | 'passing'> };
