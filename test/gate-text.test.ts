@@ -64,7 +64,14 @@ describe('curationGate', () => {
     expect(g.detail).toContain('label: {"category":"returns"}');
     expect(g.detail).toContain('2. failing · validation · label: none (needs a label) · trace t2');
     expect(g.detail).toContain('3. passing · train · label: production_output_passing');
-    expect(g.shown).toBe('12 rows (6 failing, 6 passing; 10 train / 2 validation; 11 labeled, 1 need a label; 2 near-duplicates dropped) into dataset flywheel-support-agent (new); sample flywheel:p:t1, flywheel:p:t2, flywheel:p:t3');
+    expect(g.shown).toBe('12 rows (6 failing, 6 passing; 10 train / 2 validation; 11 labeled, 1 need a label; 2 near-duplicates dropped) into dataset flywheel-support-agent (new); sample traces t1, t2, t3');
+  });
+
+  it('the record names the sample by short trace ids', () => {
+    const id = '0774aafe-144f-4445-bba4-8190eecf7b81';
+    const g = curationGate(plan({ sampleRows: [{ ...plan().sampleRows[2]!, traceId: id, id: `flywheel:p:${id}` }] }), { id: 'd', title: 'x' }, 'p');
+    expect(g.shown).toMatch(/; sample traces 0774aafe…$/);
+    expect(g.detail).toContain(`trace ${id}`);
   });
 
   it('production text stays inside the fence, without escape or bidi characters', () => {
@@ -78,7 +85,7 @@ describe('curationGate', () => {
     expect(g.title).toBe('Upsert 0 curated rows into dataset flywheel-support-agent');
     expect(g.detail).toContain('(exists, id `ds-1`)');
     expect(g.detail).toContain('No candidate rows were found');
-    expect(g.shown).toMatch(/into dataset flywheel-support-agent; sample none$/);
+    expect(g.shown).toMatch(/into dataset flywheel-support-agent; sample traces none$/);
   });
 });
 

@@ -148,6 +148,8 @@ interface PulledCandidates {
   /** Matching production rows left out because the dataset already holds them. */
   alreadyCurated: number;
   seed: string;
+  /** Candidates read in full that were near-duplicates of one read before them (absent in older pinned reads). */
+  duplicatesDropped?: number;
 }
 
 /** Ids (record ids) of the rows the dataset already holds: a retry must bring rows not curated before. */
@@ -223,12 +225,15 @@ async function pullCandidates(bt: BtClient, p: CurateParams, signal?: AbortSigna
     }
     return out;
   };
-  const f = dedupe(await fetch(pick(failing.fresh, CANDIDATES_CAP), 'failing')).kept.slice(0, PER_BUCKET);
+  const fd = dedupe(await fetch(pick(failing.fresh, CANDIDATES_CAP), 'failing'));
+  const f = fd.kept.slice(0, PER_BUCKET);
   // Balance: no more passing than failing rows (and at least a few, so the set is not only hard cases).
   const want = Math.max(f.length, 5);
-  const p2 = dedupe(await fetch(pick(passing.fresh, Math.min(CANDIDATES_CAP, want * 3)), 'passing')).kept.slice(0, want);
+  const pd = dedupe(await fetch(pick(passing.fresh, Math.min(CANDIDATES_CAP, want * 3)), 'passing'));
+  const p2 = pd.kept.slice(0, want);
   return {
     candidates: [...f, ...p2],
+    duplicatesDropped: fd.dropped + pd.dropped,
     truncated,
     windowDays: days,
     ...(days !== windows[0] ? { widenedFrom: windows[0] } : {}),
@@ -384,7 +389,8 @@ export async function prepareCuration(bt: BtClient, p: CurateParams, signal?: Ab
     rows: rows.length,
     failing: kept.filter((c) => c.bucket === 'failing').length,
     passing: kept.filter((c) => c.bucket === 'passing').length,
-    duplicatesDropped: dropped,
+    // Near-duplicates among the candidates read, and across the failing and passing buckets.
+    duplicatesDropped: (read.duplicatesDropped ?? 0) + dropped,
     train,
     validation: rows.length - train,
     needsLabel,

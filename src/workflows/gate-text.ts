@@ -18,6 +18,11 @@ export interface GateText {
   shown: string;
 }
 
+/** Long trace ids by their first 8 characters (like short commit hashes), for one-line records. */
+const shortId = (id: string): string => {
+  const clean = cleanText(id, 120, false);
+  return clean.length > 12 ? `${clean.slice(0, 8)}…` : clean;
+};
 const num = (x: number | null | undefined): string => (x == null ? 'n/a' : String(Math.round(x * 10000) / 10000));
 const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
@@ -64,7 +69,7 @@ export function curationGate(plan: CurationPlan, route: Pick<Route, 'id' | 'titl
   return {
     title: `Upsert ${plural(plan.rows, 'curated row')} into dataset ${cleanText(plan.dataset, 200, false)}`,
     detail: lines.join('\n'),
-    shown: `${curationCounts(plan)} into dataset ${cleanText(plan.dataset, 200, false)}${plan.existingDatasetId ? '' : ' (new)'}; sample ${plan.sampleRows.map((r) => cleanText(r.id, 120, false)).join(', ') || 'none'}`,
+    shown: `${curationCounts(plan)} into dataset ${cleanText(plan.dataset, 200, false)}${plan.existingDatasetId ? '' : ' (new)'}; sample traces ${plan.sampleRows.map((r) => shortId(r.traceId)).join(', ') || 'none'}`,
   };
 }
 
