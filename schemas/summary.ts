@@ -143,6 +143,11 @@ export const ChangeDetailSchema = z.object({
   functions: z.array(z.object({ slug: z.string(), action: z.enum(['created', 'updated', 'pushed']) })),
   applied_by: z.string(),
   /**
+   * The change as a unified diff against the files before it (an excerpt; the whole diff is at `path`). Optional:
+   * changes without a change agent, and summaries written before it existed, have none.
+   */
+  diff: z.object({ path: z.string(), sha256: z.string(), excerpt: z.string(), truncated: z.boolean() }).optional(),
+  /**
    * Present when Verify & Decide rejected the change and its files were put back as they were before it (the next
    * attempt did not build on it). Optional: summaries written before reverts existed have none.
    */
@@ -188,6 +193,22 @@ const RegressionDetailSchema = z.object({
   url: Url.nullable(),
 });
 
+/** One regressed eval row drilled into: texts are cut and come from the eval (untrusted). */
+const RegressionDrilldownSchema = z.object({
+  key: z.string(),
+  row_id: z.string(),
+  trace_id: z.string().nullable(),
+  url: Url.nullable().describe('The row in the new experiment'),
+  baseline_trace_id: z.string().nullable(),
+  baseline_url: Url.nullable().describe('The same row in the baseline experiment'),
+  scores: z.array(z.object({ score: z.string(), baseline: z.number(), new: z.number(), delta: z.number() })),
+  input: z.string().nullable(),
+  expected: z.string().nullable(),
+  output_before: z.string().nullable(),
+  output_after: z.string().nullable(),
+  rationale: z.array(z.object({ score: z.string(), before: z.string().nullable(), after: z.string().nullable() })).describe('What each regressed score\'s scorer logged as its reason'),
+});
+
 export const DecisionRecordSchema = z.object({
   iteration: z.number().int().positive(),
   rule: z.string(),
@@ -227,6 +248,8 @@ export const VerificationSchema = z.object({
   validation_delta: z.number().nullable(),
   regression_count: z.number().int().nonnegative(),
   regressions: z.array(RegressionDetailSchema),
+  /** The largest regressions drilled into (a few rows). Optional: runs without regressions, and older summaries, have none. */
+  regression_drilldown: z.array(RegressionDrilldownSchema).optional(),
   comparison: z
     .object({
       tolerance: z.number(),
@@ -287,6 +310,8 @@ export const GateSchema = z.object({
   at: z.string(),
   note: z.string().nullable(),
   detail: z.string().nullable(),
+  /** What the gate showed, in one line (counts and target of a dataset write, the baseline, diff sizes). Optional. */
+  shown: z.string().optional(),
 });
 
 export const RunInfoSchema = z.object({

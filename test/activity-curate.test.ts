@@ -3,7 +3,7 @@
  * a retry brings rows not curated before — rows the dataset holds are left out, the sample is seeded random, and the
  * window widens when too few fresh rows are left — instead of re-upserting the same newest rows.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -116,5 +116,50 @@ describe('curateDataset activity: retries bring new rows', () => {
     const b = await curate('seeded-b', 1, 3);
     expect(rowIds(b)).toEqual(rowIds(a));
     expect(a.sample!.seed).toBe('flywheel-sample-v1:wf-curate:1:dataset:score:answer_quality');
+  }, 240_000);
+});
+
+describe('prepareCuration then upsertCuration: nothing reaches Braintrust before the write is approved', () => {
+  const acts = () => createActivities({ btEnv: env, appUrl: server.appUrl });
+  const params = (datasetName: string) => ({ ctx: ctx(datasetName), routeId: 'dataset:score:answer_quality', targets: [{ kind: 'score' as const, name: 'answer_quality' }], windowDays: 7, iteration: 1 });
+  const datasetNames = async () => (await new BtClient({ env, cwd: tmp }).datasetsList('support-agent')).map((d) => d.name);
+
+  it('prepare counts, labels and samples the rows without creating the dataset; upsert writes exactly those rows', async () => {
+    const plan = await acts().prepareCuration(params('gated-set'));
+    expect(await datasetNames()).not.toContain('gated-set');
+    expect(plan.existingDatasetId).toBeNull();
+    // The counts are those of the rows file the upsert will write.
+    const rows = readFileSync(plan.rowsFile!.path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string; expected: unknown; metadata: { bucket: string; split: string; source_trace_id: string } });
+    expect(plan.rows).toBe(rows.length);
+    expect(plan.rows).toBeGreaterThan(0);
+    expect(plan.failing).toBe(rows.filter((r) => r.metadata.bucket === 'failing').length);
+    expect(plan.passing).toBe(rows.filter((r) => r.metadata.bucket === 'passing').length);
+    expect(plan.train).toBe(rows.filter((r) => r.metadata.split === 'train').length);
+    expect(plan.validation).toBe(plan.rows - plan.train);
+    expect(plan.needsLabel).toBe(rows.filter((r) => r.expected === null).length);
+    // The sample: failing rows first, then passing, each the row it names with its label.
+    expect(plan.sampleRows.length).toBe(Math.min(5, plan.rows));
+    expect(plan.sampleRows[0]!.bucket).toBe('failing');
+    expect(plan.sampleRows.some((r) => r.bucket === 'passing')).toBe(true);
+    for (const s of plan.sampleRows) {
+      const row = rows.find((r) => r.id === s.id)!;
+      expect(row.metadata.source_trace_id).toBe(s.traceId);
+      expect(row.metadata.split).toBe(s.split);
+      expect(s.expected === null).toBe(row.expected === null);
+      expect(s.input.length).toBeLessThanOrEqual(200);
+    }
+
+    const res = await acts().upsertCuration({ ctx: ctx('gated-set'), planFile: plan.planFile });
+    expect(res).toMatchObject({ dataset: 'gated-set', created: true, upserted: plan.rows, failing: plan.failing, passing: plan.passing, train: plan.train, validation: plan.validation });
+    const bt = new BtClient({ env, cwd: tmp });
+    const stored = (await bt.sql(`SELECT id FROM dataset('${res.datasetId}')`)).data as Array<{ id: string }>;
+    expect(stored.map((r) => r.id).sort()).toEqual(rows.map((r) => r.id).sort());
+  }, 240_000);
+
+  it('rows changed after the gate showed them are refused, and nothing is written', async () => {
+    const plan = await acts().prepareCuration(params('tampered-set'));
+    writeFileSync(plan.rowsFile!.path, readFileSync(plan.rowsFile!.path, 'utf8') + JSON.stringify({ id: 'planted', input: 'x', expected: null }) + '\n');
+    await expect(acts().upsertCuration({ ctx: ctx('tampered-set'), planFile: plan.planFile })).rejects.toThrow(/changed after the write gate showed them/);
+    expect(await datasetNames()).not.toContain('tampered-set');
   }, 240_000);
 });

@@ -163,6 +163,10 @@ describeTemporal('flywheel ops commands (built CLI, shared dev server)', () => {
     expect(pending.live.pendingGate).toMatchObject({ kind: 'plan', options: PLAN_STEPS });
     const human = await cli(['status', ids.gate]);
     expect(human.stdout).toMatch(/pending gate: plan-1 \(plan\)/);
+    // The gate's detail: the plan, and the baseline it would be judged against (this project has none).
+    expect(human.stdout).toMatch(/\| 1\. \*\*instrumentation\*\* `instrumentation:root_io`/);
+    expect(human.stdout).toMatch(/\| \*\*Judged against:\*\* no baseline experiment/);
+    expect(pending.live.pendingGate.shown).toBe('baseline: none');
     expect(human.stdout).toContain(`flywheel approve ${ids.gate} --gate plan-1`);
 
     const wrongGate = await cli(['approve', ids.gate, '--gate', 'route-9']);
@@ -207,7 +211,7 @@ describeTemporal('flywheel ops commands (built CLI, shared dev server)', () => {
     expect(watched.exitCode).toBe(11);
     const done = JSON.parse((await cli(['status', ids.gate, '--json'])).stdout);
     expect(done.live.gates).toEqual([
-      expect.objectContaining({ id: 'plan-1', decision: 'approved', by: 'alice', note: 'tools first' }),
+      expect.objectContaining({ id: 'plan-1', decision: 'approved', by: 'alice', note: 'tools first', shown: 'baseline: none' }),
       expect.objectContaining({ id: apply.id, decision: 'applied', by: 'bob' }),
     ]);
     const late = await cli(['approve', ids.gate]);

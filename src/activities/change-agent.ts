@@ -16,7 +16,7 @@ import { ChildEnvError, childEnv, expandArgv } from '../child-env.js';
 import { commandText } from '../workflows/logic/redact.js';
 import { runSubprocess, SubprocessError, tail } from './subprocess.js';
 import { pushScorerFiles, scorerFilesAmong } from './scorers.js';
-import { diffSnapshots, saveChangeBackup, snapshotTree } from './workspace.js';
+import { diffSnapshots, saveChangeBackup, snapshotTree, writeChangeDiff } from './workspace.js';
 
 export interface BriefInput {
   ctx: OrientContext;
@@ -256,6 +256,8 @@ export async function runChangeAgent(
   const changes = diffSnapshots(before, after);
   // What the change replaced, so a rejected change can be put back (revertChangeFromBackup).
   await saveChangeBackup(p.dir, cwd, before, after, changes);
+  // What the change did, as a unified diff against the tree before it (from that backup): shown at the gates.
+  const diff = await writeChangeDiff(p.dir);
   const pushedScorers: string[] = [];
   let scorerFiles: string[] | undefined;
   if (p.brief.artifact === 'measurement') {
@@ -274,5 +276,6 @@ export async function runChangeAgent(
     durationMs: res.durationMs,
     pushedScorers,
     ...(scorerFiles ? { scorerFiles } : {}),
+    ...(diff ? { diff } : {}),
   };
 }

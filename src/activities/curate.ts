@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { BtClient } from '../bt/client.js';
@@ -12,8 +13,9 @@ import type { DatasetRecordInput } from '../bt/schemas.js';
 import { LARGE_FIELD_PAGE_SIZE, SQL_MAX_LIMIT, datasetSource, fieldPath, isQuotable, projectLogs, sqlString } from '../bt/sql.js';
 import { cohortCondition, parseCohortId, topicLabelsOf } from './cohorts.js';
 import type { RouteTarget } from '../workflows/logic/diagnose.js';
-import type { CurateResult, OrientContext } from '../workflows/types.js';
-import { readJson, writeJsonAtomic, writeJsonlAtomic } from './files.js';
+import type { CurateResult, CurationPlan, OrientContext } from '../workflows/types.js';
+import { cleanText } from '../untrusted.js';
+import { readJson, sha256, writeJsonAtomic, writeJsonlAtomic, type FileRef } from './files.js';
 import { ChildEnvError, childEnv, expandArgv } from '../child-env.js';
 import { runSubprocess, tail } from './subprocess.js';
 import { windowClause } from './discover.js';
@@ -146,6 +148,8 @@ interface PulledCandidates {
   /** Matching production rows left out because the dataset already holds them. */
   alreadyCurated: number;
   seed: string;
+  /** Candidates read in full that were near-duplicates of one read before them (absent in older pinned reads). */
+  duplicatesDropped?: number;
 }
 
 /** Ids (record ids) of the rows the dataset already holds: a retry must bring rows not curated before. */
@@ -221,12 +225,15 @@ async function pullCandidates(bt: BtClient, p: CurateParams, signal?: AbortSigna
     }
     return out;
   };
-  const f = dedupe(await fetch(pick(failing.fresh, CANDIDATES_CAP), 'failing')).kept.slice(0, PER_BUCKET);
+  const fd = dedupe(await fetch(pick(failing.fresh, CANDIDATES_CAP), 'failing'));
+  const f = fd.kept.slice(0, PER_BUCKET);
   // Balance: no more passing than failing rows (and at least a few, so the set is not only hard cases).
   const want = Math.max(f.length, 5);
-  const p2 = dedupe(await fetch(pick(passing.fresh, Math.min(CANDIDATES_CAP, want * 3)), 'passing')).kept.slice(0, want);
+  const pd = dedupe(await fetch(pick(passing.fresh, Math.min(CANDIDATES_CAP, want * 3)), 'passing'));
+  const p2 = pd.kept.slice(0, want);
   return {
     candidates: [...f, ...p2],
+    duplicatesDropped: fd.dropped + pd.dropped,
     truncated,
     windowDays: days,
     ...(days !== windows[0] ? { widenedFrom: windows[0] } : {}),
@@ -284,12 +291,25 @@ async function label(p: CurateParams, rows: Candidate[], signal?: AbortSignal, h
   return labels;
 }
 
-export async function curateDataset(
-  bt: BtClient,
-  p: CurateParams,
-  signal?: AbortSignal,
-  heartbeat?: () => void,
-): Promise<CurateResult> {
+/** Rows of the sample shown at the write gate: up to this many failing rows, then passing ones, SAMPLE_ROWS in all. */
+export const SAMPLE_ROWS = 5;
+const SAMPLE_FAILING = 3;
+/** Characters of input and label per sample row (the gate shows production text as data: stripped, cut, fenced). */
+export const SAMPLE_TEXT_CHARS = 200;
+
+const PLAN_FILE = 'curation-plan.json';
+
+/** Text of an input or label for the gate: JSON (or the string itself), control characters stripped, cut. */
+function sampleText(v: unknown): string {
+  return cleanText(typeof v === 'string' ? v : JSON.stringify(v ?? null), SAMPLE_TEXT_CHARS, false);
+}
+
+/**
+ * Step 1 of curation (before the write gate): candidates pulled (pinned in the run directory, so a retry reads the
+ * same rows), deduped, labeled, split; the dataset rows written to `dataset-rows.jsonl` and the plan to
+ * `curation-plan.json`. Nothing is written to Braintrust. Returns the counts and a small sample for the gate.
+ */
+export async function prepareCuration(bt: BtClient, p: CurateParams, signal?: AbortSignal, heartbeat?: () => void): Promise<CurationPlan> {
   const { ctx } = p;
   // Candidates are pinned in the run directory: a retried activity writes exactly the same rows.
   const candidatesPath = join(p.dir, 'candidates.json');
@@ -314,6 +334,7 @@ export async function curateDataset(
   let needsLabel = 0;
   let labeled = 0;
   const cohorts = new Set<string>();
+  const sources: string[] = [];
   const rows: DatasetRecordInput[] = kept.map((c) => {
     const key = nearDuplicateKey(c.input);
     const split = assignSplit(key);
@@ -321,6 +342,7 @@ export async function curateDataset(
     // Passing rows may keep their (good) production output as the reference; failing rows never do.
     const expected = fromLabeler ?? (c.bucket === 'passing' && !p.labeler ? c.output : null);
     const labelSource = fromLabeler !== undefined ? 'labeler' : expected !== null ? 'production_output_passing' : 'needs_label';
+    sources.push(labelSource);
     if (expected === null) needsLabel++;
     else labeled++;
     const meta: Record<string, unknown> = {};
@@ -351,35 +373,29 @@ export async function curateDataset(
     };
   });
   const rowsFile = await writeJsonlAtomic(join(p.dir, 'dataset-rows.jsonl'), rows);
-
   const existing = (await bt.datasetsList(ctx.project.name, { signal })).find((d) => d.name === ctx.datasetName);
-  let created = false;
-  let datasetId = existing?.id ?? null;
-  if (!existing) {
-    const res = await bt.datasetsCreate(ctx.project.name, ctx.datasetName, {
-      description: `Curated by bt-flywheel from production traces of ${ctx.project.name}`,
-      signal,
-    });
-    datasetId = res.dataset.id;
-    created = true;
-  }
-  if (rows.length) await bt.datasetsUpdate(ctx.project.name, ctx.datasetName, { rows, idField: 'id', signal });
 
-  const train = rows.filter((r) => (r.metadata as { split: string }).split === 'train').length;
-  return {
+  const meta = (r: DatasetRecordInput) => r.metadata as { split: 'train' | 'validation'; bucket: 'failing' | 'passing'; source_trace_id: string };
+  const train = rows.filter((r) => meta(r).split === 'train').length;
+  // The sample: a few failing rows, then passing ones, in curation order.
+  const indexed = rows.map((r, i) => ({ r, i }));
+  const failingRows = indexed.filter(({ r }) => meta(r).bucket === 'failing');
+  const passingRows = indexed.filter(({ r }) => meta(r).bucket === 'passing');
+  const nFailing = Math.min(failingRows.length, Math.max(SAMPLE_FAILING, SAMPLE_ROWS - passingRows.length));
+  const picked = [...failingRows.slice(0, nFailing), ...passingRows.slice(0, SAMPLE_ROWS - nFailing)];
+  const plan: Omit<CurationPlan, 'planFile'> = {
     dataset: ctx.datasetName,
-    datasetId,
-    created,
-    upserted: rows.length,
+    existingDatasetId: existing?.id ?? null,
+    rows: rows.length,
     failing: kept.filter((c) => c.bucket === 'failing').length,
     passing: kept.filter((c) => c.bucket === 'passing').length,
-    duplicatesDropped: dropped,
+    // Near-duplicates among the candidates read, and across the failing and passing buckets.
+    duplicatesDropped: (read.duplicatesDropped ?? 0) + dropped,
     train,
     validation: rows.length - train,
     needsLabel,
     labeled,
     rowsFile,
-    cohorts: [...cohorts].sort().slice(0, 50),
     ...(read.truncated.length ? { candidatesTruncated: { cap: read.cap, buckets: read.truncated } } : {}),
     sample: {
       windowDays: read.windowDays,
@@ -387,11 +403,77 @@ export async function curateDataset(
       alreadyCurated: read.alreadyCurated,
       seed: read.seed,
     },
-    sampleRows: rows.slice(0, 5).map((r) => ({
+    sampleRows: picked.map(({ r, i }) => ({
       id: String(r.id),
-      input: JSON.stringify(r.input).slice(0, 160),
-      expected: r.expected === null ? null : JSON.stringify(r.expected).slice(0, 160),
-      bucket: String((r.metadata as { bucket: string }).bucket),
+      traceId: meta(r).source_trace_id,
+      bucket: meta(r).bucket,
+      split: meta(r).split,
+      input: sampleText(r.input),
+      expected: r.expected === null ? null : sampleText(r.expected),
+      labelSource: sources[i]!,
     })),
   };
+  const planFile = await writeJsonAtomic(join(p.dir, PLAN_FILE), { plan, cohorts: [...cohorts].sort().slice(0, 50) });
+  return { ...plan, planFile };
+}
+
+/**
+ * Step 2 of curation (after the write gate approved it): the rows `prepareCuration` wrote — checked against the plan
+ * the gate showed (sha256) — upserted into the dataset, which is created if missing. Idempotent (stable row ids).
+ */
+export async function upsertCuration(bt: BtClient, p: { ctx: OrientContext; planFile: FileRef }, signal?: AbortSignal): Promise<CurateResult> {
+  const { ctx } = p;
+  const planText = await readFile(p.planFile.path, 'utf8');
+  if (sha256(planText) !== p.planFile.sha256) {
+    throw ApplicationFailure.nonRetryable(`the curation plan ${p.planFile.path} changed after the write gate showed it; nothing was upserted`, 'CurationPlanChanged');
+  }
+  const { plan, cohorts } = JSON.parse(planText) as { plan: Omit<CurationPlan, 'planFile'>; cohorts: string[] };
+  let rows: DatasetRecordInput[] = [];
+  if (plan.rowsFile) {
+    const text = await readFile(plan.rowsFile.path, 'utf8');
+    if (sha256(text) !== plan.rowsFile.sha256) {
+      throw ApplicationFailure.nonRetryable(`the curated rows ${plan.rowsFile.path} changed after the write gate showed them; nothing was upserted`, 'CurationPlanChanged');
+    }
+    rows = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as DatasetRecordInput);
+  }
+  const existing = (await bt.datasetsList(ctx.project.name, { signal })).find((d) => d.name === plan.dataset);
+  let created = false;
+  let datasetId = existing?.id ?? null;
+  if (!existing) {
+    const res = await bt.datasetsCreate(ctx.project.name, plan.dataset, {
+      description: `Curated by bt-flywheel from production traces of ${ctx.project.name}`,
+      signal,
+    });
+    datasetId = res.dataset.id;
+    created = true;
+  }
+  if (rows.length) await bt.datasetsUpdate(ctx.project.name, plan.dataset, { rows, idField: 'id', signal });
+  return {
+    dataset: plan.dataset,
+    datasetId,
+    created,
+    upserted: rows.length,
+    failing: plan.failing,
+    passing: plan.passing,
+    duplicatesDropped: plan.duplicatesDropped,
+    train: plan.train,
+    validation: plan.validation,
+    needsLabel: plan.needsLabel,
+    labeled: plan.labeled,
+    rowsFile: plan.rowsFile,
+    cohorts,
+    ...(plan.candidatesTruncated ? { candidatesTruncated: plan.candidatesTruncated } : {}),
+    ...(plan.sample ? { sample: plan.sample } : {}),
+    // The write gate showed the sample (prepareCuration's result); not repeated here, to keep history small.
+    sampleRows: [],
+  };
+}
+
+/**
+ * Curation in one step, without a gate in between (the activity histories recorded before the write gate showed the
+ * candidates call): prepare, then upsert.
+ */
+export async function curateDataset(bt: BtClient, p: CurateParams, signal?: AbortSignal, heartbeat?: () => void): Promise<CurateResult> {
+  const plan = await prepareCuration(bt, p, signal, heartbeat);
+  return upsertCuration(bt, { ctx: p.ctx, planFile: plan.planFile }, signal);
 }

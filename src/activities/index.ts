@@ -18,16 +18,17 @@ import type { FlywheelConfig } from '../../schemas/flywheel-input.js';
 import type { ChangeArtifact, DiscoverEvidence, EvalResult, RowComparison } from '../workflows/logic/evidence.js';
 import { diagnose, type RouteTarget } from '../workflows/logic/diagnose.js';
 import { textDigest } from '../workflows/logic/digest.js';
-import type { BriefRef, ChangeAgentResult, CurateResult, DiagnosisRecipe, HandoffPaths, OrientContext, PrepareScorersResult, PushScorersResult, RevertResult } from '../workflows/types.js';
+import type { BriefRef, ChangeAgentResult, CurateResult, CurationPlan, DiagnosisRecipe, HandoffPaths, OrientContext, PrepareScorersResult, PushScorersResult, RevertResult } from '../workflows/types.js';
 import { renderBrief, runChangeAgent as runChange, type BriefInput } from './change-agent.js';
-import { curateDataset as curate } from './curate.js';
+import { curateDataset as curate, prepareCuration as prepareCurationRows, upsertCuration as upsertCurationRows } from './curate.js';
 import { clockFromEnv, type Clock } from '../clock.js';
 import { discover as runDiscover } from './discover.js';
+import { drillIntoRegressions, type DrilldownDoc } from './drilldown.js';
 import { compareRuns as compare, loadBaseline as loadBase, runEval as runEvalCmd, type RunEvalParams } from './evals.js';
-import { phaseDir, readJson, writeFileAtomic, writeJsonAtomic } from './files.js';
+import { phaseDir, readJson, writeFileAtomic, writeJsonAtomic, type FileRef } from './files.js';
 import { orient as runOrient } from './orient.js';
 import { writeFleetSummary } from './fleet.js';
-import { revertChangeFromBackup } from './workspace.js';
+import { DIFF_EXCERPT_CHARS, revertChangeFromBackup } from './workspace.js';
 import { prepareScorers as locateScorers, pushScorerFiles } from './scorers.js';
 import { checkScoreBehaviour as scoreBehaviour } from './score-behaviour.js';
 import type { ScoreBehaviourEvidence } from '../workflows/logic/measurement.js';
@@ -251,6 +252,30 @@ export function createActivities(deps: ActivityDeps = {}) {
       return guarded(() => pushScorerFiles(bt({}, cwd), { project: p.ctx.project.name, cwd, files: p.files }, signal()));
     },
 
+    /**
+     * Curation, step 1 (before the write gate): candidates pulled, deduped, labeled and split into the run directory;
+     * nothing is written to Braintrust. The gate shows the counts and sample this returns.
+     */
+    async prepareCuration(p: {
+      ctx: OrientContext;
+      routeId: string;
+      targets: RouteTarget[];
+      windowDays: number;
+      iteration: number;
+      labeler?: string[];
+      agentEnv?: string[];
+    }): Promise<CurationPlan> {
+      const hb = heartbeatFn();
+      return guarded(() =>
+        prepareCurationRows(bt({}, p.ctx.agentDir), { ...p, dir: phaseDir(p.ctx.runDir, '', p.iteration, `improve-${safe(p.routeId)}`), workerEnv }, signal(), () => hb({ what: 'labeling' })),
+      );
+    },
+
+    /** Curation, step 2 (after the write gate approved it): the prepared rows upserted into the dataset. */
+    async upsertCuration(p: { ctx: OrientContext; planFile: FileRef }): Promise<CurateResult> {
+      return guarded(() => upsertCurationRows(bt({}, p.ctx.agentDir), p, signal()));
+    },
+
     async runChangeAgent(p: { brief: BriefInput; command: string[]; timeoutMs: number; agentEnv?: string[]; scorerPush?: 'separate' }): Promise<ChangeAgentResult> {
       const dir = phaseDir(p.brief.ctx.runDir, '', p.brief.iteration, `improve-${p.brief.artifact}`);
       return oncePerExecution(join(dir, 'change-agent-result.json'), () =>
@@ -313,7 +338,17 @@ export function createActivities(deps: ActivityDeps = {}) {
     },
 
     async compareRuns(p: { baseline: EvalResult; next: EvalResult; tolerance: number; runDir: string; iteration: number }): Promise<RowComparison> {
-      return compare(p.baseline, p.next, p.tolerance, phaseDir(p.runDir, '', p.iteration, 'verify'));
+      const dir = phaseDir(p.runDir, '', p.iteration, 'verify');
+      const cmp = await compare(p.baseline, p.next, p.tolerance, dir);
+      if (!cmp.regressions.length) return cmp;
+      // The largest regressions, drilled into for the handoff. Best effort: the comparison stands without it.
+      try {
+        const file = await guarded(() => drillIntoRegressions(bt(), { baseline: p.baseline, next: p.next, comparison: cmp, dir }, signal()));
+        return file ? { ...cmp, drilldown: file } : cmp;
+      } catch (err) {
+        if (signal()?.aborted) throw err;
+        return { ...cmp, drilldownError: `the regressed rows could not be drilled into: ${((err as Error).message ?? String(err)).split('\n')[0]!.slice(0, 300)}` };
+      }
     },
 
     /**
@@ -331,7 +366,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     async writeHandoff(p: { input: HandoffInput; outDir: string; diagnosisOf?: DiagnosisRecipe }): Promise<HandoffPaths> {
       const withEvals = await withStoredResults(p.input);
       const withEvid = withEvals.evidence || !withEvals.evidenceFile ? withEvals : await withEvidence(withEvals, withEvals.evidenceFile);
-      const input = p.diagnosisOf && !withEvid.diagnosis ? withDiagnosis(withEvid, p.diagnosisOf) : withEvid;
+      const input = await withRunFiles(p.diagnosisOf && !withEvid.diagnosis ? withDiagnosis(withEvid, p.diagnosisOf) : withEvid);
       const summary = buildSummary({ ...input, artifacts: [...input.artifacts, ...runArtifacts(input)] });
       const narrative = renderNarrative(summary);
       const files = await writeHandoffFiles(p.outDir, summary, narrative);
@@ -389,6 +424,50 @@ async function withEvidence(input: HandoffInput, ref: { path: string; sha256: st
   return { ...input, context: { ...context, notes: [...context.notes, note] } };
 }
 
+/** A file of this run read back for the handoff, only if it is still what the activity that wrote it recorded. */
+async function readChecked(ref: { path: string; sha256: string }): Promise<string | null> {
+  try {
+    const text = await readFile(ref.path, 'utf8');
+    return createHash('sha256').update(text).digest('hex') === ref.sha256 ? text : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The run-directory files the handoff quotes: each change's diff (an excerpt) and the regression drill-in. A file that
+ * is gone or changed is left out with a note; the handoff is written on every exit.
+ */
+async function withRunFiles(input: HandoffInput): Promise<HandoffInput> {
+  const notes: string[] = [];
+  const changeDiffs: NonNullable<HandoffInput['changeDiffs']> = { ...(input.changeDiffs ?? {}) };
+  for (const c of input.changes) {
+    if (!c.diffFile || changeDiffs[c.id]) continue;
+    const text = await readChecked(c.diffFile);
+    if (text === null) {
+      notes.push(`the diff of change ${c.id} (${c.diffFile.path}) is not in this handoff: it is gone or changed since the change was made`);
+      continue;
+    }
+    const excerpt = text.length > DIFF_EXCERPT_CHARS ? `${text.slice(0, DIFF_EXCERPT_CHARS)}\n… (cut: the whole diff is in ${c.diffFile.path})` : text.trimEnd();
+    changeDiffs[c.id] = { path: c.diffFile.path, sha256: c.diffFile.sha256, excerpt, truncated: text.length > DIFF_EXCERPT_CHARS };
+  }
+  let drilldown = input.regressionDrilldown ?? null;
+  const ref = input.comparison?.drilldown;
+  if (!drilldown && ref) {
+    const text = await readChecked(ref);
+    if (text === null) notes.push(`the drill-in of the regressed rows (${ref.path}) is not in this handoff: it is gone or changed since Verify wrote it`);
+    else drilldown = (JSON.parse(text) as DrilldownDoc).rows;
+  }
+  if (input.comparison?.drilldownError) notes.push(input.comparison.drilldownError);
+  const context = input.context ?? { modeReason: '', projectSource: null, baseline: null, notes: [] };
+  return {
+    ...input,
+    ...(Object.keys(changeDiffs).length ? { changeDiffs } : {}),
+    ...(drilldown ? { regressionDrilldown: drilldown } : {}),
+    ...(notes.length ? { context: { ...context, notes: [...context.notes, ...notes] } } : {}),
+  };
+}
+
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_');
 
 /** The files a run produced (eval rows, curated dataset rows, change briefs), for the handoff's artifacts. */
@@ -401,6 +480,8 @@ function runArtifacts(input: HandoffInput): SummaryArtifact[] {
     const f = c.datasetRows?.rowsFile;
     if (f) out.push({ kind: 'dataset_rows', path: f.path, sha256: f.sha256, description: `${f.rows ?? c.datasetRows!.upserted} rows upserted into ${c.datasetRows!.dataset} for ${c.routeId}` });
   }
+  for (const [id, d] of Object.entries(input.changeDiffs ?? {})) out.push({ kind: 'diff', path: d.path, sha256: d.sha256, description: `unified diff of change ${id} against the files before it` });
+  if (input.comparison?.drilldown) out.push({ kind: 'other', path: input.comparison.drilldown.path, sha256: input.comparison.drilldown.sha256, description: 'the largest regressed eval rows drilled into: input, outputs before and after, scorer rationale' });
   for (const b of input.briefs ?? []) out.push({ kind: 'brief', path: b.path, sha256: null, description: `change brief for ${b.artifact}: ${b.title}` });
   return out;
 }

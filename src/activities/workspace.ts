@@ -217,3 +217,148 @@ export async function revertChangeFromBackup(dir: string, root: string): Promise
   }
   return out;
 }
+
+// --- the diff of one change ---------------------------------------------------------------------------------
+
+/** A unified diff shown at a gate and in status is cut here (the full diff is in the change's phase directory). */
+export const DIFF_EXCERPT_CHARS = 4000;
+/** The diff file of one change is cut here. */
+export const DIFF_FILE_CHARS = 200_000;
+/** Lines of context around each hunk. */
+const DIFF_CONTEXT = 3;
+/** Above this many cells (changed lines before × after, past the common prefix and suffix) a file is shown whole. */
+const DIFF_MAX_CELLS = 4_000_000;
+
+type Op = { kind: ' ' | '-' | '+'; line: string };
+
+/** Line operations turning `a` into `b`: common prefix and suffix, then a longest-common-subsequence middle. */
+function lineOps(a: readonly string[], b: readonly string[]): Op[] {
+  let pre = 0;
+  while (pre < a.length && pre < b.length && a[pre] === b[pre]) pre++;
+  let suf = 0;
+  while (suf < a.length - pre && suf < b.length - pre && a[a.length - 1 - suf] === b[b.length - 1 - suf]) suf++;
+  const am = a.slice(pre, a.length - suf);
+  const bm = b.slice(pre, b.length - suf);
+  const ops: Op[] = a.slice(0, pre).map((line) => ({ kind: ' ', line }));
+  if (am.length * bm.length > DIFF_MAX_CELLS || !am.length || !bm.length) {
+    ops.push(...am.map((line) => ({ kind: '-' as const, line })), ...bm.map((line) => ({ kind: '+' as const, line })));
+  } else {
+    // lcs[i][j]: length of the longest common subsequence of am[i..] and bm[j..] (one row per i, as typed arrays).
+    const n = am.length;
+    const m = bm.length;
+    const lcs = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+    for (let i = n - 1; i >= 0; i--) {
+      for (let j = m - 1; j >= 0; j--) lcs[i]![j] = am[i] === bm[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
+    }
+    let i = 0;
+    let j = 0;
+    while (i < n && j < m) {
+      if (am[i] === bm[j]) {
+        ops.push({ kind: ' ', line: am[i]! });
+        i++;
+        j++;
+      } else if (lcs[i + 1]![j]! >= lcs[i]![j + 1]!) ops.push({ kind: '-', line: am[i++]! });
+      else ops.push({ kind: '+', line: bm[j++]! });
+    }
+    while (i < n) ops.push({ kind: '-', line: am[i++]! });
+    while (j < m) ops.push({ kind: '+', line: bm[j++]! });
+  }
+  ops.push(...a.slice(a.length - suf).map((line) => ({ kind: ' ' as const, line })));
+  return ops;
+}
+
+const linesOf = (text: string): string[] => {
+  if (!text) return [];
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  return lines;
+};
+
+/** A unified diff of one file (`a/<path>` → `b/<path>`; /dev/null for an added or deleted file). */
+export function unifiedDiff(path: string, before: Buffer | null, after: Buffer | null): string {
+  const head = [`--- ${before ? `a/${path}` : '/dev/null'}`, `+++ ${after ? `b/${path}` : '/dev/null'}`];
+  if ((before && before.includes(0)) || (after && after.includes(0))) return [`diff ${path}`, `Binary file ${path} ${!before ? 'added' : !after ? 'deleted' : 'changed'}`].join('\n');
+  const a = linesOf(before?.toString('utf8') ?? '');
+  const b = linesOf(after?.toString('utf8') ?? '');
+  const ops = lineOps(a, b);
+  const out = [`diff ${path}`, ...head];
+  // Hunks: runs of changes with DIFF_CONTEXT lines around them, merged when their contexts touch.
+  let k = 0;
+  let oldLine = 1;
+  let newLine = 1;
+  const pos: { o: number; n: number }[] = ops.map((op) => {
+    const p = { o: oldLine, n: newLine };
+    if (op.kind !== '+') oldLine++;
+    if (op.kind !== '-') newLine++;
+    return p;
+  });
+  while (k < ops.length) {
+    if (ops[k]!.kind === ' ') {
+      k++;
+      continue;
+    }
+    const start = Math.max(0, k - DIFF_CONTEXT);
+    let end = k;
+    // Extend while another change is within 2 × context of the last one.
+    for (let j = k; j < ops.length; j++) {
+      if (ops[j]!.kind !== ' ') end = j;
+      else if (j - end > 2 * DIFF_CONTEXT) break;
+    }
+    const stop = Math.min(ops.length, end + DIFF_CONTEXT + 1);
+    const hunk = ops.slice(start, stop);
+    const oldCount = hunk.filter((o) => o.kind !== '+').length;
+    const newCount = hunk.filter((o) => o.kind !== '-').length;
+    const oStart = oldCount ? pos[start]!.o : pos[start]!.o - 1;
+    const nStart = newCount ? pos[start]!.n : pos[start]!.n - 1;
+    out.push(`@@ -${oStart},${oldCount} +${nStart},${newCount} @@`, ...hunk.map((o) => `${o.kind}${o.line}`));
+    k = stop;
+  }
+  return out.join('\n');
+}
+
+export interface ChangeDiff {
+  /** The diff of every file of the change, cut at DIFF_FILE_CHARS, in the change's phase directory. */
+  file: FileRef;
+  /** Its first DIFF_EXCERPT_CHARS characters (whole files first), for gates and status. */
+  excerpt: string;
+  /** The excerpt (or the file) leaves part of the diff out. */
+  truncated: boolean;
+}
+
+/**
+ * The unified diff of a change, from the backup `saveChangeBackup` kept (`before/`, `after/` and the manifest in
+ * `dir`): what the change did to each file against the tree before it, even when the change agent was retried.
+ * Written to `dir/change.diff`; null when the change touched nothing.
+ */
+export async function writeChangeDiff(dir: string): Promise<ChangeDiff | null> {
+  const manifestPath = join(dir, MANIFEST);
+  if (!existsSync(manifestPath)) return null;
+  const manifest = await readJson<ChangeManifest>(manifestPath);
+  const read = async (side: 'before' | 'after', rel: string): Promise<Buffer | null> => {
+    try {
+      return await readFile(under(join(dir, side), rel));
+    } catch {
+      return null;
+    }
+  };
+  const parts: { path: string; text: string }[] = [];
+  for (const f of manifest.files) {
+    if (f.beforeSha !== null && f.beforeSha === f.afterSha) continue; // changed and changed back
+    parts.push({ path: f.path, text: unifiedDiff(f.path, f.beforeSha === null ? null : await read('before', f.path), f.afterSha === null ? null : await read('after', f.path)) });
+  }
+  if (!parts.length) return null;
+  const full = parts.map((p) => p.text).join('\n');
+  const cut = (text: string, max: number) => (text.length > max ? `${text.slice(0, max)}\n… (diff cut at ${max} characters)` : text);
+  const file = await writeFileAtomic(join(dir, 'change.diff'), cut(full, DIFF_FILE_CHARS) + '\n');
+  // Whole files first: the excerpt keeps the leading files' diffs intact and names the ones it leaves out.
+  let excerpt = '';
+  const left: string[] = [];
+  for (const p of parts) {
+    if (!left.length && excerpt.length + p.text.length + 1 <= DIFF_EXCERPT_CHARS) excerpt += (excerpt ? '\n' : '') + p.text;
+    else if (!excerpt) excerpt = cut(p.text, DIFF_EXCERPT_CHARS); // one file larger than the excerpt: its start
+    else left.push(p.path);
+  }
+  const truncated = excerpt.length < full.length || full.length > DIFF_FILE_CHARS;
+  if (left.length) excerpt += `\n… (${left.length} more file(s) in the full diff: ${left.join(', ')})`;
+  return { file, excerpt, truncated };
+}

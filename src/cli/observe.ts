@@ -17,6 +17,16 @@ function ago(iso: string, now = Date.now()): string {
   return s >= 0 ? `${text} ago` : `in ${text}`;
 }
 
+/** Lines of a gate's detail the terminal shows (the rest: `flywheel status --json`). */
+export const GATE_DETAIL_LINES = 60;
+const DIFF_LINES = 40;
+
+/** A gate's detail (or a diff) for the terminal: stripped of escape and control characters, at most `max` lines. */
+export function gateDetailLines(detail: string, max = GATE_DETAIL_LINES): string[] {
+  const lines = termSafe(detail, 20_000).split('\n');
+  return [...lines.slice(0, max), ...(lines.length > max ? [`… (${lines.length - max} more lines: \`flywheel status --json\`)`] : [])];
+}
+
 function formatReport(r: RunReport): string {
   const a = r.searchAttributes;
   const live = r.live;
@@ -42,10 +52,9 @@ function formatReport(r: RunReport): string {
   }
   const gate = live?.pendingGate;
   if (gate) {
-    lines.push(`  pending gate: ${gate.id} (${gate.kind}) "${gate.title}"`);
+    lines.push(`  pending gate: ${gate.id} (${gate.kind}) "${termSafe(gate.title, 400)}"`);
     lines.push(`    opened ${gate.openedAt}; times out ${gate.timeoutAt} (${ago(gate.timeoutAt)}); then the run ends blocked`);
-    const detail = gate.detail.split('\n');
-    lines.push(...detail.slice(0, 15).map((l) => `    | ${l}`), ...(detail.length > 15 ? [`    | … (${detail.length - 15} more lines: \`flywheel status --json\`)`] : []));
+    lines.push(...gateDetailLines(gate.detail).map((l) => `    | ${l}`));
     if (gate.options.length) lines.push(`    options: ${gate.options.join(', ')}`);
     lines.push('    answer with one of:', ...answerHints(r.workflowId, gate).map((h) => `      ${h}`));
   } else if (live && !r.closed && live.mode === 'autonomous') {
@@ -54,8 +63,17 @@ function formatReport(r: RunReport): string {
   if (live?.findings.length) {
     lines.push('  findings:', ...live.findings.map((f) => `    - ${f}`));
   }
+  if (live?.changes?.length && !gate) {
+    // The iteration's code changes and their diffs (while no gate shows them).
+    lines.push('  changes:');
+    for (const c of live.changes) {
+      const stat = c.diffStat ? ` (${c.diffStat.files} file(s), +${c.diffStat.insertions} -${c.diffStat.deletions})` : '';
+      lines.push(`    - ${c.id} ${c.artifact}: ${termSafe(c.description, 300)}${stat}${c.pushedScorers?.length ? `; pushed scorers: ${termSafe(c.pushedScorers.join(', '), 300)}` : ''}`);
+      if (c.diff) lines.push(...gateDetailLines(c.diff.excerpt, DIFF_LINES).map((l) => `      | ${l}`), ...(c.diff.truncated ? [`      | (whole diff: ${termSafe(c.diff.path, 500)})`] : []));
+    }
+  }
   if (live?.gates.length) {
-    lines.push('  decisions:', ...live.gates.map((g) => `    - ${g.id} ${g.decision} by ${g.by}${g.note ? ` (${g.note})` : ''}`));
+    lines.push('  decisions:', ...live.gates.map((g) => `    - ${g.id} ${g.decision} by ${g.by}${g.note ? ` (${termSafe(g.note, 300)})` : ''}${g.shown ? ` — shown: ${termSafe(g.shown, 300)}` : ''}`));
   }
   if (r.closed) {
     row('outcome', r.outcome ?? '(none recorded)');
@@ -156,7 +174,8 @@ export async function watchCommand(workflowId: string, opts: { interval?: string
       if (gate && gate.id !== announcedGate) {
         announcedGate = gate.id;
         if (tty) process.stdout.write('\r\x1b[2K');
-        say([`gate ${gate.id} (${gate.kind}): ${gate.title} — times out ${gate.timeoutAt}`, ...answerHints(workflowId, gate).map((h) => `  ${h}`)].join('\n'));
+        // What the gate approves (counts and sample, baseline, diff) before how to answer it.
+        say([`gate ${gate.id} (${gate.kind}): ${gate.title} — times out ${gate.timeoutAt}`, ...gateDetailLines(gate.detail).map((l) => `  | ${l}`), ...answerHints(workflowId, gate).map((h) => `  ${h}`)].join('\n'));
       }
       // On a terminal the bottom line is redrawn in place, with the time since the run started.
       if (tty) process.stdout.write(`\r\x1b[2K${termSafe(line, 400)} (${ago(r.startTime).replace(/ ago$/, '')})`);

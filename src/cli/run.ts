@@ -362,7 +362,7 @@ async function onGate(handle: WorkflowHandle, s: FlywheelStatus, ask: boolean): 
     const by = actorName();
     const actor = { by, gateId: g.id };
     // Answers are Updates: a refusal (someone else answered first, the gate closed) is said, not lost.
-    const send = async (kind: 'approve' | 'reject' | 'override' | 'applied', args: Parameters<typeof answerGate>[2]) => {
+    const send = async (kind: 'approve' | 'reject' | 'override' | 'skip' | 'applied', args: Parameters<typeof answerGate>[2]) => {
       try {
         await answerGate(handle, kind, args);
       } catch (err) {
@@ -384,8 +384,14 @@ async function onGate(handle: WorkflowHandle, s: FlywheelStatus, ask: boolean): 
       ? 'Approve? [y]es / step numbers to approve only those (e.g. 1,3) / [n]o (reject) / [s]top: '
       : g.kind === 'route'
         ? `Go on? [y]es / an artifact to route to instead (${g.options.join(', ')}) / [n]o (reject) / [s]top: `
-        : 'Approve? [y]es / [n]o (reject) / [s]top: ';
+        : g.kind === 'write'
+          ? 'Approve this write? [y]es / s[k]ip it and go on / [n]o (reject) / [s]top: '
+          : 'Approve? [y]es / [n]o (reject) / [s]top: ';
     const answer = (await rl.question(prompt)).trim().toLowerCase();
+    if (g.kind === 'write' && answer.startsWith('k')) {
+      await send('skip', { ...actor, step: g.id });
+      return;
+    }
     if (numbered && /^\d+(\s*,\s*\d+)*$/.test(answer)) {
       const subset = answer.split(',').map((n) => g.options[Number(n.trim()) - 1]).filter((o): o is string => o !== undefined);
       await send('approve', { ...actor, subset });

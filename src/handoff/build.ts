@@ -6,7 +6,7 @@ import type { Confidence, Diagnosis, Finding, Route, Severity } from '../workflo
 import { isHealthy } from '../workflows/logic/diagnose.js';
 import { attemptsFrom } from '../workflows/logic/attempts.js';
 import type { Decision, Outcome } from '../workflows/logic/decide.js';
-import type { ChangeRecord, DiscoverEvidence, EvalResult, RowComparison } from '../workflows/logic/evidence.js';
+import type { ChangeRecord, DiscoverEvidence, EvalResult, RegressionDrilldown, RowComparison } from '../workflows/logic/evidence.js';
 import { cmp } from '../workflows/logic/scorer-health.js';
 import {
   PHASES,
@@ -24,7 +24,7 @@ import {
   type SummaryLink,
   type V1LoopDecision,
 } from '../../schemas/summary.js';
-import { experimentUrl, projectUrl, traceUrl } from './urls.js';
+import { experimentRowUrl, experimentUrl, projectUrl, traceUrl } from './urls.js';
 import type { EvalEnvName } from '../eval-env.js';
 
 export interface HandoffEval extends EvalResult {
@@ -85,6 +85,10 @@ export interface HandoffInput {
     /** bt eval's extra variables: names and sources only. */
     evalEnv?: EvalEnvName[];
   };
+  /** Each change's diff (an excerpt of the file), by change id: read from the run directory by the handoff activity. */
+  changeDiffs?: Record<string, { path: string; sha256: string; excerpt: string; truncated: boolean }>;
+  /** The largest regressed rows drilled into (the comparison's drill-in file, read back by the handoff activity). */
+  regressionDrilldown?: RegressionDrilldown[] | null;
   /** Change briefs written for routes nobody applied (no change agent): each becomes a next step. */
   briefs?: { routeId: string; artifact: string; title: string; body: string; path: string }[];
   /** Scorers that need human labels before they can be fixed: each becomes a `label_data` next step. */
@@ -214,6 +218,7 @@ export function buildSummary(input: HandoffInput): Summary {
       : null,
     functions: c.functions ?? [],
     applied_by: c.appliedBy,
+    ...(input.changeDiffs?.[c.id] ? { diff: input.changeDiffs[c.id]! } : {}),
     ...(c.reverted
       ? { reverted: { rule: c.reverted.rule, reason: c.reverted.reason, files: c.reverted.files, overwritten_files: c.reverted.overwritten, repushed_scorers: c.reverted.repushedScorers } }
       : {}),
@@ -261,6 +266,21 @@ export function buildSummary(input: HandoffInput): Summary {
     url: r.traceId ? tUrl(r.traceId) : null,
   }));
   const comparison = input.comparison;
+  // The regressed rows drilled into, linked to their traces in the new and the baseline experiment.
+  const drilldown = (input.regressionDrilldown ?? []).map((d) => ({
+    key: d.key,
+    row_id: d.rowId,
+    trace_id: d.traceId,
+    url: d.traceId ? experimentRowUrl(input.appUrl, org, projectName, d.experimentId, d.traceId) : null,
+    baseline_trace_id: d.baselineTraceId,
+    baseline_url: d.baselineTraceId ? experimentRowUrl(input.appUrl, org, projectName, d.baselineExperimentId, d.baselineTraceId) : null,
+    scores: d.scores,
+    input: d.input,
+    expected: d.expected,
+    output_before: d.outputBefore,
+    output_after: d.outputAfter,
+    rationale: d.rationale,
+  }));
   const verification: Summary['verification'] = {
     target_score: verdict?.targetScore ?? diagnosis?.primaryScore ?? null,
     baseline: input.baseline ? toRef(input.baseline, null) : null,
@@ -270,6 +290,7 @@ export function buildSummary(input: HandoffInput): Summary {
     validation_delta: verdict?.validationDelta ?? null,
     regression_count: regressionCount,
     regressions,
+    ...(drilldown.length ? { regression_drilldown: drilldown } : {}),
     comparison: comparison
       ? { tolerance: comparison.tolerance, joined: comparison.joined, improved: comparison.improved, regressed: comparison.regressed, unchanged: comparison.unchanged }
       : null,
@@ -429,7 +450,7 @@ export function buildSummary(input: HandoffInput): Summary {
     links,
     artifacts: input.artifacts,
     next_steps: nextSteps,
-    gates: input.gates.map((g) => ({ id: g.id, kind: g.kind, decision: g.decision, by: g.by, at: g.at, note: g.note ?? null, detail: g.detail ?? null })),
+    gates: input.gates.map((g) => ({ id: g.id, kind: g.kind, decision: g.decision, by: g.by, at: g.at, note: g.note ?? null, detail: g.detail ?? null, ...(g.shown ? { shown: g.shown } : {}) })),
 
     timestamp: input.finishedAt,
     goal: input.goal,

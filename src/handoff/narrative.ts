@@ -272,6 +272,7 @@ function changesSection(s: Summary, refs: Refs): string[] {
       c.functions.length ? `functions ${c.functions.map((f) => `${mdCode(f.slug)} (${f.action})`).join(', ')}` : null,
     ].filter(Boolean);
     const reverted = c.reverted ? ` — **reverted** (not accepted: ${mdText(c.reverted.reason)})` : '';
+    if (c.diff) what.push(`diff ${mdCode(c.diff.path, 500)}`);
     out.push(`- **${c.artifact}** — ${mdText(c.description)}${what.length ? ` — ${what.join('; ')}` : ''}${reverted} _(motivated by ${c.finding_ids.map((f) => refs.finding(f)).join(', ')}; iteration ${c.iteration}; applied by ${mdText(c.applied_by)})_`);
   }
   return out;
@@ -324,6 +325,28 @@ function scoreImpact(s: Summary): string[] {
     `Scorer health: ${sick.length ? sick.map((h) => mdText(h.detail)).join('; ') : 'all scorers discriminating'}.`,
   ].filter(Boolean);
   out.push('', after.join(' '));
+  out.push(...drilldownLines(v));
+  return out;
+}
+
+/** The regressed rows drilled into: input, expected, output before and after, each regressed score's rationale. */
+function drilldownLines(v: Summary['verification']): string[] {
+  const rows = v.regression_drilldown ?? [];
+  if (!rows.length) return [];
+  const out = ['', `#### Regressed rows (${rows.length === v.regression_count ? `all ${rows.length}` : `the ${rows.length} largest drops of ${v.regression_count}`})`, ''];
+  const text = (t: string | null): string => (t === null ? '—' : mdText(t, 300));
+  for (const r of rows) {
+    const drops = r.scores.map((d) => `${mdText(d.score)} ${fmt(d.baseline)}→${fmt(d.new)} (${signed(d.delta)})`).join(', ');
+    const links = [r.url ? md('new', r.url) : null, r.baseline_url ? md('baseline', r.baseline_url) : null].filter(Boolean).join(' · ');
+    out.push(`- ${mdCode(traceLabel(r.trace_id ?? r.row_id))}: ${drops}${links ? ` — ${links}` : ''}`);
+    out.push(`  - Input: ${text(r.input)}`);
+    if (r.expected !== null) out.push(`  - Expected: ${text(r.expected)}`);
+    out.push(`  - Output before: ${text(r.output_before)}`, `  - Output after: ${text(r.output_after)}`);
+    for (const q of r.rationale) {
+      if (q.before === null && q.after === null) continue;
+      out.push(`  - Why ${mdText(q.score)} (scorer's words): before ${text(q.before)}; after ${text(q.after)}`);
+    }
+  }
   return out;
 }
 
@@ -393,6 +416,8 @@ function gateLines(s: Summary): string[] {
     const { decision, by } = gs[0]!;
     out.push(`- ${gs.length === 1 ? 'Gate' : 'Gates'} ${decision} by ${mdText(by)}: ${gs.map((g) => `${mdCode(g.id)} (${g.kind}) at ${g.at}`).join(', ')}`);
   }
+  // What the dataset write gates showed (counts and target): what was approved.
+  for (const g of s.gates) if (g.shown && g.kind === 'write') out.push(`- Write gate ${mdCode(g.id)} showed: ${mdText(g.shown, 400)}`);
   return out;
 }
 

@@ -21,3 +21,8 @@ export function experimentUrl(appUrl: string, org: string, project: string, expe
 export function traceUrl(appUrl: string, org: string, project: string, traceId: string): string {
   return `${projectUrl(appUrl, org, project)}/r/${seg(traceId)}`;
 }
+
+/** `<app>/app/<org>/p/<project>/experiments/<experiment-id>?r=<row id>`: one row (trace) of an experiment. */
+export function experimentRowUrl(appUrl: string, org: string, project: string, experimentId: string, rowId: string): string {
+  return `${experimentUrl(appUrl, org, project, experimentId)}?r=${seg(rowId)}`;
+}

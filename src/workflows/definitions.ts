@@ -63,6 +63,8 @@ export interface PendingGate {
   options: string[];
   openedAt: string;
   timeoutAt: string;
+  /** One line of what the gate shows (counts and target, baseline, diff size), kept in its record. */
+  shown?: string;
 }
 
 export interface GateRecord {
@@ -73,6 +75,8 @@ export interface GateRecord {
   at: string;
   note?: string;
   detail?: string;
+  /** What the gate showed when it was answered, in one line (absent for gates that showed nothing more than the title). */
+  shown?: string;
 }
 
 export interface FlywheelStatus {
@@ -87,8 +91,25 @@ export interface FlywheelStatus {
   pendingGate: PendingGate | null;
   findings: string[];
   gates: GateRecord[];
+  /**
+   * The code changes of the current iteration with their diffs (bounded excerpts), once the change agent made them.
+   * Absent from runs of versions before it existed.
+   */
+  changes?: StatusChange[];
   outcome: string | null;
   summaryPath: string | null;
+}
+
+export interface StatusChange {
+  id: string;
+  artifact: string;
+  description: string;
+  files: string[];
+  diffStat?: { files: number; insertions: number; deletions: number };
+  /** Scorer files pushed to Braintrust with the change. */
+  pushedScorers?: string[];
+  /** A unified diff excerpt (code from the agent's repository: untrusted), and where the whole diff is. */
+  diff?: { excerpt: string; truncated: boolean; path: string };
 }
 
 export const statusQuery = defineQuery<FlywheelStatus>('status');

@@ -17,6 +17,7 @@ import {
 import type { HandoffInput } from '../handoff/build.js';
 import { durationMs, workflowInputSchema, type FlywheelInput, type HostQueues } from '../../schemas/flywheel-input.js';
 import { FlywheelGoalKey, FlywheelModeKey, FlywheelOutcomeKey, FlywheelProjectKey, statusQuery } from './definitions.js';
+import { baselineGate, changesGate } from './gate-text.js';
 import { Gates } from './gates.js';
 import { improve } from './improve.js';
 import type { Outcome } from './logic/decide.js';
@@ -125,7 +126,9 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
       }
       if (!plan || !plan.length) break;
 
-      const planAnswer = await gates.ask('plan', `Plan for iteration ${iteration}`, planText(diagnosis!, plan), plan.map((r) => r.id));
+      // The plan gate also shows the baseline the changes will be judged against.
+      const judged = baselineGate(ctx, baseline, plan);
+      const planAnswer = await gates.ask('plan', `Plan for iteration ${iteration}`, `${planText(diagnosis!, plan)}\n\n${judged.detail}`, plan.map((r) => r.id), judged.shown);
       if (run.stopAt(planAnswer, 'plan')) break;
       plan = applyPlanAnswer(plan, planAnswer, diagnosis!);
       if (!plan.length) {
@@ -137,6 +140,8 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
       run.enter('improve', 'applying the plan');
       const improved = await improve(run, ctx, plan, evidence!, diagnosis!, iteration);
       run.changes.push(...improved.changes);
+      // Status shows this iteration's code changes with their diffs from here on; so does the routing gate.
+      const shownChanges = run.showChanges(improved.changes);
       if (improved.halted) break;
       if (!improved.changes.length) {
         run.end('needs_work', run.briefs.length ? 'no change agent is configured: the plan is handed off as change briefs' : 'nothing in the plan was applied');
@@ -153,11 +158,13 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
       comparison = verified.comparison ?? comparison;
       const { decision } = verified;
 
+      const diffs = changesGate(shownChanges);
       const routeAnswer = await gates.ask(
         'route',
         `Routing after iteration ${iteration}: ${decision.next.kind === 'exit' ? `exit ${decision.next.outcome}` : `next route ${decision.next.route}`}`,
-        `${decision.next.reason}\n\nDeltas: ${decision.verdict.deltas.map((d) => `${d.score} ${d.delta ?? 'n/a'}`).join(', ')}; regressions: ${decision.verdict.regressionCount}`,
+        `${decision.next.reason}\n\nDeltas: ${decision.verdict.deltas.map((d) => `${d.score} ${d.delta ?? 'n/a'}`).join(', ')}; regressions: ${decision.verdict.regressionCount}${diffs.detail}`,
         ['measurement', 'instrumentation', 'dataset', 'agent'],
+        diffs.shown || undefined,
       );
       if (run.stopAt(routeAnswer, 'routing')) break;
       if (routeAnswer.kind === 'overridden') {

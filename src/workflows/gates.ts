@@ -105,16 +105,18 @@ export class Gates {
    * Opens a gate and waits for a person (interactive) or passes at once (autonomous, recorded as `auto`).
    * `apply` gates wait even in autonomous mode only when the caller asks for them (it does not).
    */
-  async ask(kind: GateKind, title: string, detail: string, options: string[] = []): Promise<GateAnswer> {
+  async ask(kind: GateKind, title: string, detail: string, options: string[] = [], shown?: string): Promise<GateAnswer> {
     const id = `${kind}-${++this.counter}`;
     const now = new Date();
+    // What the gate showed, in one line, goes into its record (the handoff says what was approved).
+    const seen = shown ? { shown } : {};
     // A stop request is honoured at the next gate in either mode (autonomous runs pass gates otherwise).
     if (this.stopRequested) {
-      this.records.push({ id, kind, decision: 'stopped', by: this.stopRequested.by, at: now.toISOString(), detail: title, ...(this.stopRequested.note ? { note: this.stopRequested.note } : {}) });
+      this.records.push({ id, kind, decision: 'stopped', by: this.stopRequested.by, at: now.toISOString(), detail: title, ...(this.stopRequested.note ? { note: this.stopRequested.note } : {}), ...seen });
       return { kind: 'stopped', by: this.stopRequested.by, note: this.stopRequested.note };
     }
     if (!this.interactive) {
-      this.records.push({ id, kind, decision: 'auto', by: 'autonomous mode', at: now.toISOString(), detail: title });
+      this.records.push({ id, kind, decision: 'auto', by: 'autonomous mode', at: now.toISOString(), detail: title, ...seen });
       return { kind: 'auto' };
     }
     this.answer = null;
@@ -127,6 +129,7 @@ export class Gates {
       options,
       openedAt: now.toISOString(),
       timeoutAt: new Date(now.getTime() + this.timeoutMs).toISOString(),
+      ...seen,
     };
     const answered = await condition(() => this.answer !== null, this.timeoutMs);
     // Re-widen: TypeScript narrows handler-mutated state to null across the await.
@@ -137,7 +140,7 @@ export class Gates {
     this.answer = null;
     this.answerRecord = null;
     if (answer.kind === 'timed_out' || answer.kind === 'auto' || !record) {
-      this.records.push({ id, kind, decision: answer.kind === 'auto' ? 'auto' : 'timed_out', by: answer.kind === 'auto' ? 'autonomous mode' : 'nobody (timeout)', at: new Date().toISOString(), detail: title });
+      this.records.push({ id, kind, decision: answer.kind === 'auto' ? 'auto' : 'timed_out', by: answer.kind === 'auto' ? 'autonomous mode' : 'nobody (timeout)', at: new Date().toISOString(), detail: title, ...seen });
     } else {
       this.records.push(record);
     }
@@ -147,7 +150,8 @@ export class Gates {
 
 /** The gate record of an answer to `gate`. */
 function recordOf(gate: PendingGate, answer: GateAnswer, at: string): GateRecord {
-  if (answer.kind === 'timed_out' || answer.kind === 'auto') return { id: gate.id, kind: gate.kind, decision: answer.kind, by: answer.kind === 'auto' ? 'autonomous mode' : 'nobody (timeout)', at, detail: gate.title };
+  const seen = gate.shown ? { shown: gate.shown } : {};
+  if (answer.kind === 'timed_out' || answer.kind === 'auto') return { id: gate.id, kind: gate.kind, decision: answer.kind, by: answer.kind === 'auto' ? 'autonomous mode' : 'nobody (timeout)', at, detail: gate.title, ...seen };
   const extra =
     answer.kind === 'approved' && answer.subset?.length
       ? ` (subset: ${answer.subset.join(', ')})`
@@ -158,5 +162,5 @@ function recordOf(gate: PendingGate, answer: GateAnswer, at: string): GateRecord
           : answer.kind === 'applied' && answer.files?.length
             ? ` (files: ${answer.files.join(', ')})`
             : '';
-  return { id: gate.id, kind: gate.kind, decision: answer.kind, by: answer.by, at, detail: gate.title + extra, ...(answer.note ? { note: answer.note } : {}) };
+  return { id: gate.id, kind: gate.kind, decision: answer.kind, by: answer.by, at, detail: gate.title + extra, ...(answer.note ? { note: answer.note } : {}), ...seen };
 }

@@ -5,6 +5,7 @@
  */
 import { patched } from '@temporalio/workflow';
 import { durationMs } from '../../schemas/flywheel-input.js';
+import { curationGate } from './gate-text.js';
 import { attemptsFrom } from './logic/attempts.js';
 import { scorersNeedingLabels } from './logic/measurement.js';
 import { commandText } from './logic/redact.js';
@@ -12,7 +13,7 @@ import type { Diagnosis, Route } from './logic/diagnose.js';
 import type { ChangeRecord, DiscoverEvidence, EvalResult } from './logic/evidence.js';
 import { experimentName } from './plan.js';
 import type { FlywheelRun } from './run-state.js';
-import type { ChangeAgentResult, CurateResult, OrientContext, ScorerLocation } from './types.js';
+import type { ChangeAgentResult, CurateResult, CurationPlan, OrientContext, ScorerLocation } from './types.js';
 
 /**
  * patched() id: a measurement change locates its scorers first (pulling those hosted in Braintrust: prepareScorers),
@@ -20,6 +21,12 @@ import type { ChangeAgentResult, CurateResult, OrientContext, ScorerLocation } f
  * runChangeAgent. Histories recorded before it schedule neither.
  */
 export const SCORER_ACTIVITIES_PATCH = 'measurement-scorer-activities';
+
+/**
+ * patched() id: the dataset write gate opens after the candidates are prepared and shows them (prepareCuration →
+ * gate → upsertCuration); histories recorded before ask first and curate in one activity (curateDataset).
+ */
+export const CURATION_GATE_PATCH = 'curation-gate-shows-candidates';
 
 /** Code artifacts, in the order their changes are made. */
 const CODE_ARTIFACTS = ['measurement', 'instrumentation', 'agent'] as const;
@@ -47,12 +54,7 @@ export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[
   const changes: ChangeRecord[] = [];
   const result: ImproveResult = { changes, before: {}, halted: false };
 
-  for (const route of plan.filter((r) => r.artifact === 'dataset')) {
-    const a = await gates.ask('write', `Upsert curated rows into dataset ${ctx.datasetName}`, `Route \`${route.id}\`: ${route.title}`);
-    if (run.stopAt(a, 'dataset write')) return { ...result, halted: true };
-    if (a.kind === 'skipped') continue;
-    run.doing(`curating dataset rows for ${route.title}`);
-    const res: CurateResult = await run.io.longActs.curateDataset({ ctx, routeId: route.id, targets: route.targets, windowDays: evidence.window.days, iteration, labeler: cfg.labeler, agentEnv: cfg.agentEnv });
+  const recordCuration = (route: Route, res: CurateResult) => {
     run.datasetId = res.datasetId ?? run.datasetId;
     changes.push({
       id: `i${iteration}-${route.id}`,
@@ -65,6 +67,27 @@ export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[
       datasetRows: { dataset: res.dataset, ...(res.datasetId ? { datasetId: res.datasetId } : {}), upserted: res.upserted, train: res.train, validation: res.validation, needsLabel: res.needsLabel, rowsFile: res.rowsFile, ...(res.candidatesTruncated ? { candidatesTruncated: res.candidatesTruncated } : {}) },
       appliedBy: 'bt-flywheel',
     });
+  };
+  for (const route of plan.filter((r) => r.artifact === 'dataset')) {
+    if (patched(CURATION_GATE_PATCH)) {
+      // The write gate opens once the candidates are ready (counted, labeled, split, in the run directory) and shows
+      // them; nothing reaches Braintrust before the answer.
+      run.doing(`preparing curated rows for ${route.title}`);
+      const prepared: CurationPlan = await run.io.longActs.prepareCuration({ ctx, routeId: route.id, targets: route.targets, windowDays: evidence.window.days, iteration, labeler: cfg.labeler, agentEnv: cfg.agentEnv });
+      const g = curationGate(prepared, route, ctx.project.name);
+      const a = await gates.ask('write', g.title, g.detail, [], g.shown);
+      if (run.stopAt(a, 'dataset write')) return { ...result, halted: true };
+      if (a.kind === 'skipped') continue;
+      run.doing(`upserting ${prepared.rows} curated rows into ${prepared.dataset}`);
+      recordCuration(route, await run.io.longActs.upsertCuration({ ctx, planFile: prepared.planFile }));
+      continue;
+    }
+    // Histories recorded before: the gate first, then curation in one activity.
+    const a = await gates.ask('write', `Upsert curated rows into dataset ${ctx.datasetName}`, `Route \`${route.id}\`: ${route.title}`);
+    if (run.stopAt(a, 'dataset write')) return { ...result, halted: true };
+    if (a.kind === 'skipped') continue;
+    run.doing(`curating dataset rows for ${route.title}`);
+    recordCuration(route, await run.io.longActs.curateDataset({ ctx, routeId: route.id, targets: route.targets, windowDays: evidence.window.days, iteration, labeler: cfg.labeler, agentEnv: cfg.agentEnv }));
   }
 
   const groups = CODE_ARTIFACTS.map((artifact) => ({ artifact, routes: plan.filter((r) => r.artifact === artifact) })).filter((g) => g.routes.length);
@@ -127,6 +150,7 @@ export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[
         agentEnv: cfg.agentEnv,
         ...(scorerActs ? { scorerPush: 'separate' as const } : {}),
       });
+      if (res.diff) run.diffs.set(`i${iteration}-${artifact}`, { excerpt: res.diff.excerpt, truncated: res.diff.truncated, path: res.diff.file.path });
       let pushedScorers = res.pushedScorers;
       if (scorerActs && res.scorerFiles?.length) {
         run.doing('pushing the changed scorers');
@@ -134,6 +158,7 @@ export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[
       }
       record(res.files, res.files.length ? `${title}: change agent edited ${res.files.length} file(s)${pulledText}` : `${title}: change agent made no change${pulledText}`, commandText(cfg.changeCommand), {
         diffStat: { files: res.files.length, insertions: res.insertions, deletions: res.deletions },
+        ...(res.diff ? { diffFile: res.diff.file } : {}),
         ...(res.files.length ? { revertible: true } : {}),
         ...(pushedScorers.length ? { functions: pushedScorers.map((f) => ({ slug: f, action: 'pushed' as const })) } : {}),
       });

@@ -10,6 +10,7 @@ import type { GateAnswer, Gates } from './gates.js';
 import type { Decision, Outcome } from './logic/decide.js';
 import type { ChangeRecord, EvalResult } from './logic/evidence.js';
 import type { LabelRequest } from './logic/measurement.js';
+import type { ShownChange } from './gate-text.js';
 import type { ActivityProxies } from './proxies.js';
 
 export class FlywheelRun {
@@ -25,6 +26,11 @@ export class FlywheelRun {
   forced: { outcome: Outcome; reason: string } | null = null;
   /** The curated dataset, once it exists. */
   datasetId: string | null = null;
+  /**
+   * Diff excerpts of the changes, by change id, as their change agent reported them: shown at the routing gate and in
+   * status. Workflow memory only (the records carry the diff file's reference).
+   */
+  readonly diffs = new Map<string, { excerpt: string; truncated: boolean; path: string }>();
   /** This run's activity proxies, bound to its host's task queues. */
   io!: ActivityProxies;
   readonly status: FlywheelStatus;
@@ -60,6 +66,21 @@ export class FlywheelRun {
     this.status.activity = activity;
     if (!this.phasesRun.includes(phase)) this.phasesRun.push(phase);
     upsertSearchAttributes([{ key: FlywheelPhaseKey, value: phase }]);
+  }
+
+  /** The changes of the current iteration, with their diffs, for status (and the routing gate). */
+  showChanges(changes: readonly ChangeRecord[]): ShownChange[] {
+    const shown = changes.filter((c) => c.artifact !== 'dataset').map((c) => ({ change: c, diff: this.diffs.get(c.id) ?? null }));
+    this.status.changes = shown.map(({ change: c, diff }) => ({
+      id: c.id,
+      artifact: c.artifact,
+      description: c.description,
+      files: c.files,
+      ...(c.diffStat ? { diffStat: c.diffStat } : {}),
+      ...(c.functions?.length ? { pushedScorers: c.functions.map((f) => f.slug) } : {}),
+      ...(diff ? { diff } : {}),
+    }));
+    return shown;
   }
 
   doing(activity: string): void {

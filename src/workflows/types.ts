@@ -87,6 +87,7 @@ export interface CurateResult {
   rowsFile: FileRef | null;
   /** Cohort keys the curated rows cover (for the coverage comparison). */
   cohorts: string[];
+  /** A few rows (empty since the write gate shows the sample from prepareCuration). */
   sampleRows: { id: string; input: string; expected: string | null; bucket: string }[];
   /** Set when a candidate query hit its row cap (more matching production rows exist than were read). */
   candidatesTruncated?: { cap: number; buckets: Array<'failing' | 'passing'> };
@@ -95,6 +96,45 @@ export interface CurateResult {
    * a window widened from the evidence window when too few were left. Absent in histories recorded before it existed.
    */
   sample?: { windowDays: number; widenedFrom?: number; alreadyCurated: number; seed: string };
+}
+
+/** One curated row as the write gate shows it (production text: stripped of control characters and cut). */
+export interface CuratedSampleRow {
+  /** The dataset record id. */
+  id: string;
+  /** The production trace the row came from. */
+  traceId: string;
+  bucket: 'failing' | 'passing';
+  split: 'train' | 'validation';
+  input: string;
+  /** The label (expected), or null when the row waits for one. */
+  expected: string | null;
+  /** Where the label came from: `labeler`, `production_output_passing` or `needs_label`. */
+  labelSource: string;
+}
+
+/**
+ * What curation will write, ready before the write gate opens (prepareCuration): nothing is in Braintrust yet.
+ * The rows are in `rowsFile`, the plan the gate shows in `planFile`; upsertCuration writes exactly those.
+ */
+export interface CurationPlan {
+  /** The target dataset, and its id when it exists already (null: the upsert creates it). */
+  dataset: string;
+  existingDatasetId: string | null;
+  rows: number;
+  failing: number;
+  passing: number;
+  duplicatesDropped: number;
+  train: number;
+  validation: number;
+  needsLabel: number;
+  labeled: number;
+  rowsFile: FileRef | null;
+  candidatesTruncated?: { cap: number; buckets: Array<'failing' | 'passing'> };
+  sample?: { windowDays: number; widenedFrom?: number; alreadyCurated: number; seed: string };
+  /** A few rows (failing first) with their labels. */
+  sampleRows: CuratedSampleRow[];
+  planFile: FileRef;
 }
 
 export interface ChangeAgentResult {
@@ -112,6 +152,19 @@ export interface ChangeAgentResult {
    * activity was asked not to push (`scorerPush: 'separate'`); absent in histories recorded before that.
    */
   scorerFiles?: string[];
+  /**
+   * The change as a unified diff against the tree before it: the whole diff in `file` (the change's phase directory),
+   * a bounded excerpt for the gates and status. Absent when nothing changed, and in histories recorded before it existed.
+   */
+  diff?: ChangeDiffRef;
+}
+
+/** A change's unified diff: the file in the run directory and the excerpt shown to people. */
+export interface ChangeDiffRef {
+  file: FileRef;
+  /** At most a few thousand characters; whole files first. Paths and code from the agent's repository. */
+  excerpt: string;
+  truncated: boolean;
 }
 
 /** What the pushScorers activity pushed (`bt functions push --if-exists replace`, so a retry is harmless). */

@@ -357,6 +357,31 @@ export interface RowComparison {
   perScore: Record<string, ScoreRowCounts>;
   /** Every (row, score) drop, largest drop first. */
   regressions: RowRegression[];
+  /**
+   * The largest regressions drilled into (input, outputs before and after, scorer rationale), in the run directory
+   * (src/activities/drilldown.ts). Absent when nothing regressed, and in histories recorded before it existed.
+   */
+  drilldown?: FileRef;
+  /** Why the drill-in could not be made (the comparison itself stands). */
+  drilldownError?: string;
+}
+
+/** One regressed eval row, drilled into: its texts are cut and stripped, and still untrusted. */
+export interface RegressionDrilldown {
+  key: string;
+  rowId: string;
+  /** The row's trace in the new experiment, and the same row's trace in the baseline experiment. */
+  experimentId: string;
+  traceId: string | null;
+  baselineExperimentId: string;
+  baselineTraceId: string | null;
+  scores: { score: string; baseline: number; new: number; delta: number }[];
+  input: string | null;
+  expected: string | null;
+  outputBefore: string | null;
+  outputAfter: string | null;
+  /** Per regressed score: what its scorer logged as the reason, before and after (null: nothing logged). */
+  rationale: { score: string; before: string | null; after: string | null }[];
 }
 
 export type ChangeArtifact = 'measurement' | 'instrumentation' | 'dataset' | 'agent';
@@ -390,6 +415,8 @@ export interface ChangeRecord {
   description: string;
   files: string[];
   diffStat?: { files: number; insertions: number; deletions: number };
+  /** The change as a unified diff, in the run directory (the handoff quotes it; absent in older histories). */
+  diffFile?: FileRef;
   datasetRows?: DatasetRowsWritten;
   functions?: FunctionPushed[];
   /** Who applied it: the change-agent command, a person (by signal), or the flywheel itself. */
