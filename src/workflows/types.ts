@@ -174,43 +174,7 @@ export interface PushScorersResult {
   missing: string[];
 }
 
-/** Where the scorer behind a measurement route's score lives, as found before the change agent runs. */
-export interface ScorerLocation {
-  /** The score name the route targets. */
-  score: string;
-  /**
-   * `local`: a source file in the agent's repository mentions it (the change agent edits it there);
-   * `braintrust`: only a Braintrust function defines it — pulled into `file` when `editable`;
-   * `not_found`: neither (a new scorer has to be written).
-   */
-  where: 'local' | 'braintrust' | 'not_found';
-  /** Local files that mention the score (where = local), relative to the agent directory. */
-  localFiles: string[];
-  slug?: string;
-  functionId?: string;
-  /** The Braintrust function's kind: an LLM judge (prompt), inline code, code pushed from elsewhere (bundle). */
-  kind?: 'prompt' | 'code_inline' | 'code_bundle' | 'other';
-  /** The working file the pulled definition was written to (relative to the agent directory), for the change agent. */
-  file?: string;
-  editable: boolean;
-  /** The definition compares against `expected` (a ground-truth label). */
-  readsExpected: boolean;
-  note?: string;
-}
-
-/** Ground truth in production: root spans in the window, and how many carry an `expected` value. */
-export interface LabelCoverage {
-  rows: number;
-  labeledRows: number;
-  windowDays: number;
-  query: string;
-}
-
-export interface PrepareScorersResult {
-  scorers: ScorerLocation[];
-  /** Null when no scorer reads `expected` (the query is not run). */
-  labels: LabelCoverage | null;
-}
+export type { LabelCoverage, PrepareScorersResult, ScorerLocation } from './logic/measurement.js';
 
 /** What reverting a rejected change did (the revertChange activity). */
 export interface RevertResult {
