@@ -36,6 +36,7 @@ import { execa } from 'execa';
 import { generateExampleTraces } from '../examples/support-agent/generate-traces.js';
 import type { FlywheelInput } from '../schemas/flywheel-input.js';
 import { createActivities } from '../src/activities/index.js';
+import { resolveBtBinary } from '../src/bt/run.js';
 import { startLocalServer } from '../src/local-server/index.js';
 import { defaultBtPath, findTemporalCli, packageRoot } from '../src/paths.js';
 import { DEFAULT_NAMESPACE } from '../src/shared.js';
@@ -184,7 +185,8 @@ function writeBtWrapper(dir: string, logFile: string): string {
     [
       '#!/bin/bash',
       'start=$EPOCHREALTIME',
-      `${q(defaultBtPath())} "$@"`,
+      // What runBt runs for the default path: the native binary behind the npm launcher (src/bt/run.ts).
+      `${q(resolveBtBinary(defaultBtPath()))} "$@"`,
       'rc=$?',
       'cmd=$1',
       'if [[ ${2-} =~ ^[a-z][a-z-]*$ ]]; then cmd="$1 $2"; fi',

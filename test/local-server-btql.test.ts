@@ -250,6 +250,41 @@ describe('/logs3 upserts', () => {
     expect(BigInt(String(x[0]!._xact_id))).toBeGreaterThan(1_000_000_000_000_000_000n);
   });
 
+  it('stores values exactly: JSON numbers and strings, created from ISO or epoch, extra fields, roots; pagination keys survive updates', async () => {
+    const d = await store.ensureDataset({ project_id: P, name: 'exact' });
+    const tricky = { f: 0.1, tiny: 1e-7, big: 9007199254740991, neg: -0, s: `it's "quoted" \\ back\nslash ☃ 🧨 \u0001`, nested: [{ a: null }, [], {}], t: true };
+    await ingestRows(store, [
+      { id: 'iso', dataset_id: d.id, created: '2026-11-30T12:34:56.789Z', input: tricky, span_parents: [], custom_field: { x: 1 } },
+      { id: 'secs', dataset_id: d.id, created: 1_700_000_000, input: 'plain string', span_parents: ['iso'], root_span_id: 'iso' },
+      { id: 'ms', dataset_id: d.id, created: 1_700_000_000_123, input: 42 },
+      { id: 'bad-date', dataset_id: d.id, created: 'not a date', expected: null },
+    ]);
+    const got = await rows(`SELECT id, created, input, is_root, root_span_id, span_parents, _pagination_key FROM dataset('${d.id}') ORDER BY _pagination_key ASC`);
+    expect(got.map((r) => r.id)).toEqual(['iso', 'secs', 'ms', 'bad-date']);
+    expect(got[0]).toMatchObject({ created: '2026-11-30T12:34:56.789Z', input: JSON.parse(JSON.stringify(tricky)), is_root: true, root_span_id: 'iso' });
+    expect(got[0]!.span_parents ?? null).toBeNull();
+    expect(got[1]).toMatchObject({ created: new Date(1_700_000_000_000).toISOString(), input: 'plain string', is_root: false, span_parents: ['iso'], root_span_id: 'iso' });
+    expect(got[2]).toMatchObject({ created: new Date(1_700_000_000_123).toISOString(), input: 42 });
+    // An unparseable `created` is the time of the write.
+    expect(Math.abs(Date.parse(String(got[3]!.created)) - Date.now())).toBeLessThan(60_000);
+    // Fields the schema does not know come back as written.
+    const star = await rows(`select: * | from: dataset('${d.id}') | filter: id = 'iso'`);
+    expect(star[0]).toMatchObject({ id: 'iso', custom_field: { x: 1 } });
+    // A replace keeps the row's pagination key; a new row gets a larger one.
+    await ingestRows(store, [{ id: 'iso', dataset_id: d.id, input: 'replaced' }, { id: 'new', dataset_id: d.id, input: 'n' }]);
+    const after = await rows(`SELECT id, input, _pagination_key FROM dataset('${d.id}') ORDER BY _pagination_key ASC`);
+    expect(after.find((r) => r.id === 'iso')).toEqual({ id: 'iso', input: 'replaced', _pagination_key: got[0]!._pagination_key });
+    expect(after.at(-1)!.id).toBe('new');
+  });
+
+  it('a batch with a NUL in an id is refused whole (nothing written) and the next batch is stored normally', async () => {
+    const d = await store.ensureDataset({ project_id: P, name: 'nul' });
+    await expect(ingestRows(store, [{ id: 'ok-1', dataset_id: d.id, input: 1 }, { id: 'bad\u0000id', dataset_id: d.id, input: 2 }])).rejects.toThrow(/NUL characters are not allowed/);
+    expect(await rows(`SELECT id FROM dataset('${d.id}')`)).toEqual([]);
+    await ingestRows(store, [{ id: 'ok-2', dataset_id: d.id, input: { v: 'nul escaped in JSON \u0000 is fine' } }]);
+    expect(await rows(`SELECT id, input FROM dataset('${d.id}')`)).toEqual([{ id: 'ok-2', input: { v: 'nul escaped in JSON \u0000 is fine' } }]);
+  });
+
   it('serializes concurrent writers: no lost merges, no duplicate projects', async () => {
     const d = await store.ensureDataset({ project_id: P, name: 'concurrent' });
     await Promise.all(

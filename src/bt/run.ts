@@ -4,7 +4,9 @@
  * and a process-group kill so `bt eval`'s runner children never outlive a timeout or cancel.
  */
 import { execa, type ResultPromise } from 'execa';
-import { dirname } from 'node:path';
+import { closeSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { BtError, firstErrorLine, stderrTail, stripAnsi, truncate } from './errors.js';
 import { killGroup, terminateGroup, waitForGroupExit } from '../process-group.js';
 import { releaseGroup, watchGroup } from '../process-reaper.js';
@@ -48,6 +50,47 @@ export interface RunResult {
 }
 
 const ARG_MAX_SHOWN = 200;
+
+const resolvedBinaries = new Map<string, string>();
+
+/**
+ * The native `bt` behind the npm package's launcher. `node_modules/.bin/bt` of the `braintrust` package is a
+ * `#!/usr/bin/env node` script that finds the platform binary and spawns it: a Node start-up (≈40–200 ms, more on a
+ * loaded machine) before every bt call. Given that launcher, this returns the binary it would run, found by the
+ * package's own helper (`scripts/bt-helper.js`: the platform's optional dependency, else its download fallback), so
+ * the binary runs directly with the same argv, environment and exit code. Anything else (a native bt, a wrapper
+ * script, a path that does not exist) is returned unchanged, and so is the launcher when the helper cannot name an
+ * executable file or `BT_BINARY_PATH` is involved (the launcher reads it from its own environment).
+ */
+export function resolveBtBinary(btPath: string, childEnv: Readonly<Record<string, string | undefined>> = {}): string {
+  if (process.env.BT_BINARY_PATH || childEnv.BT_BINARY_PATH) return btPath;
+  const cached = resolvedBinaries.get(btPath);
+  if (cached !== undefined) return cached;
+  let out = btPath;
+  try {
+    const real = realpathSync(btPath);
+    if (real.endsWith(join('braintrust', 'bin', 'bt')) && startsWith(real, '#!/usr/bin/env node')) {
+      const helper = createRequire(real)('../scripts/bt-helper.js') as { getBinaryPath?: () => string };
+      const bin = helper.getBinaryPath?.();
+      if (typeof bin === 'string' && statSync(bin).isFile() && (statSync(bin).mode & 0o111) !== 0) out = bin;
+    }
+  } catch {
+    // Not resolvable here: run the path as given (the launcher reports its own errors).
+  }
+  resolvedBinaries.set(btPath, out);
+  return out;
+}
+
+function startsWith(file: string, prefix: string): boolean {
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(prefix.length);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return buf.subarray(0, n).toString('utf8') === prefix;
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** argv for messages: bt path, then arguments with long ones truncated and secrets removed. */
 export function redactArgv(btPath: string, args: readonly string[]): string[] {
@@ -115,7 +158,8 @@ export async function runBt(ctx: RunContext, args: readonly string[], opts: RunO
   );
 
   try {
-    subprocess = execa(ctx.btPath, args, {
+    // The npm launcher (a Node script) is skipped for the binary it would run: one process start instead of two.
+    subprocess = execa(resolveBtBinary(ctx.btPath, ctx.env), args, {
       env: ctx.env,
       extendEnv: false,
       cwd: opts.cwd,

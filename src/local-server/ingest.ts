@@ -1,6 +1,6 @@
 /** `/logs3` ingestion: upserts by (object, row id), honouring `_is_merge`, `_merge_paths` and `_object_delete`. */
 import { sqlStr } from './btql/translate.js';
-import { INSERT_COLUMNS, type ObjectKey, type Rec, type Store, deepMerge } from './store.js';
+import { type ObjectKey, type Rec, type Store, deepMerge } from './store.js';
 
 export class IngestError extends Error {
   constructor(
@@ -118,13 +118,11 @@ export async function ingestRows(store: Store, rows: Rec[]): Promise<{ written: 
       }
       const fresh = finals.filter((f) => f.pk === undefined).length;
       let nextPk = fresh ? store.allocPk(fresh) : 0n;
-      const tuples = finals.map((f) => {
+      const values = finals.map((f) => {
         const pk = f.pk ?? nextPk++;
-        return store.rowValuesSql(g.key, f.rec, xact, pk, now, { projectId: g.projectId });
+        return store.rowValues(g.key, f.rec, xact, pk, now, { projectId: g.projectId });
       });
-      for (let i = 0; i < tuples.length; i += 200) {
-        await conn.run(`INSERT INTO rows (${INSERT_COLUMNS.join(', ')}) VALUES ${tuples.slice(i, i + 200).join(', ')}`);
-      }
+      await store.insertRows(conn, values);
     }
   });
   return { written, skipped };

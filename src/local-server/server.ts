@@ -184,6 +184,13 @@ export class LocalApi {
     const path = url.pathname.replace(/\/{2,}/g, '/').replace(/(.)\/$/, '$1');
     const method = req.method ?? 'GET';
     const debug = process.env.BT_LOCAL_SERVER_DEBUG;
+    if (debug) {
+      // One line per finished request with its status and time in the server (reading the body included).
+      const t0 = performance.now();
+      res.once('finish', () => {
+        process.stderr.write(`[local-server] done ${res.statusCode} ${(performance.now() - t0).toFixed(1)} ms ${method} ${url.pathname}\n`);
+      });
+    }
     try {
       // Signed upload URL for function bundles: authorized by its token, not by the API key.
       const bundle = /^\/local\/bundle\/([A-Za-z0-9-]+)$/.exec(path);

@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { QueryError } from './btql/ast.js';
 import { sqlStr } from './btql/translate.js';
 
 export const XACT_BASE = 1_000_000_000_000_000_000n;
@@ -102,6 +103,11 @@ export type Rec = Record<string, unknown>;
 const ISO = (col: string) => `strftime(${col}, '%Y-%m-%dT%H:%M:%S.%gZ')`;
 
 function tsSql(v: unknown, fallback: Date): string {
+  return `TIMESTAMP ${sqlStr(tsIso(v, fallback))}`;
+}
+
+/** A row's `created` (ISO string or epoch seconds/ms) as TIMESTAMP text, else `fallback`. */
+function tsIso(v: unknown, fallback: Date): string {
   let d: Date | undefined;
   if (typeof v === 'string' && v) {
     const p = new Date(v);
@@ -110,7 +116,7 @@ function tsSql(v: unknown, fallback: Date): string {
     d = new Date(v > 1e12 ? v : v * 1000);
   }
   const x = d ?? fallback;
-  return `TIMESTAMP ${sqlStr(x.toISOString().replace('T', ' ').replace('Z', ''))}`;
+  return x.toISOString().replace('T', ' ').replace('Z', '');
 }
 
 function strSql(v: unknown): string {
@@ -463,8 +469,11 @@ export class Store {
     return out;
   }
 
-  /** SQL tuple for one normalized row. */
-  rowValuesSql(key: ObjectKey, rec: Rec, xact: bigint, pk: bigint, now: Date, ctx: { projectId: string }): string {
+  /**
+   * One normalized row's values in INSERT_COLUMNS order: plain text, the row's `created` as timestamp text and JSON
+   * fields as JSON text (both cast by `insertRows`, exactly as SQL literals would be), bigints, a boolean, or null.
+   */
+  rowValues(key: ObjectKey, rec: Rec, xact: bigint, pk: bigint, now: Date, ctx: { projectId: string }): RowValue[] {
     const id = String(rec.id);
     const spanId = typeof rec.span_id === 'string' && rec.span_id ? rec.span_id : id;
     const rootSpanId = typeof rec.root_span_id === 'string' && rec.root_span_id ? rec.root_span_id : spanId;
@@ -475,30 +484,82 @@ export class Store {
       if (KNOWN_FIELDS.has(k) || k.startsWith('_')) continue;
       extra[k] = v;
     }
-    const vals: string[] = [
-      sqlStr(key.type),
-      sqlStr(key.id),
-      sqlStr(id),
-      String(xact),
-      String(pk),
-      tsSql(rec.created, now),
-      key.type === 'project_logs' ? sqlStr(this.orgId) : 'NULL',
-      sqlStr(ctx.projectId),
-      key.type === 'experiment' ? sqlStr(key.id) : 'NULL',
-      key.type === 'dataset' ? sqlStr(key.id) : 'NULL',
-      key.type === 'project_logs' ? "'g'" : 'NULL',
-      sqlStr(spanId),
-      sqlStr(rootSpanId),
-      jsonSql(parents && parents.length ? parents : null),
-      isRoot ? 'TRUE' : 'FALSE',
+    const vals: RowValue[] = [
+      text(key.type),
+      text(key.id),
+      text(id),
+      xact,
+      pk,
+      tsIso(rec.created, now),
+      key.type === 'project_logs' ? text(this.orgId) : null,
+      text(ctx.projectId),
+      key.type === 'experiment' ? text(key.id) : null,
+      key.type === 'dataset' ? text(key.id) : null,
+      key.type === 'project_logs' ? 'g' : null,
+      text(spanId),
+      text(rootSpanId),
+      jsonText(parents && parents.length ? parents : null),
+      isRoot,
     ];
     for (const f of JSON_FIELDS) {
       if (f === 'span_parents') continue;
-      vals.push(jsonSql(rec[f]));
+      vals.push(jsonText(rec[f]));
     }
-    vals.push(jsonSql(Object.keys(extra).length ? extra : null));
-    return `(${vals.join(', ')})`;
+    vals.push(jsonText(Object.keys(extra).length ? extra : null));
+    return vals;
   }
+
+  /**
+   * Inserts rows (from `rowValues`) on the writer inside `write()`: appended to a per-connection staging table, then
+   * moved with one INSERT … SELECT that casts `created` to TIMESTAMP and the JSON fields to JSON — the same casts the
+   * SQL literals of a VALUES list would get, without DuckDB parsing a statement as large as the rows themselves.
+   */
+  async insertRows(conn: DuckDBConnection, rows: RowValue[][]): Promise<void> {
+    if (!rows.length) return;
+    await conn.run(`CREATE TEMP TABLE IF NOT EXISTS ${STAGE_TABLE} (${INSERT_COLUMNS.map((c) => `${c} ${stageType(c)}`).join(', ')})`);
+    await conn.run(`DELETE FROM ${STAGE_TABLE}`);
+    const appender = await conn.createAppender(STAGE_TABLE, 'main', 'temp');
+    try {
+      for (const row of rows) {
+        if (row.length !== INSERT_COLUMNS.length) throw new Error(`a row has ${row.length} values for ${INSERT_COLUMNS.length} columns`);
+        for (const v of row) {
+          if (v === null) appender.appendNull();
+          else if (typeof v === 'bigint') appender.appendBigInt(v);
+          else if (typeof v === 'boolean') appender.appendBoolean(v);
+          else appender.appendVarchar(v);
+        }
+        appender.endRow();
+      }
+    } finally {
+      appender.closeSync();
+    }
+    const select = INSERT_COLUMNS.map((c) => (c === 'created' ? 'CAST(created AS TIMESTAMP)' : STAGE_JSON.has(c) ? `CAST(${c} AS JSON)` : c));
+    await conn.run(`INSERT INTO rows (${INSERT_COLUMNS.join(', ')}) SELECT ${select.join(', ')} FROM ${STAGE_TABLE}`);
+    await conn.run(`DELETE FROM ${STAGE_TABLE}`);
+  }
+}
+
+/** A column value for `insertRows`. */
+export type RowValue = string | bigint | boolean | null;
+
+/** Text for a VARCHAR column; NUL is refused as it is in SQL literals (a 400 for the client). */
+function text(s: string): string {
+  if (s.includes('\u0000')) throw new QueryError('NUL characters are not allowed in literals');
+  return s;
+}
+
+function jsonText(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  return JSON.stringify(v);
+}
+
+const STAGE_TABLE = 'rows_stage';
+const STAGE_JSON = new Set<string>([...JSON_FIELDS, 'extra']);
+
+function stageType(col: string): string {
+  if (col === '_xact_id' || col === '_pk') return 'BIGINT';
+  if (col === 'is_root') return 'BOOLEAN';
+  return 'VARCHAR';
 }
 
 const KNOWN_FIELDS = new Set<string>([
