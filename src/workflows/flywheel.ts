@@ -100,7 +100,12 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
         evidence = await acts.discover({ ctx, goal: cfg.goal, windowDays: cfg.windowDays, iteration, datasetId: run.datasetId });
         // DIAGNOSE (pure)
         run.enter('diagnose', 'building the plan');
-        diagnosis = diagnose(evidence, { binaryScores: ctx.binaryScores, ...(ctx.primaryScore ? { primaryScore: ctx.primaryScore } : {}) });
+        // Coverage gaps of normally scoring cohorts are dataset routes since 'coverage-gap-routes' (older histories planned without them).
+        diagnosis = diagnose(evidence, {
+          binaryScores: ctx.binaryScores,
+          ...(ctx.primaryScore ? { primaryScore: ctx.primaryScore } : {}),
+          coverageGapRoutes: patched('coverage-gap-routes'),
+        });
         status.findings = diagnosis.findings.map((f) => `${f.severity}: ${f.title}`);
         if (iteration === 1 && isHealthy(diagnosis)) break;
         plan = diagnosis.routes.filter((r) => r.artifact !== 'none');
