@@ -145,7 +145,8 @@ async function main(): Promise<void> {
         calls = bt.sent.length;
         sqlSum = bt.sent.reduce((a, x) => a + x.ms, 0);
         const { file: _f, ...rest } = ev;
-        evidence = JSON.stringify(rest);
+        // Files go to each run's own directory; everything else must not depend on the concurrency.
+        evidence = JSON.stringify(rest).split(join(dir, `run-${c}-${r}`)).join('<run>');
         if (c === LEVELS[0] && r === 0) sequentialSent = bt.sent;
       }
       results.push({ c, walls, calls, sqlSum, evidence });
