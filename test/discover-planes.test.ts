@@ -16,7 +16,7 @@ import { alignmentPlane } from '../src/activities/discover/alignment.js';
 import { changePlane } from '../src/activities/discover/change.js';
 import type { PlaneContext } from '../src/activities/discover/context.js';
 import { coveragePlane } from '../src/activities/discover/coverage.js';
-import { pickExamples } from '../src/activities/discover/examples.js';
+import { pickExamples, readSpanTree, safeName, spanTreeText } from '../src/activities/discover/examples.js';
 import { instrumentationPlane, staleColumns } from '../src/activities/discover/instrumentation.js';
 import { performanceEvidence, perfStats } from '../src/activities/discover/performance.js';
 import { qualityPlane } from '../src/activities/discover/quality.js';
@@ -313,5 +313,37 @@ describe("the planes' pure readers", () => {
       ['t5', 'low answer_quality'],
     ]);
     expect(picked[0]!.url).toContain('t1');
+  });
+
+  const span = (name: string, type: string, over: Record<string, unknown> = {}) => ({ span_attributes: { name, type }, output: { content: 'ok' }, error: null, ...over });
+  it.each([
+    {
+      name: 'a tool retried after an error',
+      spans: [span('agent', 'task', { is_root: true }), span('lookup_order', 'tool', { error: 'not found', output: null }), span('lookup_order', 'tool'), span('chat', 'llm')],
+      want: { spans: 4, toolSequence: ['lookup_order', 'lookup_order'], repeatedTools: [{ tool: 'lookup_order', calls: 2 }], errorSpans: ['lookup_order'], emptyOutputs: 1, refusal: false },
+      text: '4 spans; tools: lookup_order → lookup_order; repeated: lookup_order ×2; errors in: lookup_order; 1 empty output',
+    },
+    {
+      name: 'a refusal with no tool call',
+      spans: [span('agent', 'task', { is_root: true, output: "I'm sorry, but I can't help with refunds." }), span('chat', 'llm', { output: { content: "Sorry, I can't do that" } })],
+      want: { spans: 2, toolSequence: [], repeatedTools: [], errorSpans: [], emptyOutputs: 0, refusal: true },
+      text: '2 spans; no tool calls; the answer reads as a refusal',
+    },
+    {
+      name: 'empty answers, and a hostile tool name quoted safely',
+      spans: [span('agent', 'task', { is_root: true, output: '' }), span('x`]|<b>\nDROP', 'tool', { output: [] }), span('score', 'score', { output: null })],
+      want: { spans: 3, toolSequence: ['x b DROP'], repeatedTools: [], errorSpans: [], emptyOutputs: 2, refusal: false },
+      text: '3 spans; tools: x b DROP; 2 empty outputs',
+    },
+  ])('span tree: $name', ({ spans, want, text }) => {
+    const t = readSpanTree(spans);
+    expect(t).toEqual(want);
+    expect(spanTreeText(t)).toBe(text);
+  });
+
+  it('safeName keeps names readable and bounded', () => {
+    expect(safeName('lookup_order')).toBe('lookup_order');
+    expect(safeName('a'.repeat(80))).toHaveLength(60);
+    expect(safeName(42)).toBe('(unnamed)');
   });
 });
