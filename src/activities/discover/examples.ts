@@ -53,7 +53,7 @@ export async function drillIn(pc: PlaneContext, s: DrillInSources): Promise<Exam
 }
 
 /** Tool names kept in a sequence at most. */
-export const MAX_TOOL_SEQUENCE = 20;
+export const MAX_TOOL_SEQUENCE = 12;
 /** What a refusal reads like at the start of an answer (values are previews: the start is what there is). */
 const REFUSAL = /^\W*(?:i(?:'|’)?m sorry,? but|sorry,? (?:but )?i can(?:no|')t|i can(?:no|')t (?:help|assist|do that)|i(?: am|'m) (?:unable|not able) to (?:help|assist))/i;
 
