@@ -106,6 +106,19 @@ describe('the bounded pool', () => {
     expect(log.map((e) => e.rows)).toEqual([0, 2, 4, 1, 3, 5].map((i) => answers[i]!.length));
   }, 120_000);
 
+  it('a branch logs in the place it was opened, whenever its queries run', async () => {
+    const pool = new QueryPool(newBt(), { concurrency: 2 });
+    const q = pool.plane('x');
+    const [x1, x2, x3] = battery();
+    const first = q.run(x1!);
+    const a = q.branch();
+    const b = q.branch();
+    await b.run(x2!);
+    await a.run(x3!);
+    await first;
+    expect(pool.entries().map((e) => e.query)).toEqual([x1, x3, x2]);
+  }, 120_000);
+
   it('a permanent error stops the queue and is the error reported; nothing queued starts', async () => {
     const bt = newBt();
     const pool = new QueryPool(bt, { concurrency: 1 });

@@ -42,12 +42,21 @@ export interface PlaneQueries {
    * caller handles a failure itself, so it does not stop the pool.
    */
   call<T>(fn: (bt: BtClient, signal: AbortSignal) => Promise<T>, opts?: { optional?: boolean }): Promise<T>;
+  /**
+   * A branch of the plane whose queries are issued later (after an answer arrives): its log takes this call's
+   * place, so two branches that wait on different answers log in a fixed order whichever answer comes first.
+   */
+  branch(): PlaneQueries;
 }
+
+/** A plane's log: entries in issue order, and branches in the place they were opened. */
+type LogSlot = QueryLogEntry | LogSlot[] | undefined;
+const flatten = (slots: LogSlot[]): QueryLogEntry[] => slots.flatMap((x) => (Array.isArray(x) ? flatten(x) : x === undefined ? [] : [x]));
 
 export class QueryPool {
   private active = 0;
   private readonly queue: Array<() => void> = [];
-  private readonly planes: Array<{ name: string; entries: Array<QueryLogEntry | undefined> }> = [];
+  private readonly planes: Array<{ name: string; entries: LogSlot[] }> = [];
   private readonly stop = new AbortController();
   private readonly calls = new Set<Promise<unknown>>();
   private firstError: unknown;
@@ -80,13 +89,18 @@ export class QueryPool {
 
   /** The query log: every plane's entries in issue order, planes in creation order. */
   entries(): QueryLogEntry[] {
-    return this.planes.flatMap((p) => p.entries.filter((e): e is QueryLogEntry => e !== undefined));
+    return this.planes.flatMap((p) => flatten(p.entries));
   }
 
   /** A plane's handle: its queries run in this pool and are logged under its name. */
   plane(name: string): PlaneQueries {
-    const log = { name, entries: [] as Array<QueryLogEntry | undefined> };
+    const log = { name, entries: [] as LogSlot[] };
     this.planes.push(log);
+    return this.handle(name, log.entries);
+  }
+
+  private handle(name: string, entries: LogSlot[]): PlaneQueries {
+    const log = { entries };
     const slot = () => log.entries.push(undefined) - 1;
     return {
       run: async (query) => {
@@ -108,6 +122,11 @@ export class QueryPool {
         return { rows, truncated: res.truncated };
       },
       call: (fn, opts) => this.call(fn, opts),
+      branch: () => {
+        const sub: LogSlot[] = [];
+        log.entries.push(sub);
+        return this.handle(name, sub);
+      },
     };
   }
 

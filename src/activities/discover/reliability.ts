@@ -17,17 +17,22 @@ export async function reliabilityPlane(pc: PlaneContext): Promise<ReliabilitySta
   const toolQuery = `SELECT span_attributes.name AS tool, COUNT(*) AS calls, COUNT(error) AS errors FROM ${src} WHERE span_attributes.type = 'tool' AND ${W} GROUP BY span_attributes.name ORDER BY errors DESC LIMIT ${MAX_TOOLS}`;
   const rootErrQuery = `SELECT count_distinct(root_span_id) AS traces FROM ${src} WHERE error IS NOT NULL AND ${W}`;
 
-  const groupsP = q.run(errQuery).then((rows) =>
+  // The example queries wait on their group's answer: each chain logs in a branch right after the query it follows.
+  const errRows = q.run(errQuery);
+  const errorExamples = q.branch();
+  const toolRows = q.run(toolQuery);
+  const toolExamples = q.branch();
+  const groupsP = errRows.then((rows) =>
     each(rankErrorShapes(rows.map((g) => ({ message: str(g.error), count: n(g.count) }))), async (g, i) => ({
       message: g.message,
       count: g.count,
-      exampleTraceIds: i < ERROR_GROUPS_WITH_EXAMPLES ? await examplesWhere(q, src, 'error', g.sample, `error IS NOT NULL AND ${W}`, 3) : [],
+      exampleTraceIds: i < ERROR_GROUPS_WITH_EXAMPLES ? await examplesWhere(errorExamples, src, 'error', g.sample, `error IS NOT NULL AND ${W}`, 3) : [],
     })),
   );
-  const toolsP = q.run(toolQuery).then((rows) =>
+  const toolsP = toolRows.then((rows) =>
     each(rows, async (r) => {
       const errors = n(r.errors);
-      const ex = errors ? await examplesWhere(q, src, 'span_attributes.name', str(r.tool), `span_attributes.type = 'tool' AND error IS NOT NULL AND ${W}`) : [];
+      const ex = errors ? await examplesWhere(toolExamples, src, 'span_attributes.name', str(r.tool), `span_attributes.type = 'tool' AND error IS NOT NULL AND ${W}`) : [];
       return { tool: str(r.tool), errors, calls: n(r.calls), exampleTraceIds: ex, query: toolQuery };
     }),
   );
