@@ -12,7 +12,7 @@ export async function instrumentationPlane(pc: PlaneContext): Promise<Instrument
   const instQuery = `SELECT COUNT(*) AS roots, count((input IS NULL) ? 1 : null) AS no_input, count((output IS NULL) ? 1 : null) AS no_output, count((scores IS NULL) ? 1 : null) AS no_scores FROM ${roots}`;
   const [[inst], missingEx, stale] = await Promise.all([
     q.run(instQuery),
-    q.run(`SELECT root_span_id FROM ${roots} AND (input IS NULL OR output IS NULL) LIMIT 3`),
+    q.run(`SELECT root_span_id FROM ${roots} AND (input IS NULL OR output IS NULL) ORDER BY root_span_id LIMIT 3`),
     staleScoreColumns(q, pc.src, pc.days),
   ]);
   const rootsN = n(inst?.roots);

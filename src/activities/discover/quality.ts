@@ -10,7 +10,9 @@ export async function qualityPlane(pc: PlaneContext): Promise<ScoreStats[]> {
   return each(pc.ctx.scoreColumns, async (name) => {
     const col = fieldPath('scores', name);
     const query = `SELECT ${col} AS value, COUNT(*) AS count FROM ${pc.roots} AND ${col} IS NOT NULL GROUP BY ${col} ORDER BY ${col} LIMIT ${SQL_MAX_LIMIT}`;
-    const lowQuery = `SELECT root_span_id, ${col} AS score FROM ${pc.roots} AND ${col} <= ${LOW} ORDER BY ${col} LIMIT 5`;
+    // Ties broken by trace id (here and in the other planes' ORDER BY … LIMIT): at scale the engine returns tied rows
+    // in any order, and the evidence must not depend on it.
+    const lowQuery = `SELECT root_span_id, ${col} AS score FROM ${pc.roots} AND ${col} <= ${LOW} ORDER BY ${col}, root_span_id LIMIT 5`;
     const [dist, low] = await Promise.all([pc.q.run(query), pc.q.run(lowQuery)]);
     return {
       ...distributionStats(name, dist.map((r) => ({ value: n(r.value), count: n(r.count) }))),

@@ -13,8 +13,8 @@ export const MAX_TOOLS = 20;
 
 export async function reliabilityPlane(pc: PlaneContext): Promise<ReliabilityStats> {
   const { q, src, W } = pc;
-  const errQuery = `SELECT error, COUNT(*) AS count FROM ${src} WHERE error IS NOT NULL AND ${W} GROUP BY error ORDER BY count DESC LIMIT 500`;
-  const toolQuery = `SELECT span_attributes.name AS tool, COUNT(*) AS calls, COUNT(error) AS errors FROM ${src} WHERE span_attributes.type = 'tool' AND ${W} GROUP BY span_attributes.name ORDER BY errors DESC LIMIT ${MAX_TOOLS}`;
+  const errQuery = `SELECT error, COUNT(*) AS count FROM ${src} WHERE error IS NOT NULL AND ${W} GROUP BY error ORDER BY count DESC, error LIMIT 500`;
+  const toolQuery = `SELECT span_attributes.name AS tool, COUNT(*) AS calls, COUNT(error) AS errors FROM ${src} WHERE span_attributes.type = 'tool' AND ${W} GROUP BY span_attributes.name ORDER BY errors DESC, span_attributes.name LIMIT ${MAX_TOOLS}`;
   const rootErrQuery = `SELECT count_distinct(root_span_id) AS traces FROM ${src} WHERE error IS NOT NULL AND ${W}`;
 
   // The example queries wait on their group's answer: each chain logs in a branch right after the query it follows.
