@@ -10,7 +10,7 @@
  *    HTTP, parse, translate, DuckDB, JSON) next to hand-written DuckDB SQL over the same table.
  * 4. Writes bench/BENCHMARKS.md.
  */
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { cpus, freemem, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,6 +20,7 @@ import { LocalApi } from '../src/local-server/server.js';
 import { Store } from '../src/local-server/store.js';
 import { btEnvFor } from '../src/local-server/index.js';
 import { defaultBtPath, packageRoot } from '../src/paths.js';
+import { generateSyntheticLogs } from './synthetic-logs.js';
 
 const { values } = parseArgs({
   options: { spans: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '3' }, keep: { type: 'boolean', default: false } },
@@ -29,68 +30,6 @@ const RUNS = Number(values.runs);
 const PROJECT_ID = '5f0c6a53-3c55-4d8e-9f6b-b3a5a0d6c001';
 const SCORE = 'Response Quality';
 const FACET = 'Topic';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-async function generate(root: string): Promise<{ file: string; bytes: number; traces: number }> {
-  const spec = join(root, `project_logs_${PROJECT_ID}`, 'bench0000000');
-  mkdirSync(join(spec, 'data'), { recursive: true });
-  writeFileSync(
-    join(spec, 'spec.json'),
-    JSON.stringify({ schema_version: 1, object_ref: `project_logs:${PROJECT_ID}`, object_type: 'project_logs', object_name: 'bench', direction: 'pull', scope: 'all', window: '30d' }),
-  );
-  const file = join(spec, 'data', 'part-000001.jsonl');
-  const out = createWriteStream(file);
-  const rand = rng(42);
-  const topics = ['billing', 'auth', 'shipping', 'returns', 'account', 'other'];
-  const models = ['gpt-4o', 'gpt-4o-mini', 'claude-sonnet'];
-  const now = Date.now();
-  const traces = Math.ceil(SPANS / 4);
-  let written = 0;
-  let pk = 0;
-  const write = (o: unknown): Promise<void> | void => {
-    if (!out.write(`${JSON.stringify(o)}\n`)) return new Promise((r) => out.once('drain', () => r()));
-  };
-  for (let t = 0; t < traces && written < SPANS; t++) {
-    const created = new Date(now - Math.floor(rand() * 30 * 86400_000)).toISOString();
-    const root = `t${t}`;
-    const q = Math.round(rand() * 4) / 4;
-    const dur = Math.floor(200 + rand() * rand() * 30000);
-    const err = rand() < 0.05;
-    const base = { project_id: PROJECT_ID, log_id: 'g', created, root_span_id: root };
-    const spans: Array<Record<string, unknown>> = [
-      {
-        ...base, id: root, span_id: root, is_root: true, _pagination_key: `p${String(++pk).padStart(12, '0')}`,
-        input: { question: `customer question ${t} about ${topics[t % 6]}`, user_id: `u${t % 5000}` },
-        output: err ? null : `answer ${t}`,
-        error: err ? `Timeout after ${dur} ms calling search_kb` : null,
-        scores: { [SCORE]: q, helpful: rand() < 0.7 ? 1 : 0 },
-        metrics: { duration_ms: dur, start: Date.parse(created) / 1000, end: Date.parse(created) / 1000 + dur / 1000, tokens: Math.floor(rand() * 2000) },
-        metadata: { model: models[t % 3], version: `v${1 + (t % 4)}`, region: t % 2 ? 'eu' : 'us' },
-        facets: { [FACET]: topics[Math.floor(rand() * 6)], Sentiment: rand() < 0.3 ? 'negative' : 'positive' },
-        tags: t % 10 === 0 ? ['beta'] : ['prod'],
-        span_attributes: { name: 'support-agent', type: 'task' },
-      },
-      { ...base, id: `${root}-llm`, span_id: `${root}-llm`, span_parents: [root], _pagination_key: `p${String(++pk).padStart(12, '0')}`, input: [{ role: 'user', content: `q${t}` }], output: { content: `a${t}` }, metrics: { prompt_tokens: 500, completion_tokens: 80, tokens: 580 }, span_attributes: { name: 'openai.chat', type: 'llm' } },
-      { ...base, id: `${root}-tool`, span_id: `${root}-tool`, span_parents: [root], _pagination_key: `p${String(++pk).padStart(12, '0')}`, input: { query: `kb ${t}` }, output: { hits: t % 7 }, span_attributes: { name: 'search_kb', type: 'tool' } },
-      { ...base, id: `${root}-score`, span_id: `${root}-score`, span_parents: [root], _pagination_key: `p${String(++pk).padStart(12, '0')}`, scores: { [SCORE]: q }, span_attributes: { name: SCORE, type: 'score', purpose: 'scorer' } },
-    ];
-    for (const s of spans) {
-      if (written >= SPANS) break;
-      const w = write(s);
-      if (w) await w;
-      written++;
-    }
-  }
-  await new Promise<void>((r) => out.end(() => r()));
-  return { file, bytes: statSync(file).size, traces };
-}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -107,7 +46,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'btql-bench-'));
   try {
     process.stdout.write(`generating ${SPANS} spans…\n`);
-    const [genMs, gen] = await time(() => generate(join(dir, 'bt-sync')));
+    const [genMs, gen] = await time(() => generateSyntheticLogs(join(dir, 'bt-sync'), { spans: SPANS, projectId: PROJECT_ID, score: SCORE, facet: FACET }));
     process.stdout.write(`  ${gen.traces} traces, ${(gen.bytes / 1e6).toFixed(0)} MB in ${(genMs / 1000).toFixed(1)} s\n`);
 
     const store = await Store.open(join(dir, 'bench.duckdb'));

@@ -199,7 +199,12 @@ describe('defective: returns routed to escalation, lookup_order fails on 8-digit
     for (const e of evidence.examples) {
       expect(e.url).toBe(traceUrl(ctx.appUrl, ctx.org, ctx.project.name, e.traceId));
       expect(e.url.startsWith(`${run.server.appUrl}/app/local/p/${PROJECT}/r/`)).toBe(true);
-      expect(e.note).toBe(`${spansPerTrace.get(e.traceId)} spans`);
+      // The span tree is read, not just counted: its tool calls and errors are the trace's own (from the jsonl).
+      const own = run.data.rows.filter((r) => r.root_span_id === e.traceId);
+      expect(e.spanTree!.spans).toBe(spansPerTrace.get(e.traceId));
+      expect(e.note!.startsWith(`${spansPerTrace.get(e.traceId)} spans; `)).toBe(true);
+      expect([...e.spanTree!.toolSequence].sort()).toEqual(own.filter((r) => r.span_attributes?.type === 'tool').map((r) => String(r.span_attributes.name)).sort());
+      expect(e.spanTree!.errorSpans).toHaveLength(own.filter((r) => r.error !== null && r.error !== undefined && r.error !== '').length);
       const file = join(phaseDir(ctx.runDir, '', 1, 'discover'), 'traces', `${e.traceId}.json`);
       expect(existsSync(file), file).toBe(true);
       const saved = JSON.parse(readFileSync(file, 'utf8')) as { items?: Array<{ root_span_id?: string }> };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { diagnose, isHealthy, rateLowerBound, type Diagnosis, type DiagnoseOptions } from '../src/workflows/logic/diagnose.js';
-import type { DiscoverEvidence } from '../src/workflows/logic/evidence.js';
+import { COVERAGE_GAP_THRESHOLDS, diagnose, isHealthy, rateLowerBound, type Diagnosis, type DiagnoseOptions } from '../src/workflows/logic/diagnose.js';
+import type { CohortStats, DiscoverEvidence } from '../src/workflows/logic/evidence.js';
 import { assessScorer } from '../src/workflows/logic/scorer-health.js';
 
 import { cohort, healthy, Q, score } from './support/evidence.js';
@@ -237,5 +237,69 @@ describe('diagnose: Topics cohorts and Discover notes', () => {
     expect(route.targets).toEqual([{ kind: 'cohort', name: 'topic:Task=Returns & refunds' }]);
     expect(d.findings.map((f) => f.id)).toContain('coverage:topic:Task=Returns & refunds');
     expect(d.notes).toContain('no Topics automation data: example note');
+  });
+});
+
+describe('diagnose: coverage gaps are dataset routes even when the cohort scores normally (issue 8 item 4)', () => {
+  const G = COVERAGE_GAP_THRESHOLDS;
+  // The healthy fixture evaluates with 100 dataset rows; `returns` scores like everything else.
+  const normal = (over: Partial<CohortStats>): Mutator => (e) => {
+    e.cohorts.push(cohort('returns', { traffic: 100, trafficShare: 0.2, meanScore: 0.86, lowScoreShare: 0.05, datasetRows: 0, datasetShare: 0, exampleTraceIds: [], ...over }));
+  };
+  const gapId = 'dataset:coverage:facet:category=returns';
+  const rows: Array<{ name: string; mutators: Mutator[]; options?: DiagnoseOptions; ids: string[] }> = [
+    { name: `a ${G.minTrafficShare * 100}%+ cohort with no dataset rows → dataset route`, mutators: [normal({})], ids: [gapId] },
+    { name: `far fewer rows (share < ${G.maxShareRatio} × traffic share) → dataset route`, mutators: [normal({ datasetRows: 4, datasetShare: 0.04 })], ids: [gapId] },
+    { name: 'fewer rows, but not far fewer → no route', mutators: [normal({ datasetRows: 8, datasetShare: 0.08 })], ids: ['none:healthy'] },
+    { name: 'too small a share of traffic → no route', mutators: [normal({ traffic: 40, trafficShare: G.minTrafficShare - 0.01 })], ids: ['none:healthy'] },
+    {
+      name: `fewer than ${G.minDatasetRows} evaluated rows in all → no route (shares are too coarse)`,
+      mutators: [normal({}), (e) => void (e.datasets = [{ ...e.datasets[0]!, rows: G.minDatasetRows - 1 }])],
+      ids: ['none:healthy'],
+    },
+    { name: 'no evaluated dataset at all → no route', mutators: [normal({}), (e) => void (e.datasets = [])], ids: ['none:healthy'] },
+    { name: 'switched off (a history recorded before gap routes) → no route', mutators: [normal({})], options: { coverageGapRoutes: false }, ids: ['none:healthy'] },
+    {
+      name: 'a failing uncovered cohort goes before a normally scoring one',
+      mutators: [normal({ traffic: 150, trafficShare: 0.3 }), datasetGap],
+      ids: ['dataset:cohort:facet:category=refunds', gapId],
+    },
+    {
+      name: 'with a broken scorer, missing input, a failing tool and a gap, the plan keeps all four, measurement and instrumentation first',
+      mutators: [normal({}), stuckZero, missingIo, toolErrors],
+      ids: ['measurement:score:Factuality', 'instrumentation:root_io', gapId, 'agent:tool:search'],
+    },
+    {
+      name: 'renamed score columns and a gap: instrumentation first, the gap kept',
+      mutators: [normal({}), renamed],
+      ids: ['instrumentation:renamed_scores', gapId],
+    },
+  ];
+  it.each(rows)('$name', ({ mutators, options, ids: want }) => {
+    expect(ids(run(mutators, options))).toEqual(want);
+  });
+
+  it('the route names the cohort, its traffic and its rows, and says it scores normally', () => {
+    const d = run([normal({})]);
+    const r = d.routes[0]!;
+    expect(r).toMatchObject({ artifact: 'dataset', targets: [{ kind: 'cohort', name: 'facet:category=returns' }], findingIds: ['coverage:facet:category=returns'], confidence: 'high' });
+    expect(r.rationale).toMatch(/20% of production traffic .* 100 rows of the evaluated datasets hold none/);
+    expect(r.counterevidence.join(' ')).toMatch(/scores normally/);
+    const f = d.findings.find((x) => x.id === 'coverage:facet:category=returns')!;
+    expect(f).toMatchObject({ severity: 'warning', counts: { traffic: 100, dataset_rows: 0, evaluated_rows: 100 } });
+  });
+
+  it(`plans at most ${G.maxRoutes} gaps, the biggest first, and notes the rest`, () => {
+    const many: Mutator = (e) => {
+      ['a', 'b', 'c', 'd', 'e'].forEach((v, i) => e.cohorts.push(cohort(v, { key: 'region', dimension: 'metadata', traffic: 60 + 10 * i, trafficShare: 0.12 + 0.02 * i, datasetRows: 0, datasetShare: 0, exampleTraceIds: [] })));
+    };
+    const d = run([many]);
+    expect(ids(d)).toEqual(['dataset:coverage:metadata:region=e', 'dataset:coverage:metadata:region=d', 'dataset:coverage:metadata:region=c']);
+    expect(d.notes.join('\n')).toMatch(/2 more coverage gap\(s\) not planned .*metadata:region=b, metadata:region=a/);
+    expect(d.findings.filter((f) => f.plane === 'coverage' && f.severity === 'warning')).toHaveLength(5);
+  });
+
+  it('thresholds are options', () => {
+    expect(ids(run([normal({})], { thresholds: { coverage: { ...G, minTrafficShare: 0.5 } } }))).toEqual(['none:healthy']);
   });
 });

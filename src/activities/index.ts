@@ -401,7 +401,11 @@ function withDiagnosis(input: HandoffInput, recipe: DiagnosisRecipe): HandoffInp
     return { ...context, notes: [...context.notes, text] };
   };
   if (!input.evidence) return { ...input, context: note('the diagnosis is not in this handoff: it is recomputed from the evidence, which is missing') };
-  const diagnosis = diagnose(input.evidence, { binaryScores: recipe.binaryScores, ...(recipe.primaryScore ? { primaryScore: recipe.primaryScore } : {}) });
+  const diagnosis = diagnose(input.evidence, {
+    binaryScores: recipe.binaryScores,
+    ...(recipe.primaryScore ? { primaryScore: recipe.primaryScore } : {}),
+    coverageGapRoutes: recipe.coverageGapRoutes ?? false,
+  });
   if (textDigest(JSON.stringify(diagnosis)) === recipe.digest) return { ...input, diagnosis };
   return { ...input, diagnosis, context: note("the diagnosis in this handoff was recomputed from the evidence by this worker's code and differs from the one the run acted on (a different release?)") };
 }

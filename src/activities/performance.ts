@@ -182,26 +182,32 @@ export async function performancePlane(q: PerfQueries, p: PerfPlaneParams): Prom
   const distinct = (list: PerfDimension[]) =>
     list.map((d, i) => `count_distinct(${d.path}) AS a${i}, count_distinct((${firstDay}) ? ${d.path} : null) AS e${i}`).join(', ');
   const candidates: PerfDimension[] = [];
-  for (const [list, from] of [[rootDims, roots], [[llmDim], llm]] as const) {
-    if (!list.length) continue;
-    const query = `SELECT ${distinct([...list])} FROM ${from}`;
-    queries.push(query);
-    const [r] = await q.run(query);
+  const sources = ([[rootDims, roots], [[llmDim], llm]] as const).filter(([list]) => list.length > 0);
+  const distinctQueries = sources.map(([list, from]) => `SELECT ${distinct([...list])} FROM ${from}`);
+  queries.push(...distinctQueries);
+  // Independent queries run together (the caller's pool bounds them); results are read in a fixed order.
+  const distinctRows = await Promise.all(distinctQueries.map((query) => q.run(query)));
+  sources.forEach(([list], k) => {
+    const r = distinctRows[k]![0];
     list.forEach((d, i) => {
       const all = num(r?.[`a${i}`]) ?? 0;
       const early = num(r?.[`e${i}`]) ?? 0;
       if (all >= 2 && all <= PERF_PLANE_MAX_VALUES && all > early) candidates.push(d);
     });
-  }
+  });
 
   // 2. The new values of those dimensions and when each first appeared.
   const boundaryMs = p.now.getTime() - (p.days - 1) * DAY_MS;
   const found: Array<{ dim: PerfDimension; value: string; n: number; changeAtMs: number; changeAt: string; query: string }> = [];
-  for (const d of candidates) {
+  const valueQueries = candidates.map((d) => {
     const from = d.source === 'root' ? roots : llm;
-    const query = `SELECT ${d.path} AS value, COUNT(*) AS n, MIN(created) AS first_seen FROM ${from} AND ${d.path} IS NOT NULL GROUP BY ${d.path} ORDER BY n DESC LIMIT ${PERF_PLANE_MAX_VALUES + 1}`;
-    queries.push(query);
-    for (const r of await q.run(query)) {
+    return `SELECT ${d.path} AS value, COUNT(*) AS n, MIN(created) AS first_seen FROM ${from} AND ${d.path} IS NOT NULL GROUP BY ${d.path} ORDER BY n DESC LIMIT ${PERF_PLANE_MAX_VALUES + 1}`;
+  });
+  queries.push(...valueQueries);
+  const valueRows = await Promise.all(valueQueries.map((query) => q.run(query)));
+  for (const [k, d] of candidates.entries()) {
+    const query = valueQueries[k]!;
+    for (const r of valueRows[k]!) {
       const at = Date.parse(str(r.first_seen));
       const n = num(r.n) ?? 0;
       // A model recorded on the root too is one change, reported once (under the root key).
@@ -231,8 +237,7 @@ export async function performancePlane(q: PerfQueries, p: PerfPlaneParams): Prom
   const rootQuery = `SELECT ${rootCols.join(', ')} FROM ${roots}${sampled}`;
   const llmQuery = `SELECT root_span_id, ${llmDim.path} AS model, ${fieldPath('metrics', 'prompt_tokens')} AS pt, ${fieldPath('metrics', 'completion_tokens')} AS ct, ${fieldPath('metrics', 'tokens')} AS t FROM ${llm}${sampled}`;
   queries.push(rootQuery, llmQuery);
-  const rootRead = await q.pages(rootQuery, SQL_MAX_LIMIT, PERF_PLANE_MAX_TRACES);
-  const llmRead = await q.pages(llmQuery, SQL_MAX_LIMIT, PERF_PLANE_MAX_LLM_SPANS);
+  const [rootRead, llmRead] = await Promise.all([q.pages(rootQuery, SQL_MAX_LIMIT, PERF_PLANE_MAX_TRACES), q.pages(llmQuery, SQL_MAX_LIMIT, PERF_PLANE_MAX_LLM_SPANS)]);
 
   const byId = new Map<string, PerfTrace>();
   for (const r of rootRead.rows) {

@@ -21,7 +21,7 @@ import { baselineGate, changesGate } from './gate-text.js';
 import { Gates } from './gates.js';
 import { improve } from './improve.js';
 import type { Outcome } from './logic/decide.js';
-import { diagnose, isHealthy, type Diagnosis, type Route } from './logic/diagnose.js';
+import { diagnose, isHealthy, type DiagnoseOptions, type Diagnosis, type Route } from './logic/diagnose.js';
 import { contradictionFindings, withContradictions } from './logic/measurement.js';
 import { textDigest } from './logic/digest.js';
 import type { DiscoverEvidence, EvalResult, RowComparison } from './logic/evidence.js';
@@ -75,6 +75,8 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
   let ctx: OrientContext | null = null;
   let evidence: DiscoverEvidence | null = null;
   let diagnosis: Diagnosis | null = null;
+  /** The options the last diagnosis was made with (the handoff recomputes it from the evidence file with them). */
+  let diagnoseOptions: DiagnoseOptions | null = null;
   /** The pinned baseline: reported in the handoff and used for the per-row comparison. */
   let baseline: EvalResult | null = null;
   let comparison: RowComparison | null = null;
@@ -110,7 +112,13 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
         evidence = await acts.discover({ ctx, goal: cfg.goal, windowDays: cfg.windowDays, iteration, datasetId: run.datasetId });
         // DIAGNOSE (pure)
         run.enter('diagnose', 'building the plan');
-        diagnosis = diagnose(evidence, { binaryScores: ctx.binaryScores, ...(ctx.primaryScore ? { primaryScore: ctx.primaryScore } : {}) });
+        // Coverage gaps of normally scoring cohorts are dataset routes since 'coverage-gap-routes' (older histories planned without them).
+        diagnoseOptions = {
+          binaryScores: ctx.binaryScores,
+          ...(ctx.primaryScore ? { primaryScore: ctx.primaryScore } : {}),
+          coverageGapRoutes: patched('coverage-gap-routes'),
+        };
+        diagnosis = diagnose(evidence, diagnoseOptions);
         // Score vs behaviour: errored or empty answers scored high make a measurement route (src/workflows/logic/measurement.ts).
         if (evidence.scores.length && patched(SCORE_BEHAVIOUR_PATCH)) {
           run.doing('checking scores against behaviour');
@@ -205,9 +213,7 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
   const iterations = Math.min(iteration, cfg.maxIterations);
   // The handoff activity can recompute the diagnosis from the evidence file only when diagnose() of that evidence is
   // what the run acted on (not when score-vs-behaviour contradictions were added to it).
-  const recomputable =
-    !!(evidence && diagnosis && ctx) &&
-    JSON.stringify(diagnose(evidence, { binaryScores: ctx.binaryScores, ...(ctx.primaryScore ? { primaryScore: ctx.primaryScore } : {}) })) === JSON.stringify(diagnosis);
+  const recomputable = !!(evidence && diagnosis && diagnoseOptions) && JSON.stringify(diagnose(evidence, diagnoseOptions)) === JSON.stringify(diagnosis);
   const handoffInput: HandoffInput = {
     workflowId: info.workflowId,
     runId: info.runId,
@@ -248,7 +254,7 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
   };
   const diagnosisOf: DiagnosisRecipe | undefined =
     evidence?.file && diagnosis && ctx && recomputable
-      ? { binaryScores: ctx.binaryScores, ...(ctx.primaryScore ? { primaryScore: ctx.primaryScore } : {}), digest: textDigest(JSON.stringify(diagnosis)) }
+      ? { ...diagnoseOptions, binaryScores: ctx.binaryScores, digest: textDigest(JSON.stringify(diagnosis)) }
       : undefined;
   const paths = await CancellationScope.nonCancellable(() =>
     handoffActs.writeHandoff({ input: handoffInput, outDir: cfg.handoffPerRun ? `${cfg.outDir.replace(/\/+$/, '')}/${info.workflowId}` : cfg.outDir, ...(diagnosisOf ? { diagnosisOf } : {}) }),

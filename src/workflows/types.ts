@@ -65,6 +65,8 @@ export interface OrientContext {
 export interface DiagnosisRecipe {
   binaryScores: string[];
   primaryScore?: string;
+  /** As passed to diagnose() (absent in recipes of runs that predate coverage-gap routes: diagnosed without them). */
+  coverageGapRoutes?: boolean;
   digest: string;
 }
 

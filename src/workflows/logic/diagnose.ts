@@ -75,6 +75,8 @@ export interface DiagnoseThresholds {
   severeCohortLowShare: number;
   /** datasetShare < trafficShare × this: the cohort is underrepresented in the eval datasets. */
   underrepresentedRatio: number;
+  /** Coverage gaps: sizeable cohorts the evaluated datasets (nearly) miss, routed to a dataset even when they score normally. */
+  coverage: CoverageGapThresholds;
   toolErrorMin: number;
   /** Tool errors per call (or per trace when calls are unknown). */
   toolErrorRate: number;
@@ -127,6 +129,28 @@ export interface PerfRegressionThresholds {
   criticalRatio: number;
 }
 
+/**
+ * A cohort that carries a sizeable share of production traffic while the datasets the project evaluates with hold
+ * no (or far fewer) rows of it is a dataset gap whatever it scores: no eval can show how a change affects it.
+ */
+export interface CoverageGapThresholds {
+  /** Share of root traces (0..1) from which a cohort is sizeable. */
+  minTrafficShare: number;
+  /** datasetShare < trafficShare × this: far fewer rows than traffic (0 rows always qualifies). */
+  maxShareRatio: number;
+  /** Evaluated-dataset rows needed in all before shares are compared (fewer: each row moves a share too much). */
+  minDatasetRows: number;
+  /** Gap routes planned at most (biggest first); the others stay findings and a note. */
+  maxRoutes: number;
+}
+
+export const COVERAGE_GAP_THRESHOLDS: CoverageGapThresholds = {
+  minTrafficShare: 0.1,
+  maxShareRatio: 0.25,
+  minDatasetRows: 20,
+  maxRoutes: 3,
+};
+
 export const PERF_REGRESSION_THRESHOLDS: PerfRegressionThresholds = {
   minTraces: 30,
   minTailTraces: 60,
@@ -151,6 +175,7 @@ export const DIAGNOSE_THRESHOLDS: DiagnoseThresholds = {
   cohortScoreGap: 0.15,
   severeCohortLowShare: 0.5,
   underrepresentedRatio: 0.5,
+  coverage: COVERAGE_GAP_THRESHOLDS,
   toolErrorMin: 3,
   toolErrorRate: 0.05,
   errorMin: 3,
@@ -172,11 +197,18 @@ export interface DiagnoseOptions {
   binaryScores?: string[];
   /** Overrides `evidence.primaryScore`. */
   primaryScore?: string;
+  /**
+   * Plan coverage gaps of normally scoring cohorts as dataset routes (default true). The workflow passes false when
+   * replaying a history recorded before they existed, so its plan — and the commands after it — stay the same.
+   */
+  coverageGapRoutes?: boolean;
 }
 
 interface Candidate extends Route {
   /** Strength within an artifact class; higher first. */
   weight: number;
+  /** Within an artifact, lower ranks first (coverage gaps of normally scoring cohorts: 1, after failures). */
+  rank?: number;
 }
 
 const MAX_EXAMPLES = 5;
@@ -213,6 +245,7 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
     ...DIAGNOSE_THRESHOLDS,
     ...options.thresholds,
     performance: { ...DIAGNOSE_THRESHOLDS.performance, ...options.thresholds?.performance },
+    coverage: { ...DIAGNOSE_THRESHOLDS.coverage, ...options.thresholds?.coverage },
   };
   const binary = options.binaryScores ?? [];
   const w = evidence.window;
@@ -403,6 +436,8 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
   const cohortRouted = new Set<string>();
   const cohorts = [...evidence.cohorts].sort((a, b) => cmp(cohortId(a), cohortId(b)));
   const overallLowShare = overallLowFromCohorts(cohorts);
+  const evaluatedRows = evidence.datasets.reduce((a, d) => a + d.rows, 0);
+  const gapRoutes: Candidate[] = [];
   for (const c of cohorts) {
     if (c.traffic < t.cohortMinTraces || c.trafficShare < t.cohortMinShare) continue;
     const meanGap = c.meanScore != null && overallMean != null ? overallMean - c.meanScore : null;
@@ -413,7 +448,37 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
     const scoreText = `${c.score ?? primaryName ?? 'score'} mean ${num(c.meanScore)} vs ${num(overallMean)} overall, ${c.lowScoreShare == null ? 'n/a' : pct(c.lowScoreShare)} low-scoring`;
     const covText = `${c.datasetRows} eval-dataset rows (${pct(c.datasetShare)} of dataset rows) vs ${pct(c.trafficShare)} of traffic (${c.traffic} traces)`;
     if (!worse) {
-      if (under) {
+      const gap =
+        options.coverageGapRoutes !== false &&
+        evaluatedRows >= t.coverage.minDatasetRows &&
+        c.trafficShare >= t.coverage.minTrafficShare &&
+        (c.datasetRows === 0 || c.datasetShare < c.trafficShare * t.coverage.maxShareRatio);
+      if (gap) {
+        const f = addFinding({
+          id: `coverage:${cohortId(c)}`,
+          plane: 'coverage',
+          severity: 'warning',
+          title: `${cohortLabel(c)} is ${pct(c.trafficShare)} of traffic but ${c.datasetRows === 0 ? 'absent from' : 'barely in'} the eval datasets`,
+          detail: `${covText}; ${scoreText}`,
+          counts: { traffic: c.traffic, dataset_rows: c.datasetRows, evaluated_rows: evaluatedRows },
+          exampleTraceIds: c.exampleTraceIds,
+          ...cq,
+        });
+        gapRoutes.push({
+          id: `dataset:coverage:${cohortId(c)}`,
+          artifact: 'dataset',
+          title: `Cover ${cohortLabel(c)} in the eval datasets`,
+          rationale: `${pct(c.trafficShare)} of production traffic is in this cohort, but the ${evaluatedRows} rows of the evaluated datasets hold ${c.datasetRows === 0 ? 'none' : `only ${c.datasetRows}`} of it, so no eval can show how a change affects it; curate rows of it (production vs eval gap).`,
+          evidence: [`${covText} in the ${wtext}`, scoreText, traceText(c.exampleTraceIds)],
+          counterevidence: [`it scores normally in production (${scoreText}): the gap is in what the evals can show, not (yet) in quality`],
+          confidence: c.datasetRows === 0 && c.traffic >= t.highConfidenceN ? 'high' : 'medium',
+          targets: [{ kind: 'cohort', name: cohortId(c) }],
+          findingIds: [f.id],
+          exampleTraceIds: ex(c.exampleTraceIds),
+          weight: c.traffic * (1 - Math.min(1, c.datasetShare / c.trafficShare)),
+          rank: 1,
+        });
+      } else if (under) {
         addFinding({
           id: `coverage:${cohortId(c)}`,
           plane: 'coverage',
@@ -489,6 +554,14 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
     } else {
       notes.push(`${cohortLabel(c)} scores worse on ${primaryName}, but ${primaryName} is mis-measured; no agent route until the scorer is fixed`);
     }
+  }
+
+  // The biggest gaps become routes; the rest stay findings (one note names them).
+  gapRoutes.sort((a, b) => b.weight - a.weight || cmp(a.id, b.id));
+  candidates.push(...gapRoutes.slice(0, t.coverage.maxRoutes));
+  if (gapRoutes.length > t.coverage.maxRoutes) {
+    const rest = gapRoutes.slice(t.coverage.maxRoutes).map((r) => r.targets[0]!.name);
+    notes.push(`${rest.length} more coverage gap(s) not planned this iteration (at most ${t.coverage.maxRoutes}): ${rest.join(', ')}`);
   }
 
   // ---- Eval alignment: evals that overestimate production
@@ -729,11 +802,12 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
         // Within an artifact the surest diagnosis goes first, then the bigger one: weights of different kinds
         // (failing traces in a cohort, tool errors) are close on real traffic and would swap with every sample.
         ROUTE_PRIORITY.indexOf(a.artifact) - ROUTE_PRIORITY.indexOf(b.artifact) ||
+        (a.rank ?? 0) - (b.rank ?? 0) ||
         CONF_ORDER.indexOf(b.confidence) - CONF_ORDER.indexOf(a.confidence) ||
         b.weight - a.weight ||
         cmp(a.id, b.id),
     ),
-  ).map(({ weight: _weight, ...r }) => r);
+  ).map(({ weight: _weight, rank: _rank, ...r }) => r);
 
   if (routes.length === 0) {
     routes = [healthyRoute(evidence, scores, findings, lowConfidence, lowReasons, wtext, t)];

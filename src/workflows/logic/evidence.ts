@@ -240,6 +240,23 @@ export interface ExampleTrace {
   reason: string;
   score?: number;
   note?: string;
+  /** What the trace's span tree shows, when it was fetched (absent in histories recorded before it existed). */
+  spanTree?: SpanTreeSummary;
+}
+
+/** A drilled-into trace's span tree, read: tool sequence, repeated tool calls, errors, empty outputs, refusals. */
+export interface SpanTreeSummary {
+  spans: number;
+  /** Tool span names in the order they ran (capped). */
+  toolSequence: string[];
+  /** Tools called more than once in the trace, with their call counts. */
+  repeatedTools: Array<{ tool: string; calls: number }>;
+  /** Names of the spans that carry an error. */
+  errorSpans: string[];
+  /** Spans (root, llm, tool) whose output is missing or empty. */
+  emptyOutputs: number;
+  /** The root or an LLM output reads as a refusal ("I can't help with that…"). */
+  refusal: boolean;
 }
 
 export interface DatasetCohortCoverage {
