@@ -2,6 +2,8 @@
  * The `flywheel` CLI entry: parses, calls one library function per command, prints `error.message`
  * (the stack only with --verbose) and returns the exit code.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { registerLocalCommands } from './local-server/cli.js';
 import { CliError, EXIT_CODES, explainError } from './cli/common.js';
@@ -12,6 +14,10 @@ import { registerObserveCommands } from './cli/observe.js';
 import { registerRunCommand } from './cli/run.js';
 import { registerScheduleCommands } from './cli/schedule.js';
 import { registerWorkerCommand } from './cli/worker.js';
+import { packageRoot } from './paths.js';
+
+/** The release, as package.json names it (one place: history fixtures are named after it too). */
+const VERSION = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
 export function buildProgram(): Command {
   const program = new Command('flywheel')
@@ -20,7 +26,7 @@ export function buildProgram(): Command {
         'runs on the embedded defaults: a Temporal dev server and a local Braintrust-compatible server, both started ' +
         'for you and kept under .flywheel/.',
     )
-    .version('0.2.0')
+    .version(VERSION)
     .option('--json', 'machine-readable output (one JSON document)')
     .option('--verbose', 'print stack traces and connection details on errors')
     .option('--config <path>', 'config file (default ./flywheel.config.json; env FLYWHEEL_CONFIG)')
