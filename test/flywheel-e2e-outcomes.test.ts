@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { validateSummary } from '../src/handoff/write.js';
 import type { Summary } from '../schemas/summary.js';
-import { EXAMPLE_DIR, makeFlywheelEnv, type FlywheelEnv } from './support/flywheel-e2e.js';
+import { EXAMPLE_DIR, makeFlywheelEnv, seedOwnProject, type FlywheelEnv } from './support/flywheel-e2e.js';
 import { maybeRecordHistory } from './support/histories.js';
 import { describeTemporal } from './support/temporal-harness.js';
 
@@ -108,7 +108,9 @@ describeTemporal('flywheel outcomes on the example project', () => {
   it('an ineffective edit is not built on: each retry brief names what was tried, each rejected edit is reverted, the run ends no_convergence', async () => {
     const workflowId = `ineffective-${Date.now()}`;
     const noop = ['sh', '-c', 'echo // noop >> src/policy.ts'];
-    const result = await env.execute(workflowId, env.input({ changeCommand: noop, workOnCopy: true, outDir: join(env.home, 'out-noop'), datasetName: 'flywheel-noop' }));
+    // Its own project: the datasets earlier runs of this file curated would add coverage-gap routes to its plan.
+    const project = await seedOwnProject(env, 'support-agent-noop');
+    const result = await env.execute(workflowId, env.input({ project, changeCommand: noop, workOnCopy: true, outDir: join(env.home, 'out-noop'), datasetName: 'flywheel-noop' }));
     const summary = readSummary(result.summaryPath);
     expect(result.outcome, summary.loop_reasoning).toBe('no_convergence');
     expect(result.iterations).toBe(3);

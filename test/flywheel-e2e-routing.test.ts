@@ -15,10 +15,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateExampleTraces } from '../examples/support-agent/generate-traces.js';
 import { validateSummary } from '../src/handoff/write.js';
 import type { Summary } from '../schemas/summary.js';
-import { EXAMPLE_DIR, makeFlywheelEnv, type FlywheelEnv } from './support/flywheel-e2e.js';
+import { EXAMPLE_DIR, makeFlywheelEnv, seedOwnProject, type FlywheelEnv } from './support/flywheel-e2e.js';
 import { describeTemporal } from './support/temporal-harness.js';
 
 const SCRIPTED = (mode: 'agent-only' | 'tools-only' | 'fix-and-break') => [process.execPath, join(__dirname, 'support', 'scripted-change-agent.mjs'), mode];
@@ -43,15 +42,6 @@ function expectRow(s: Summary, rule: string, route: string): DecisionRow {
   return d!;
 }
 
-/**
- * A project of its own on the env's server, seeded with the same defective traffic: Discover counts every dataset of
- * a project for coverage, so a run must not see the datasets an earlier run of this file curated.
- */
-async function ownProject(env: FlywheelEnv, name: string): Promise<string> {
-  const gen = await generateExampleTraces({ outDir: join(env.home, `sync-${name}`), projectName: name, variant: 'defective', traces: 1500, seed: 42 });
-  await env.server.seedFromSyncDir(gen.dir, { projectName: name });
-  return name;
-}
 
 describeTemporal('routing rows on the example project (defective production)', () => {
   let env: FlywheelEnv;
@@ -94,7 +84,7 @@ describeTemporal('routing rows on the example project (defective production)', (
     const workflowId = `route-edge-cases-${Date.now()}`;
     const result = await env.execute(
       workflowId,
-      env.input({ project: await ownProject(env, 'support-agent-edge'), changeCommand: SCRIPTED('tools-only'), maxIterations: 1, outDir: join(env.home, 'out-edge') }),
+      env.input({ project: await seedOwnProject(env, 'support-agent-edge'), changeCommand: SCRIPTED('tools-only'), maxIterations: 1, outDir: join(env.home, 'out-edge') }),
     );
     const s = readSummary(result.summaryPath);
     expect(await validateSummary(s)).toEqual([]);
@@ -114,7 +104,7 @@ describeTemporal('routing rows on the example project (defective production)', (
     // No labeler: failing production cases are curated without a label, so the eval cannot score them; no change agent.
     const result = await env.execute(
       workflowId,
-      env.input({ project: await ownProject(env, 'support-agent-gaps'), changeCommand: undefined, labeler: undefined, maxIterations: 1, outDir: join(env.home, 'out-gaps') }),
+      env.input({ project: await seedOwnProject(env, 'support-agent-gaps'), changeCommand: undefined, labeler: undefined, maxIterations: 1, outDir: join(env.home, 'out-gaps') }),
     );
     const s = readSummary(result.summaryPath);
     expect(await validateSummary(s)).toEqual([]);

@@ -115,3 +115,14 @@ export async function makeFlywheelEnv(
     },
   };
 }
+
+/**
+ * A project of its own on the env's server, seeded with the same defective example traffic as the env's default
+ * project. Discover counts every dataset of a project for coverage, so a run that must not see the datasets earlier
+ * runs of its file curated (they change its plan) runs on one of these.
+ */
+export async function seedOwnProject(env: FlywheelEnv, name: string): Promise<string> {
+  const gen = await generateExampleTraces({ outDir: join(env.home, `sync-${name}`), projectName: name, variant: 'defective', traces: 1500, seed: 42 });
+  await env.server.seedFromSyncDir(gen.dir, { projectName: name });
+  return name;
+}
