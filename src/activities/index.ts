@@ -20,7 +20,7 @@ import { diagnose, type RouteTarget } from '../workflows/logic/diagnose.js';
 import { textDigest } from '../workflows/logic/digest.js';
 import type { BriefRef, ChangeAgentResult, CurateResult, CurationPlan, DiagnosisRecipe, HandoffPaths, OrientContext, PrepareScorersResult, PushScorersResult, RevertResult } from '../workflows/types.js';
 import { renderBrief, runChangeAgent as runChange, type BriefInput } from './change-agent.js';
-import { curateDataset as curate, prepareCuration as prepareCurationRows, upsertCuration as upsertCurationRows } from './curate.js';
+import { curateDataset as curate, prepareCuration as prepareCurationRows, upsertCuration as upsertCurationRows, type CurateParams } from './curate.js';
 import { clockFromEnv, type Clock } from '../clock.js';
 import { discover as runDiscover } from './discover.js';
 import { drillIntoRegressions, type DrilldownDoc } from './drilldown.js';
@@ -156,6 +156,18 @@ async function guarded<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** What the curation activities are asked: one dataset route's targets in the evidence window. */
+interface CurationParams {
+  ctx: OrientContext;
+  routeId: string;
+  targets: RouteTarget[];
+  windowDays: number;
+  iteration: number;
+  labeler?: string[];
+  /** Worker variables the labeler may see (names; see src/child-env.ts). */
+  agentEnv?: string[];
+}
+
 export function createActivities(deps: ActivityDeps = {}) {
   const clock = deps.clock ?? clockFromEnv(process.env);
   const baseEnv = deps.btEnv ?? btEnvFrom(process.env);
@@ -176,6 +188,12 @@ export function createActivities(deps: ActivityDeps = {}) {
     });
   };
   const workerEnv = deps.workerEnv ?? process.env;
+  /** A curation step (the labeler may run in it: heartbeats say so) in its route's phase directory. */
+  const curation = <T>(p: CurationParams, step: (b: BtClient, q: CurateParams, s?: AbortSignal, hb?: () => void) => Promise<T>): Promise<T> => {
+    const hb = heartbeatFn();
+    const dir = phaseDir(p.ctx.runDir, '', p.iteration, `improve-${safe(p.routeId)}`);
+    return guarded(() => step(bt({}, p.ctx.agentDir), { ...p, dir, workerEnv }, signal(), () => hb({ what: 'labeling' })));
+  };
   // Names bt gets from the flywheel: a .env file never overrides them and --eval-env may not name them.
   const controlled = new Set<string>([...FORWARDED_ENV_KEYS, ...Object.keys(env), 'NO_COLOR']);
   /** Reads the eval environment on this worker, now; a missing file or unset name fails the run (not retryable). */
@@ -213,20 +231,8 @@ export function createActivities(deps: ActivityDeps = {}) {
       );
     },
 
-    async curateDataset(p: {
-      ctx: OrientContext;
-      routeId: string;
-      targets: RouteTarget[];
-      windowDays: number;
-      iteration: number;
-      labeler?: string[];
-      /** Worker variables the labeler may see (names; see src/child-env.ts). */
-      agentEnv?: string[];
-    }): Promise<CurateResult> {
-      const hb = heartbeatFn();
-      return guarded(() =>
-        curate(bt({}, p.ctx.agentDir), { ...p, dir: phaseDir(p.ctx.runDir, '', p.iteration, `improve-${safe(p.routeId)}`), workerEnv }, signal(), () => hb({ what: 'labeling' })),
-      );
+    async curateDataset(p: CurationParams): Promise<CurateResult> {
+      return curation(p, curate);
     },
 
     /**
@@ -256,19 +262,8 @@ export function createActivities(deps: ActivityDeps = {}) {
      * Curation, step 1 (before the write gate): candidates pulled, deduped, labeled and split into the run directory;
      * nothing is written to Braintrust. The gate shows the counts and sample this returns.
      */
-    async prepareCuration(p: {
-      ctx: OrientContext;
-      routeId: string;
-      targets: RouteTarget[];
-      windowDays: number;
-      iteration: number;
-      labeler?: string[];
-      agentEnv?: string[];
-    }): Promise<CurationPlan> {
-      const hb = heartbeatFn();
-      return guarded(() =>
-        prepareCurationRows(bt({}, p.ctx.agentDir), { ...p, dir: phaseDir(p.ctx.runDir, '', p.iteration, `improve-${safe(p.routeId)}`), workerEnv }, signal(), () => hb({ what: 'labeling' })),
-      );
+    async prepareCuration(p: CurationParams): Promise<CurationPlan> {
+      return curation(p, prepareCurationRows);
     },
 
     /** Curation, step 2 (after the write gate approved it): the prepared rows upserted into the dataset. */

@@ -74,11 +74,8 @@ export interface StoredRef extends FileRef {
   kind: 'context' | 'eval';
 }
 
-export interface CurateResult {
-  dataset: string;
-  datasetId: string | null;
-  created: boolean;
-  upserted: number;
+/** What a curation drew: the counts shown at the write gate and reported after the upsert. */
+export interface CurationCounts {
   failing: number;
   passing: number;
   duplicatesDropped: number;
@@ -87,10 +84,6 @@ export interface CurateResult {
   needsLabel: number;
   labeled: number;
   rowsFile: FileRef | null;
-  /** Cohort keys the curated rows cover (for the coverage comparison). */
-  cohorts: string[];
-  /** A few rows (empty since the write gate shows the sample from prepareCuration). */
-  sampleRows: { id: string; input: string; expected: string | null; bucket: string }[];
   /** Set when a candidate query hit its row cap (more matching production rows exist than were read). */
   candidatesTruncated?: { cap: number; buckets: Array<'failing' | 'passing'> };
   /**
@@ -98,6 +91,17 @@ export interface CurateResult {
    * a window widened from the evidence window when too few were left. Absent in histories recorded before it existed.
    */
   sample?: { windowDays: number; widenedFrom?: number; alreadyCurated: number; seed: string };
+}
+
+export interface CurateResult extends CurationCounts {
+  dataset: string;
+  datasetId: string | null;
+  created: boolean;
+  upserted: number;
+  /** Cohort keys the curated rows cover (for the coverage comparison). */
+  cohorts: string[];
+  /** A few rows (empty since the write gate shows the sample from prepareCuration). */
+  sampleRows: { id: string; input: string; expected: string | null; bucket: string }[];
 }
 
 /** One curated row as the write gate shows it (production text: stripped of control characters and cut). */
@@ -119,21 +123,11 @@ export interface CuratedSampleRow {
  * What curation will write, ready before the write gate opens (prepareCuration): nothing is in Braintrust yet.
  * The rows are in `rowsFile`, the plan the gate shows in `planFile`; upsertCuration writes exactly those.
  */
-export interface CurationPlan {
+export interface CurationPlan extends CurationCounts {
   /** The target dataset, and its id when it exists already (null: the upsert creates it). */
   dataset: string;
   existingDatasetId: string | null;
   rows: number;
-  failing: number;
-  passing: number;
-  duplicatesDropped: number;
-  train: number;
-  validation: number;
-  needsLabel: number;
-  labeled: number;
-  rowsFile: FileRef | null;
-  candidatesTruncated?: { cap: number; buckets: Array<'failing' | 'passing'> };
-  sample?: { windowDays: number; widenedFrom?: number; alreadyCurated: number; seed: string };
   /** A few rows (failing first) with their labels. */
   sampleRows: CuratedSampleRow[];
   planFile: FileRef;
