@@ -357,10 +357,11 @@ describe('trace-derived text stays data on every surface', () => {
     const ev0 = evidence(true);
     ev0.cohorts[1] = { ...ev0.cohorts[1]!, value: HOSTILE };
     ev0.reliability = { ...ev0.reliability, toolErrors: [{ tool: TOOL, errors: 40, calls: 100, exampleTraceIds: ['t-1', 't-2'] }] };
-    // Two cohorts of one hostile metadata key that score normally but are missing from the datasets: informational,
-    // so the narrative groups them on one line (key, values and a trace id from the data).
-    const normal = { dimension: 'metadata' as const, key: HOSTILE_KEY, traffic: 100, trafficShare: 0.25, score: 'Factuality', meanScore: 0.85, lowScoreShare: 0.05, datasetRows: 0, datasetShare: 0, query: Q };
-    ev0.cohorts.push({ ...normal, value: HOSTILE, exampleTraceIds: [HOSTILE_TRACE] }, { ...normal, value: 'plain', traffic: 120, exampleTraceIds: [] });
+    // Two cohorts of one hostile metadata key that score normally but are missing from the datasets: below the share
+    // that makes a coverage gap a dataset route (COVERAGE_GAP_THRESHOLDS), so informational, and the narrative groups
+    // them on one line (key, values and a trace id from the data).
+    const normal = { dimension: 'metadata' as const, key: HOSTILE_KEY, traffic: 30, trafficShare: 0.05, score: 'Factuality', meanScore: 0.85, lowScoreShare: 0.05, datasetRows: 0, datasetShare: 0, query: Q };
+    ev0.cohorts.push({ ...normal, value: HOSTILE, exampleTraceIds: [HOSTILE_TRACE] }, { ...normal, value: 'plain', traffic: 32, exampleTraceIds: [] });
     ev0.performancePlane = perfPlane([perfChange({ value: VERSION, after: perfSide({ traces: 150, p50LatencyMs: 4200 }) })]);
     return { ...st, evidence: ev0, diagnosis: diagnose(ev0) };
   }
