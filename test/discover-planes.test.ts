@@ -74,13 +74,16 @@ afterAll(async () => {
 
 const W = () => windowClause(7);
 const src = () => projectLogs(ctx.project.id);
-/** Different work per query (group by different keys), so completion order differs from issue order. */
+/**
+ * Different work per query (group by different keys), so completion order differs from issue order. Grouped rows are
+ * ordered: without ORDER BY the engine may return groups in any order, run to run.
+ */
 const battery = () => [
   `SELECT COUNT(*) AS n FROM ${src()} WHERE ${W()}`,
-  `SELECT span_attributes.name AS k, COUNT(*) AS n FROM ${src()} WHERE ${W()} GROUP BY span_attributes.name`,
+  `SELECT span_attributes.name AS k, COUNT(*) AS n FROM ${src()} WHERE ${W()} GROUP BY span_attributes.name ORDER BY span_attributes.name`,
   `SELECT root_span_id FROM ${src()} WHERE is_root = true AND ${W()} ORDER BY root_span_id LIMIT 3`,
-  `SELECT metadata.category AS k, COUNT(*) AS n FROM ${src()} WHERE is_root = true AND ${W()} GROUP BY metadata.category`,
-  `SELECT error, COUNT(*) AS n FROM ${src()} WHERE error IS NOT NULL AND ${W()} GROUP BY error`,
+  `SELECT metadata.category AS k, COUNT(*) AS n FROM ${src()} WHERE is_root = true AND ${W()} GROUP BY metadata.category ORDER BY metadata.category`,
+  `SELECT error, COUNT(*) AS n FROM ${src()} WHERE error IS NOT NULL AND ${W()} GROUP BY error ORDER BY error`,
   `SELECT count_distinct(root_span_id) AS n FROM ${src()} WHERE ${W()}`,
 ];
 
