@@ -241,7 +241,7 @@ describeTemporal('fault injection on the real parts', () => {
     return child;
   }
 
-  it.each(['runEval', 'curateDataset'])(
+  it.each(['runEval', 'prepareCuration'])(
     'worker SIGKILLed during %s: retried on a new worker within 60 s, same outcome, no duplicated row, no orphaned process',
     async (activity) => {
       const env = await newEnv();

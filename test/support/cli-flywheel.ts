@@ -160,6 +160,10 @@ export function stubActivities(opts: StubOptions): Partial<FlywheelActivities> {
       }
       return evidence(opts.evidenceFor?.(p.ctx.project.name) ?? 'healthy', p.ctx.project.name);
     },
+    // Scores against behaviour (after Diagnose): nothing errored or empty was scored, so no contradiction.
+    async checkScoreBehaviour(p) {
+      return { scores: p.scores.map((score) => ({ score, erroredScored: 0, erroredHigh: 0, emptyScored: 0, emptyHigh: 0, exampleTraceIds: [] })), query: null };
+    },
     async writeBrief(brief) {
       return { path: join(opts.dir, 'brief.md'), body: `brief for ${brief.routes.map((r) => r.id).join(", ")}` };
     },
