@@ -64,7 +64,7 @@ beforeAll(async () => {
       '# the provider key the eval needs',
       `export FAKE_PROVIDER_KEY="${DOTENV_VALUE}"`,
       // A team .env often holds its own Braintrust key: the flywheel's connection must win.
-      'BRAINTRUST_API_KEY=fake-not-the-local-server',
+      'BRAINTRUST_API_KEY="not a key"',
       'BRAINTRUST_APP_URL=http://127.0.0.1:9',
     ].join('\n'),
   );
