@@ -287,13 +287,8 @@ export function createActivities(deps: ActivityDeps = {}) {
       const dir = phaseDir(p.ctx.runDir, '', p.iteration, `improve-${p.artifact}`);
       const cwd = p.ctx.agentDir;
       const outcome = await revertChangeFromBackup(dir, cwd);
-      const repushed: string[] = [];
-      const pushable = (p.pushedScorers ?? []).filter((f) => existsSync(join(cwd, f)));
-      if (pushable.length) {
-        await guarded(() => bt({}, cwd).functionsPush(p.ctx.project.name, pushable, { ifExists: 'replace', cwd, signal: signal() }));
-        repushed.push(...pushable);
-      }
-      const result: RevertResult = { changeId: p.changeId, ...outcome, repushedScorers: repushed };
+      const repushed = await guarded(() => pushScorerFiles(bt({}, cwd), { project: p.ctx.project.name, cwd, files: p.pushedScorers ?? [] }, signal()));
+      const result: RevertResult = { changeId: p.changeId, ...outcome, repushedScorers: repushed.pushed };
       await writeJsonAtomic(join(dir, 'revert.json'), result);
       return result;
     },
