@@ -8,18 +8,17 @@
  * 2. Seeds it into a fresh DuckDB file (timed).
  * 3. Times the seed skill's discovery queries end to end through the REAL `bt sql` (process start, login,
  *    HTTP, parse, translate, DuckDB, JSON) next to hand-written DuckDB SQL over the same table.
- * 4. Writes bench/BENCHMARKS.md.
+ * 4. Writes its section of bench/BENCHMARKS.md (between the `btql-bench` markers; the rest is left alone).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, freemem, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { seedFromSyncDir } from '../src/local-server/seed.js';
-import { LocalApi } from '../src/local-server/server.js';
 import { Store } from '../src/local-server/store.js';
-import { btEnvFor } from '../src/local-server/index.js';
-import { defaultBtPath, packageRoot } from '../src/paths.js';
+import { defaultBtPath } from '../src/paths.js';
+import { median, serveStore, time, writeBenchSection } from './support.js';
 import { generateSyntheticLogs } from './synthetic-logs.js';
 
 const { values } = parseArgs({
@@ -30,17 +29,6 @@ const RUNS = Number(values.runs);
 const PROJECT_ID = '5f0c6a53-3c55-4d8e-9f6b-b3a5a0d6c001';
 const SCORE = 'Response Quality';
 const FACET = 'Topic';
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-async function time<T>(fn: () => Promise<T>): Promise<[number, T]> {
-  const t0 = performance.now();
-  const v = await fn();
-  return [performance.now() - t0, v];
-}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'btql-bench-'));
@@ -56,18 +44,8 @@ async function main(): Promise<void> {
     const total = Number((await store.read(`SELECT count(*)::INTEGER AS n FROM rows`))[0]!.n);
     process.stdout.write(`re-seeded (idempotent) ${reseeded.rows} rows in ${(reseedMs / 1000).toFixed(1)} s; table holds ${total}\n`);
 
-    const api = new LocalApi({ store, apiKey: 'bench-key', orgName: 'local' });
-    const port = await api.listen(0);
-    const url = `http://127.0.0.1:${port}`;
-    const home = join(dir, 'home');
-    mkdirSync(join(home, 'cfg'), { recursive: true });
-    const env = {
-      PATH: `${join(packageRoot, 'node_modules', '.bin')}:${process.env.PATH ?? ''}`,
-      HOME: home,
-      XDG_CONFIG_HOME: join(home, 'cfg'),
-      BRAINTRUST_NO_INPUT: '1',
-      ...btEnvFor({ appUrl: url, apiUrl: url, apiKey: 'bench-key', orgName: 'local' }),
-    };
+    const served = await serveStore(store, dir);
+    const env = served.env;
     const P = PROJECT_ID;
     const W = `created >= NOW() - INTERVAL 7 day`;
     const base = `object_type = 'project_logs' AND object_id = '${P}'`;
@@ -129,7 +107,7 @@ async function main(): Promise<void> {
       process.stdout.write(`  ${q.name.padEnd(36)} bt sql ${median(btTimes).toFixed(0).padStart(6)} ms   DuckDB ${median(duckTimes).toFixed(0).padStart(6)} ms   (${rows} rows)\n`);
     }
     const [btStartMs] = await time(() => execa(defaultBtPath(), ['--version'], { env, extendEnv: false, stdin: 'ignore' }));
-    await api.close();
+    await served.close();
     await store.close();
     const dbBytes = statSync(join(dir, 'bench.duckdb')).size;
 
@@ -163,8 +141,8 @@ async function main(): Promise<void> {
       ...results.map((r) => `| ${r.name} | ${r.bt.toFixed(0)} ms | ${r.duck.toFixed(0)} ms | ${r.rows} |`),
       '',
     ];
-    writeFileSync(join(packageRoot, 'bench', 'BENCHMARKS.md'), lines.join('\n'));
-    process.stdout.write('wrote bench/BENCHMARKS.md\n');
+    writeBenchSection('btql-bench', lines.join('\n'));
+    process.stdout.write('wrote its section of bench/BENCHMARKS.md\n');
   } finally {
     if (!values.keep) rmSync(dir, { recursive: true, force: true });
     else process.stdout.write(`kept ${dir}\n`);
