@@ -3,6 +3,7 @@
  *
  *   traffic (settles the window) → quality, reliability, coverage, performance/cost, change correlation,
  *   instrumentation, alignment (independent, together) → drill-in into a few example traces
+ *   → follow-up (follow-up.ts): a bounded second pass that confirms or refutes the candidate causes
  *
  * Every plane returns typed evidence; the planner assembles DiscoverEvidence in a fixed order, so the record
  * is the same whichever query finishes first. Queries run in a bounded pool (pool.ts). Rows stay in the run
