@@ -87,6 +87,7 @@ const Window = z.object({
 });
 
 const TraceLink = z.object({ trace_id: z.string().min(1), url: Url });
+const FollowUpVerdict = z.enum(['confirms', 'refutes', 'inconclusive']);
 
 export const FindingDetailSchema = z.object({
   id: z.string().min(1),
@@ -111,6 +112,30 @@ export const RouteSchema = z.object({
   confidence: Confidence,
   targets: z.array(z.object({ kind: z.string(), name: z.string() })),
   finding_ids: z.array(z.string()),
+  /**
+   * What Discover's follow-up pass found about the route's targets: targeted queries and drilled-into traces that
+   * confirm or refute the cause (their lines are also in `evidence` / `counterevidence`). Optional: routes without a
+   * follow-up, and summaries written before it existed, have none. `term` is trace text (untrusted).
+   */
+  follow_up: z
+    .array(
+      z.object({
+        target: z.object({ kind: z.enum(['tool', 'cohort', 'error', 'change']), name: z.string() }),
+        verdict: FollowUpVerdict,
+        checks: z.array(
+          z.object({
+            kind: z.enum(['error_shape', 'low_text', 'outputs', 'span_trees']),
+            verdict: FollowUpVerdict,
+            text: z.string(),
+            term: z.string().optional(),
+            counts: z.record(z.string(), z.number()),
+            query_ref: z.string().optional().describe('A line of the run\'s queries.jsonl (`queries.jsonl#<line>`)'),
+            traces: z.array(TraceLink),
+          }),
+        ),
+      }),
+    )
+    .optional(),
 });
 
 export const DiagnosisSchema = z.object({

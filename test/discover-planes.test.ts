@@ -205,14 +205,15 @@ describe('the planner', () => {
 
   it('logs every query under its plane, planes in evidence order', () => {
     const planes = [...new Set(runs[1]!.log.map((e) => e.plane))];
-    expect(planes).toEqual(['traffic', 'quality', 'reliability', 'coverage', 'performance', 'change', 'instrumentation']);
+    // The follow-up pass runs after the battery, so it logs last.
+    expect(planes).toEqual(['traffic', 'quality', 'reliability', 'coverage', 'performance', 'change', 'instrumentation', 'follow-up']);
     // Every `bt sql` process is accounted for: one per logged query, or its pages for a paged read.
     expect(runs[1]!.log.reduce((a, e) => a + (e.requests ?? 1), 0)).toBe(runs[1]!.bt.started);
   });
 
   it('reports progress for every plane, and when each is done', () => {
     const p = runs[DISCOVER_CONCURRENCY]!.progress;
-    for (const what of ['measuring traffic', 'quality: score distributions', 'reliability: errors and tool failures', 'coverage: cohorts vs eval datasets', 'change correlation', 'instrumentation health', 'drilling into example traces'])
+    for (const what of ['measuring traffic', 'quality: score distributions', 'reliability: errors and tool failures', 'coverage: cohorts vs eval datasets', 'change correlation', 'instrumentation health', 'drilling into example traces', 'following up the candidate causes'])
       expect(p).toContain(what);
     for (const plane of ['quality', 'reliability', 'coverage', 'performance', 'change', 'instrumentation', 'alignment']) expect(p.some((x) => x.startsWith(`${plane} done`))).toBe(true);
   });

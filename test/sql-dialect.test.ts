@@ -76,6 +76,10 @@ const CHECKS: Record<string, (data: Array<Record<string, unknown>>) => void> = {
   string_literal: (d) => expect(d).toEqual([{ s: "it's -- not a comment /* nor this */; still text" }]),
   quoted_identifier: (d) => expect(typeof d[0]?.rq).toBe('number'),
   pipe_includes: (d) => expect(d).toHaveLength(5),
+  // Errors on i % 4 === 3: "Timeout calling tool <i>" (every word, any case, in any order).
+  match: (d) => expect(d.map((r) => r.id)).toEqual(['trace-11', 'trace-3', 'trace-7']),
+  // Outputs "Answer <i>: restart the router" on the roots without an error; the first 3 by id.
+  search: (d) => expect(d.map((r) => r.id)).toEqual(['trace-0', 'trace-1', 'trace-10']),
 };
 
 describe('every dialect row through the real bt sql', () => {

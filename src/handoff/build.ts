@@ -438,7 +438,7 @@ export function buildSummary(input: HandoffInput): Summary {
     findings_detail: findingsDetail,
     diagnosis: diagnosis
       ? {
-          routes: diagnosis.routes.map(routeOut),
+          routes: diagnosis.routes.map((r) => routeOut(r, tUrl)),
           low_confidence: diagnosis.lowConfidence,
           notes: diagnosis.notes,
           primary_score: diagnosis.primaryScore,
@@ -465,7 +465,20 @@ export function buildSummary(input: HandoffInput): Summary {
   };
 }
 
-function routeOut(r: Route): NonNullable<Summary['diagnosis']>['routes'][number] {
+function routeOut(r: Route, tUrl: (id: string) => string): NonNullable<Summary['diagnosis']>['routes'][number] {
+  const followUp = r.followUp?.map((f) => ({
+    target: f.target,
+    verdict: f.verdict,
+    checks: f.checks.map((c) => ({
+      kind: c.kind,
+      verdict: c.verdict,
+      text: c.text,
+      ...(c.term ? { term: c.term } : {}),
+      counts: c.counts,
+      ...(c.queryRef ? { query_ref: c.queryRef } : {}),
+      traces: c.traceIds.map((id) => ({ trace_id: id, url: tUrl(id) })),
+    })),
+  }));
   return {
     id: r.id,
     artifact: r.artifact,
@@ -476,6 +489,7 @@ function routeOut(r: Route): NonNullable<Summary['diagnosis']>['routes'][number]
     confidence: r.confidence,
     targets: r.targets,
     finding_ids: r.findingIds,
+    ...(followUp?.length ? { follow_up: followUp } : {}),
   };
 }
 

@@ -258,6 +258,15 @@ function planSection(s: Summary, refs: Refs, withEvidence: boolean): string[] {
     out.push(`${i + 1}. **${r.artifact}** — ${mdText(r.title)} (confidence ${r.confidence}${cites})`);
     if (withEvidence) for (const e of r.evidence) out.push(`   - ${mdText(e)}`);
     for (const c of r.counterevidence) out.push(`   - _Counterevidence:_ ${mdText(c)}`);
+    for (const f of r.follow_up ?? []) {
+      out.push(`   - _Follow-up on ${mdText(f.target.kind)} ${mdCode(f.target.name)}: ${f.verdict}_`);
+      for (const c of f.checks) {
+        const searched = c.term ? ` — searched for ${mdCode(c.term)}` : '';
+        const ref = c.query_ref ? ` (${mdCode(c.query_ref)})` : '';
+        const traces = c.traces.length ? ` — ${c.traces.map((t) => md(traceLabel(t.trace_id), t.url)).join(', ')}` : '';
+        out.push(`     - ${c.verdict}: ${mdText(c.text)}${searched}${ref}${traces}`);
+      }
+    }
   });
   for (const n of s.diagnosis.notes) out.push(`- _Note:_ ${mdText(n)}`);
   return out;

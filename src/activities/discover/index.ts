@@ -3,6 +3,7 @@
  *
  *   traffic (settles the window) → quality, reliability, coverage, performance/cost, change correlation,
  *   instrumentation, alignment (independent, together) → drill-in into a few example traces
+ *   → follow-up (follow-up.ts): a bounded second pass that confirms or refutes the candidate causes
  *
  * Every plane returns typed evidence; the planner assembles DiscoverEvidence in a fixed order, so the record
  * is the same whichever query finishes first. Queries run in a bounded pool (pool.ts). Rows stay in the run
@@ -22,9 +23,10 @@ import { changePlane } from './change.js';
 import { windowClause, type PlaneContext } from './context.js';
 import { coveragePlane } from './coverage.js';
 import { drillIn } from './examples.js';
+import { followUpPlane, type PendingFollowUp } from './follow-up.js';
 import { instrumentationPlane } from './instrumentation.js';
 import { performanceEvidence } from './performance.js';
-import { QueryPool } from './pool.js';
+import { QueryPool, type QueryLogEntry } from './pool.js';
 import { qualityPlane } from './quality.js';
 import { reliabilityPlane } from './reliability.js';
 import { trafficPlane } from './traffic.js';
@@ -99,6 +101,7 @@ async function plan(pool: QueryPool, p: DiscoverParams, progress?: (what: string
     instrumentation: { ...base, q: pool.plane('instrumentation') },
     alignment: { ...base, q: pool.plane('alignment') },
     examples: { ...base, q: pool.plane('examples') },
+    followUp: { ...base, q: pool.plane('follow-up') },
   };
   // …and the planes with the longest chains of dependent queries (paged reads, per-cohort follow-ups) start
   // first, so the pool's queue does not leave them for last.
@@ -138,6 +141,17 @@ async function plan(pool: QueryPool, p: DiscoverParams, progress?: (what: string
     scores,
   });
 
+  // The bounded second pass: targeted queries that confirm or refute the battery's candidate causes.
+  progress?.('following up the candidate causes');
+  const followUps = await followUpPlane(pcs.followUp, {
+    toolErrors: rel.toolErrors,
+    errorGroups: rel.groups,
+    worstCohorts: cov.worst,
+    performancePlane: perf.performancePlane,
+    examples,
+  });
+  const log = pool.entries();
+
   const evidence: DiscoverEvidence = {
     project: { id: ctx.project.id, name: ctx.project.name },
     goal: p.goal,
@@ -155,8 +169,24 @@ async function plan(pool: QueryPool, p: DiscoverParams, progress?: (what: string
     datasets: cov.datasets,
     examples,
     ...(notes.length ? { notes } : {}),
+    followUp: withQueryRefs(followUps, log),
   };
-  await writeJsonlAtomic(join(p.dir, 'queries.jsonl'), pool.entries());
+  await writeJsonlAtomic(join(p.dir, 'queries.jsonl'), log);
   const file = await writeJsonAtomic(join(p.dir, 'evidence.json'), evidence);
   return { ...evidence, file };
+}
+
+/**
+ * The follow-up checks with their query texts replaced by refs to lines of queries.jsonl (`queries.jsonl#<line>`,
+ * 1-based): the texts are in the log once, not again in the evidence that travels through history.
+ */
+export function withQueryRefs(pending: readonly PendingFollowUp[], log: readonly QueryLogEntry[]): DiscoverEvidence['followUp'] {
+  const line = new Map<string, number>();
+  log.forEach((e, i) => {
+    if (e.plane === 'follow-up' && !line.has(e.query)) line.set(e.query, i + 1);
+  });
+  return pending.map((f) => ({
+    ...f,
+    checks: f.checks.map(({ query, ...c }) => (query && line.has(query) ? { ...c, queryRef: `queries.jsonl#${line.get(query)}` } : c)),
+  }));
 }

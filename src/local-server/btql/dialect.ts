@@ -78,6 +78,22 @@ export const DIALECT: readonly DialectRow[] = [
     example: `SELECT id ${FROM} WHERE is_root = true AND tags IN ('web') AND ${W}`,
   },
   {
+    id: 'match',
+    construct: "word match `field MATCH 'words'`",
+    documented: 'yes',
+    source: `${SQL_REFERENCE} and shared/seed/references/bt-sql-patterns.md ("MATCH for full-word search": exact word matches on one field); bt ${BT}/traces.rs \`build_summary_filter\` sends \`<field> MATCH '<text>'\``,
+    local: 'supported',
+    example: `SELECT id ${FROM} WHERE is_root = true AND error MATCH 'timeout CALLING' AND ${W} ORDER BY id`,
+  },
+  {
+    id: 'search',
+    construct: "full-text `search('words')`",
+    documented: 'yes',
+    source: `shared/seed/references/bt-sql-patterns.md ("search() is equivalent to writing input MATCH query OR output MATCH query OR ... for each text field"); the text fields are bt's ${BT}/traces.rs \`TRACE_TEXT_SEARCH_FIELDS\` (input, expected, metadata, tags, output, span_attributes) — whether \`error\` is one is not documented, so locally it is not (use \`error MATCH\`)`,
+    local: 'supported',
+    example: `SELECT id ${FROM} WHERE is_root = true AND search('ROUTER answer') AND ${W} ORDER BY id LIMIT 3`,
+  },
+  {
     id: 'string_literal',
     construct: "string literal `'…'` with `''` for a quote",
     documented: 'yes',

@@ -94,8 +94,11 @@ const STAR_FIELDS: Record<string, string[]> = {
   ],
 };
 
-/** Text fields `search()` looks in. */
-const SEARCH_FIELDS = ['input', 'output', 'expected', 'metadata', 'tags', 'error', 'span_attributes'];
+/**
+ * Text fields `search()` looks in: those bt's own `--search` matches (TRACE_TEXT_SEARCH_FIELDS in bt's src/traces.rs).
+ * Whether the service's search() also reads `error` is not documented, so it does not here (never more lenient).
+ */
+const SEARCH_FIELDS = ['input', 'expected', 'metadata', 'tags', 'output', 'span_attributes'];
 
 export interface ResolvedSource {
   /** project_logs | experiment | dataset | project_functions */

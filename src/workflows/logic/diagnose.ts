@@ -5,7 +5,7 @@
  * Priority: measurement → instrumentation → dataset → agent → none. A mis-measured score is a
  * scorer problem and never yields an agent route; thin evidence never yields a confident route.
  */
-import type { CohortStats, DiscoverEvidence, EvidencePlane, EvidenceWindow, PerformanceChange, ScoreStats } from './evidence.js';
+import type { CohortStats, DiscoverEvidence, EvidencePlane, EvidenceWindow, FollowUp, PerformanceChange, ScoreStats } from './evidence.js';
 import { assessScorer, cmp, SCORER_HEALTH_THRESHOLDS, type ScorerHealth, type ScorerHealthThresholds } from './scorer-health.js';
 
 export type RouteArtifact = 'measurement' | 'instrumentation' | 'dataset' | 'agent' | 'none';
@@ -46,6 +46,11 @@ export interface Route {
   targets: RouteTarget[];
   findingIds: string[];
   exampleTraceIds: string[];
+  /**
+   * What Discover's follow-up pass found about this route's targets (their checks are also lines of `evidence`
+   * and `counterevidence`). Absent when the evidence has no follow-up for them (and in older histories).
+   */
+  followUp?: FollowUp[];
 }
 
 export interface Diagnosis {
@@ -809,6 +814,10 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
     ),
   ).map(({ weight: _weight, rank: _rank, ...r }) => r);
 
+  // The follow-up pass's confirmations and refutations join the routes they bear on (evidence without a follow-up
+  // plans exactly as before).
+  if (evidence.followUp?.length) routes = routes.map((r) => withFollowUp(r, evidence.followUp!));
+
   if (routes.length === 0) {
     routes = [healthyRoute(evidence, scores, findings, lowConfidence, lowReasons, wtext, t)];
   }
@@ -816,6 +825,20 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
   routes = routes.map((r) => ({ ...r, evidence: r.evidence.filter(Boolean), counterevidence: lowConfidence ? [...r.counterevidence, `thin evidence: ${lowReasons.join('; ')}`] : r.counterevidence }));
 
   return { routes, findings, lowConfidence, notes, primaryScore: primaryName, scorerHealth };
+}
+
+/** One line of a follow-up check: what it found, the words it searched for and the query-log line behind it. */
+export function followUpLine(f: Pick<FollowUp, 'target'>, c: FollowUp['checks'][number]): string {
+  const searched = c.term ? ` (searched for the words "${c.term}")` : '';
+  const ref = c.queryRef ? ` [${c.queryRef}]` : '';
+  return `follow-up on ${f.target.kind} ${f.target.name}, ${c.verdict}: ${c.text}${searched}${ref}`;
+}
+
+function withFollowUp(r: Route, followUps: readonly FollowUp[]): Route {
+  const mine = followUps.filter((f) => r.targets.some((t) => t.kind === f.target.kind && t.name === f.target.name));
+  if (!mine.length) return r;
+  const lines = (v: 'confirms' | 'refutes') => mine.flatMap((f) => f.checks.filter((c) => c.verdict === v).map((c) => followUpLine(f, c)));
+  return { ...r, evidence: [...r.evidence, ...lines('confirms')], counterevidence: [...r.counterevidence, ...lines('refutes')], followUp: mine };
 }
 
 /**

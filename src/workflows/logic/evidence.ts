@@ -259,6 +259,40 @@ export interface SpanTreeSummary {
   refusal: boolean;
 }
 
+/** What a follow-up check concluded about its candidate cause. */
+export type FollowUpVerdict = 'confirms' | 'refutes' | 'inconclusive';
+
+/**
+ * One targeted check of the follow-up pass (src/activities/discover/follow-up.ts): counts from one query (or from
+ * span trees already read), the verdict they support and one line in our own words. `term` is trace text (the
+ * searched words): untrusted, fenced wherever it is shown.
+ */
+export interface FollowUpCheck {
+  /**
+   * error_shape: where an error shape occurs (the candidate's spans vs the rest); low_text: where the candidate's
+   * characteristic low-score text occurs (in the cohort vs outside, failing vs passing); outputs: whether the
+   * cohort's low scores come with empty or errored outputs; span_trees: the drilled-into traces' span trees.
+   */
+  kind: 'error_shape' | 'low_text' | 'outputs' | 'span_trees';
+  verdict: FollowUpVerdict;
+  /** One line: what was counted and what it means (no trace text in it). */
+  text: string;
+  term?: string;
+  counts: Record<string, number>;
+  /** The query behind the counts, as a line of the run's queries.jsonl (`queries.jsonl#<line>`). */
+  queryRef?: string;
+  /** Traces drilled into for this check (a couple at most). */
+  traceIds: string[];
+}
+
+/** The follow-up of one candidate cause, keyed by the route target it would be (`tool`, `cohort`, `error`, `change`). */
+export interface FollowUp {
+  target: { kind: 'tool' | 'cohort' | 'error' | 'change'; name: string };
+  /** The checks together: refutes if any refutes, confirms if any confirms and none refutes, else inconclusive. */
+  verdict: FollowUpVerdict;
+  checks: FollowUpCheck[];
+}
+
 export interface DatasetCohortCoverage {
   dimension: CohortDimension;
   key: string;
@@ -303,6 +337,11 @@ export interface DiscoverEvidence {
   examples: ExampleTrace[];
   /** What Discover could not measure or how it chose (no Topics data, which datasets coverage counts). */
   notes?: string[];
+  /**
+   * The bounded second pass: targeted checks that confirm or refute the battery's candidate causes (absent in
+   * histories recorded before it existed; Diagnose then plans exactly as before).
+   */
+  followUp?: FollowUp[];
 }
 
 export type EvalSplit = 'train' | 'validation' | 'all';
