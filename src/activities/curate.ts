@@ -49,6 +49,8 @@ export interface CurateParams {
   /** Worker variables the labeler may see, by name (src/child-env.ts); nothing else of the worker's. */
   agentEnv?: string[];
   workerEnv?: Readonly<Record<string, string | undefined>>;
+  /** `bt` calls of the candidate pull in flight at once (default CURATE_CONCURRENCY; 1 reads one at a time). */
+  concurrency?: number;
 }
 
 interface Candidate {
@@ -178,7 +180,7 @@ function settled<T>(x: Promise<T>): Promise<T> {
 }
 
 async function pullCandidates(bt: BtClient, p: CurateParams, signal?: AbortSignal): Promise<PulledCandidates & { datasets: Dataset[] }> {
-  const pool = new QueryPool(bt, { concurrency: CURATE_CONCURRENCY, ...(signal ? { signal } : {}) });
+  const pool = new QueryPool(bt, { concurrency: p.concurrency ?? CURATE_CONCURRENCY, ...(signal ? { signal } : {}) });
   try {
     const pulled = await pullWith(pool, p);
     // A speculative read left unused (the window widened) is stopped rather than left running.
