@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { BtClient } from '../bt/client.js';
 import type { Dataset, DatasetRecordInput } from '../bt/schemas.js';
-import { LARGE_FIELD_PAGE_SIZE, SQL_MAX_LIMIT, datasetSource, fieldPath, isQuotable, projectLogs, sqlString } from '../bt/sql.js';
+import { LARGE_FIELD_PAGE_SIZE, SQL_MAX_LIMIT, datasetSource, fieldPath, isQuotable, pageQuery, projectLogs, sqlString } from '../bt/sql.js';
 import { cohortCondition, parseCohortId, topicLabelsOf } from './cohorts.js';
 import type { RouteTarget } from '../workflows/logic/diagnose.js';
 import type { CurateResult, CurationPlan, OrientContext } from '../workflows/types.js';
@@ -204,108 +204,129 @@ async function pullWith(pool: QueryPool, p: CurateParams): Promise<PulledCandida
 
   // 1. An index of the matching rows (ids and scores; the cohort's columns only when its SQL is a superset), per
   //    window: the evidence window first, widened while too few rows are left that the dataset does not hold yet.
-  //    The dataset's ids, the failing index and the first passing index (evidence window, first lens) are read at
-  //    once; a read that turns out not to be needed (the window widened) is dropped.
-  const index = (filter: CohortFilter, days: number, cond: string, opts: { optional?: boolean } = {}) =>
+  //    The dataset's ids, the failing index and the passing indexes of the first and the last lens (evidence window)
+  //    are read at once; a read that turns out not to be needed (the window widened, an earlier lens had rows) is
+  //    stopped or dropped. Optional reads: their failure does not stop the pull unless they are used (one read at a
+  //    time would never have made them).
+  const index = (filter: CohortFilter, days: number, cond: string, opts: { optional?: boolean; stop?: AbortSignal } = {}) =>
     settled(
       pool.call(
         async (bt, signal) => {
           const extra = filter.exact ? '' : ', metadata, tags, facets, classifications';
           const res = await bt.sqlPages(
             `SELECT root_span_id, ${col} AS score${extra} FROM ${projectLogs(p.ctx.project.id)} WHERE is_root = true AND ${windowClause(days)} AND input IS NOT NULL${filter.sql} AND ${cond}`,
-            { signal, pageSize: filter.exact ? SQL_MAX_LIMIT : LARGE_FIELD_PAGE_SIZE, maxRows: INDEX_CAP, order: 'desc' },
+            { signal: opts.stop ? AbortSignal.any([signal, opts.stop]) : signal, pageSize: filter.exact ? SQL_MAX_LIMIT : LARGE_FIELD_PAGE_SIZE, maxRows: INDEX_CAP, order: 'desc' },
           );
           // An exact condition needs no check here (its rows do not carry the cohort's columns).
           return { rows: filter.exact ? res.data : res.data.filter(filter.keep), truncated: res.truncated };
         },
-        opts,
+        { optional: opts.optional ?? false },
       ),
     );
   const windows = widenedWindows(p.windowDays);
   const first = filters[0] ?? ALL;
+  const failingCond = `${col} <= ${FAIL_AT}`;
+  const passingCond = `${col} >= ${PASS_AT}`;
   const passingLenses = [...filters, ALL];
-  const failing0 = index(first, windows[0]!, `${col} <= ${FAIL_AT}`);
-  // Optional: when it is not used its failure must not stop the pull (one made one read at a time never ran it).
-  const passing0 = index(passingLenses[0]!, windows[0]!, `${col} >= ${PASS_AT}`, { optional: true });
-  const { datasets, ids: curated } = await settled(curatedIds(pool, p));
-  const isCurated = (traceId: string) => curated.has(recordId(p.ctx.project.id, traceId));
-  const fresh = (read: { rows: Record<string, unknown>[]; truncated: boolean }) => {
-    const rows = read.rows.filter((r) => !isCurated(String(r.root_span_id)));
-    return { fresh: rows, curated: read.rows.length - rows.length, truncated: read.truncated };
-  };
-
-  let alreadyCurated = 0;
-  let days = windows[0]!;
-  let failing = fresh(await failing0);
-  for (const d of windows.slice(1)) {
-    if (failing.fresh.length >= PER_BUCKET) break;
-    days = d;
-    failing = fresh(await index(first, days, `${col} <= ${FAIL_AT}`));
+  const failing0 = index(first, windows[0]!, failingCond);
+  const stopSpeculation = new AbortController();
+  const passing0 = new Map<number, ReturnType<typeof index>>();
+  for (const i of new Set([0, passingLenses.length - 1])) {
+    passing0.set(i, index(passingLenses[i]!, windows[0]!, passingCond, { optional: true, ...(i > 0 ? { stop: stopSpeculation.signal } : {}) }));
   }
-  alreadyCurated += failing.curated;
-  // Passing rows from the same cohort when it has any; a label that only marks failures (an issue facet) has
-  // none, so try the route's other lenses, then production at large: the dataset must not be only hard cases.
-  let passing: ReturnType<typeof fresh> = { fresh: [], curated: 0, truncated: false };
-  for (const [i, filter] of passingLenses.entries()) {
-    passing = fresh(await (i === 0 && days === windows[0] ? passing0 : index(filter, days, `${col} >= ${PASS_AT}`)));
-    if (passing.fresh.length) break;
-  }
-  alreadyCurated += passing.curated;
-  const truncated: Array<Candidate['bucket']> = [];
-  if (failing.truncated) truncated.push('failing');
-  if (passing.truncated) truncated.push('passing');
+  const curatedP = settled(curatedIds(pool, p));
 
-  // 2. A seeded random sample of the index, read in full (input and output) by id, pages of both buckets at once.
+  // 2. A seeded random sample of the index, read in full (input and output) by id: one request per ≤ 100 ids
+  //    (chunks of equal size), all of them at once.
   const pick = (rows: Record<string, unknown>[], n: number) =>
     seededOrder(rows.map((r) => String(r.root_span_id)).filter(isQuotable), seed, (id) => id).slice(0, n);
-  const read = (ids: string[]): Promise<Map<string, Record<string, unknown>>> =>
-    settled(
-      Promise.all(
-        chunks(ids, LARGE_FIELD_PAGE_SIZE).map((chunk) =>
-          pool.call((bt, signal) =>
-            bt.sqlPages(
+  const read = (ids: string[], days: number): Promise<Map<string, Record<string, unknown>>> =>
+    Promise.all(
+      chunks(ids, LARGE_FIELD_PAGE_SIZE).map((chunk) =>
+        pool.call((bt, signal) =>
+          // The ids are distinct, so `chunk.length` rows is every row there is: one request, no second page.
+          bt.sql(
+            pageQuery(
               `SELECT root_span_id, input, output, metadata, tags, facets, classifications, ${col} AS score FROM ${projectLogs(p.ctx.project.id)} WHERE is_root = true AND ${windowClause(days)} AND root_span_id IN (${chunk.map(sqlString).join(', ')})`,
-              { signal, pageSize: LARGE_FIELD_PAGE_SIZE, maxRows: chunk.length },
+              { limit: chunk.length },
             ),
+            { signal },
           ),
         ),
-      ).then((pages) => new Map(pages.flatMap((res) => res.data.map((r) => [String(r.root_span_id), r] as const)))),
-    );
+      ),
+    ).then((pages) => new Map(pages.flatMap((res) => (res.data as Record<string, unknown>[]).map((r) => [String(r.root_span_id), r] as const))));
   // In sample order, so the near-duplicate dedupe below keeps the same rows on every retry.
   const inOrder = (ids: string[], byId: Map<string, Record<string, unknown>>, bucket: Candidate['bucket']) =>
     ids.flatMap((id) => {
       const r = byId.get(id);
       return r ? [toCandidate(r, bucket)] : [];
     });
+
+  // Failing: the index (widened as needed), then its sample's rows — while the passing side reads its own.
+  const { ids: curated } = await curatedP;
+  const isCurated = (traceId: string) => curated.has(recordId(p.ctx.project.id, traceId));
+  const fresh = (read: { rows: Record<string, unknown>[]; truncated: boolean }) => {
+    const rows = read.rows.filter((r) => !isCurated(String(r.root_span_id)));
+    return { fresh: rows, curated: read.rows.length - rows.length, truncated: read.truncated };
+  };
+  let days = windows[0]!;
+  let failing = fresh(await failing0);
+  for (const d of windows.slice(1)) {
+    if (failing.fresh.length >= PER_BUCKET) break;
+    days = d;
+    failing = fresh(await index(first, days, failingCond));
+  }
   const failingIds = pick(failing.fresh, CANDIDATES_CAP);
+  const failingRead = settled(read(failingIds, days));
+
+  // Passing rows from the same cohort when it has any; a label that only marks failures (an issue facet) has
+  // none, so try the route's other lenses, then production at large: the dataset must not be only hard cases.
   // The passing sample is a prefix of one seeded order; how long a prefix depends on the failing rows kept (below),
-  // so the longest one is read alongside the failing rows and cut to the prefix the balance asks for.
-  const passingIds = pick(passing.fresh, CANDIDATES_CAP);
-  const failingRead = read(failingIds);
-  const passingRead = read(passingIds);
+  // so the longest one is read, alongside the failing rows, and cut to the prefix the balance asks for.
+  const passingSide = settled(
+    (async () => {
+      let passing: ReturnType<typeof fresh> = { fresh: [], curated: 0, truncated: false };
+      for (const [i, filter] of passingLenses.entries()) {
+        const speculative = days === windows[0] ? passing0.get(i) : undefined;
+        passing = fresh(await (speculative ?? index(filter, days, passingCond)));
+        if (passing.fresh.length) break;
+      }
+      stopSpeculation.abort();
+      const ids = pick(passing.fresh, CANDIDATES_CAP);
+      return { passing, ids, rows: await read(ids, days) };
+    })(),
+  );
+
   const fd = dedupe(inOrder(failingIds, await failingRead, 'failing'));
   const f = fd.kept.slice(0, PER_BUCKET);
   // Balance: no more passing than failing rows (and at least a few, so the set is not only hard cases).
   const want = Math.max(f.length, 5);
-  const pd = dedupe(inOrder(passingIds.slice(0, Math.min(CANDIDATES_CAP, want * 3)), await passingRead, 'passing'));
+  const { passing, ids: passingIds, rows: passingRows } = await passingSide;
+  const pd = dedupe(inOrder(passingIds.slice(0, Math.min(CANDIDATES_CAP, want * 3)), passingRows, 'passing'));
   const p2 = pd.kept.slice(0, want);
+  const truncated: Array<Candidate['bucket']> = [];
+  if (failing.truncated) truncated.push('failing');
+  if (passing.truncated) truncated.push('passing');
   return {
     candidates: [...f, ...p2],
     duplicatesDropped: fd.dropped + pd.dropped,
     truncated,
     windowDays: days,
     ...(days !== windows[0] ? { widenedFrom: windows[0] } : {}),
-    alreadyCurated,
+    alreadyCurated: failing.curated + passing.curated,
     seed,
-    datasets,
+    datasets: (await curatedP).datasets,
   };
 }
 
+/** `xs` in the fewest chunks of at most `n`, of equal size (±1). */
 function chunks<T>(xs: readonly T[], n: number): T[][] {
+  const count = Math.ceil(xs.length / n);
   const out: T[][] = [];
-  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  for (let i = 0; i < count; i++) out.push(xs.slice(Math.floor((i * xs.length) / count), Math.floor(((i + 1) * xs.length) / count)));
   return out;
 }
+
 
 function toCandidate(r: Record<string, unknown>, bucket: Candidate['bucket']): Candidate {
   return {
