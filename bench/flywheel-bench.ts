@@ -3,7 +3,7 @@
  * volumes, on the real parts.
  *
  *   npx tsx bench/flywheel-bench.ts [--traces 3000,30000,300000] [--shard 30000] [--budget-min 10]
- *                                   [--no-append] [--json FILE] [--keep]
+ *                                   [--no-append] [--json FILE] [--keep] [--reuse-dir DIR]
  *
  * Once: starts a Temporal CLI dev server (SQLite state in a temp dir, headless) and bundles the workflow code.
  * Per volume:
@@ -20,13 +20,21 @@
  *      discover activity's queries.jsonl (per-query time).
  * Then appends a section to bench/BENCHMARKS.md (unless --no-append) and prints it.
  *
+ * --reuse-dir DIR (for A/B iterations): the first run of a volume generates and seeds as above, then closes the
+ * server (a DuckDB CHECKPOINT) and keeps a pristine copy of the seeded file in DIR/v<traces>/ with the generation
+ * instant; later runs with the same DIR copy that pristine file to a fresh DuckDB file (so nothing a previous run
+ * wrote — datasets, experiments — is seen by the next) and skip generation and seeding (their times are reported
+ * from the first run). With --reuse-dir every run, including the first, pins the clock of the local server and the
+ * activities (src/clock.ts) to the instant right after seeding, so Discover's windows select the same rows however
+ * old the kept data is. Workflow time, bt eval and stored `created` stamps stay real, as in the e2e tests.
+ *
  * Budget: when the measured generation + seeding time per trace predicts more than --budget-min minutes for
  * the next volume, that volume is reduced to fit, and the report says so.
  */
 import { type ChildProcess } from 'node:child_process';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { freemem, loadavg, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
@@ -38,6 +46,7 @@ import type { FlywheelInput } from '../schemas/flywheel-input.js';
 import { createActivities } from '../src/activities/index.js';
 import { resolveBtBinary } from '../src/bt/run.js';
 import { startLocalServer } from '../src/local-server/index.js';
+import { fixedClock } from '../src/clock.js';
 import { defaultBtPath, findTemporalCli, packageRoot } from '../src/paths.js';
 import { DEFAULT_NAMESPACE } from '../src/shared.js';
 import { freePort, spawnDevServer, waitForTemporal } from '../src/temporal/devserver.js';
@@ -54,13 +63,15 @@ const { values: opts } = parseArgs({
     'no-append': { type: 'boolean', default: false },
     json: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    'reuse-dir': { type: 'string' },
   },
 });
 const VOLUMES = opts.traces.split(',').map((s) => Number(s.trim().replace(/_/g, '')));
 const SHARD = Number(opts.shard);
 const BUDGET_MS = Number(opts['budget-min']) * 60_000;
+const REUSE_DIR = opts['reuse-dir'] ? resolve(opts['reuse-dir']) : null;
 if (VOLUMES.some((v) => !Number.isInteger(v) || v < 1) || !(SHARD > 0) || !(BUDGET_MS > 0)) {
-  process.stderr.write('usage: npx tsx bench/flywheel-bench.ts [--traces 3000,30000,300000] [--shard 30000] [--budget-min 10] [--no-append] [--json FILE] [--keep]\n');
+  process.stderr.write('usage: npx tsx bench/flywheel-bench.ts [--traces 3000,30000,300000] [--shard 30000] [--budget-min 10] [--no-append] [--json FILE] [--keep] [--reuse-dir DIR]\n');
   process.exit(2);
 }
 
@@ -171,6 +182,23 @@ interface VolumeResult {
   btCalls: BtCall[];
   discoverQueries: DiscoverQuery[];
   loadAvg: { before: number; after: number };
+  /** --reuse-dir: the data came from a kept seeded file (generation and seeding times are the first run's). */
+  reused?: { dir: string; seededAt: string };
+}
+
+/** What --reuse-dir keeps next to the pristine seeded DuckDB file. */
+interface ReuseMeta {
+  traces: number;
+  spans: number;
+  shards: number;
+  ndjsonBytes: number;
+  generateMs: number;
+  seedMs: number;
+  seededRows: number;
+  rssGenerate: { sampled: number; hwm: number | null };
+  rssSeed: { sampled: number; hwm: number | null };
+  /** The instant right after seeding: the pinned clock of every run on this data. */
+  seededAt: string;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -304,11 +332,20 @@ interface Shared {
   rss: RssMeter;
 }
 
-async function runVolume(shared: Shared, traces: number, requested: number): Promise<VolumeResult> {
-  const dir = join(shared.root, `v${traces}`);
-  const home = join(dir, 'home');
-  mkdirSync(join(home, '.config'), { recursive: true });
-  const loadBefore = loadavg()[0]!;
+/**
+ * Generates and seeds `traces` into `dataFile` (a fresh local server, closed again after seeding). With --reuse-dir,
+ * a kept pristine seeded file is copied instead when there is one, and kept after a fresh seeding otherwise.
+ */
+async function prepareData(shared: Shared, dir: string, traces: number, dataFile: string): Promise<{ meta: ReuseMeta; reused: string | null }> {
+  const keepDir = REUSE_DIR ? join(REUSE_DIR, `v${traces}`) : null;
+  const keptFile = keepDir ? join(keepDir, 'seeded.duckdb') : null;
+  const metaFile = keepDir ? join(keepDir, 'meta.json') : null;
+  if (keptFile && metaFile && existsSync(keptFile) && existsSync(metaFile)) {
+    const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as ReuseMeta;
+    copyFileSync(keptFile, dataFile);
+    log(`${int(traces)} traces: reusing the seeded file in ${keepDir} (seeded at ${meta.seededAt}; a fresh copy for this run)`);
+    return { meta, reused: keepDir };
+  }
 
   // 1. Generate (sharded above SHARD traces; same `now` so every shard covers the same window).
   log(`${traces.toLocaleString('en-US')} traces: generating`);
@@ -331,9 +368,46 @@ async function runVolume(shared: Shared, traces: number, requested: number): Pro
   const rssGenerate = shared.rss.read();
   log(`  ${spans.toLocaleString('en-US')} spans, ${(ndjsonBytes / 1e6).toFixed(0)} MB NDJSON in ${(generateMs / 1000).toFixed(1)} s (${shardDirs.length} shard(s))`);
 
-  // 2. Seed a fresh local server.
-  const dataFile = join(dir, 'bt.duckdb');
+  // 2. Seed a fresh local server (closed again: the run opens its own on the same file).
   const server = await startLocalServer({ port: 0, dataFile });
+  let seededRows = 0;
+  let seedMs = 0;
+  let rssSeed: ReuseMeta['rssSeed'];
+  try {
+    shared.rss.reset();
+    const s0 = performance.now();
+    for (const d of shardDirs) seededRows += (await server.seedFromSyncDir(d, { projectName: 'support-agent' })).rows;
+    seedMs = performance.now() - s0;
+    rssSeed = shared.rss.read();
+  } finally {
+    await server.close();
+  }
+  log(`  seeded ${seededRows.toLocaleString('en-US')} rows in ${(seedMs / 1000).toFixed(1)} s`);
+  if (!opts.keep) rmSync(join(dir, 'sync'), { recursive: true, force: true });
+  const meta: ReuseMeta = { traces: generated, spans, shards: shardDirs.length, ndjsonBytes, generateMs, seedMs, seededRows, rssGenerate, rssSeed, seededAt: new Date().toISOString() };
+  if (keepDir && keptFile && metaFile) {
+    mkdirSync(keepDir, { recursive: true });
+    copyFileSync(dataFile, keptFile);
+    writeFileSync(metaFile, JSON.stringify(meta, null, 2));
+    log(`  kept the seeded file in ${keepDir} for later runs with --reuse-dir`);
+  }
+  return { meta, reused: null };
+}
+
+async function runVolume(shared: Shared, traces: number, requested: number): Promise<VolumeResult> {
+  const dir = join(shared.root, `v${traces}`);
+  const home = join(dir, 'home');
+  mkdirSync(join(home, '.config'), { recursive: true });
+  const loadBefore = loadavg()[0]!;
+
+  // 1.–2. Generate and seed (or, with --reuse-dir, copy the kept seeded file).
+  const dataFile = join(dir, 'bt.duckdb');
+  const data = await prepareData(shared, dir, traces, dataFile);
+  const { spans, generateMs, seedMs, seededRows, ndjsonBytes, rssGenerate, rssSeed } = data.meta;
+  const generated = data.meta.traces;
+  const shardCount = data.meta.shards;
+  const clock = REUSE_DIR ? fixedClock(data.meta.seededAt) : undefined;
+  const server = await startLocalServer({ port: 0, dataFile, ...(clock ? { now: clock } : {}) });
   let serverClosed = false;
   const closeServer = async () => {
     if (serverClosed) return;
@@ -341,20 +415,11 @@ async function runVolume(shared: Shared, traces: number, requested: number): Pro
     await server.close();
   };
   try {
-    shared.rss.reset();
-    const s0 = performance.now();
-    let seededRows = 0;
-    for (const d of shardDirs) seededRows += (await server.seedFromSyncDir(d, { projectName: 'support-agent' })).rows;
-    const seedMs = performance.now() - s0;
-    const rssSeed = shared.rss.read();
-    log(`  seeded ${seededRows.toLocaleString('en-US')} rows in ${(seedMs / 1000).toFixed(1)} s`);
-    if (!opts.keep) rmSync(join(dir, 'sync'), { recursive: true, force: true });
-
     // 3. Worker with the real activities; bt through the counting wrapper.
     const btLog = join(dir, 'bt-calls.tsv');
     const btPath = writeBtWrapper(join(dir, 'bin'), btLog);
     const btEnv = { ...server.btEnv(), HOME: home, XDG_CONFIG_HOME: join(home, '.config'), XDG_CACHE_HOME: join(home, '.cache'), PATH: process.env.PATH ?? '' };
-    const activities = createActivities({ btEnv, appUrl: server.appUrl, btPath });
+    const activities = createActivities({ btEnv, appUrl: server.appUrl, btPath, ...(clock ? { clock } : {}) });
     const taskQueue = `flywheel-bench-${traces}-${Date.now()}`;
     const w0 = performance.now();
     const nativeConnection = await NativeConnection.connect({ address: shared.address });
@@ -464,7 +529,7 @@ async function runVolume(shared: Shared, traces: number, requested: number): Pro
       requested,
       traces: generated,
       spans,
-      shards: shardDirs.length,
+      shards: shardCount,
       ndjsonBytes,
       generateMs,
       seedMs,
@@ -489,6 +554,7 @@ async function runVolume(shared: Shared, traces: number, requested: number): Pro
       btCalls,
       discoverQueries: readDiscoverQueries(join(dir, 'runs')),
       loadAvg: { before: loadBefore, after: loadavg()[0]! },
+      ...(data.reused ? { reused: { dir: data.reused, seededAt: data.meta.seededAt } } : {}),
     };
   } finally {
     await closeServer();
@@ -750,6 +816,13 @@ async function main(): Promise<void> {
       }
     }
     temporalPeakRss = procKb(devServer.pid!, 'VmHWM');
+    for (const r of results.filter((x) => x.reused)) {
+      notes.push(
+        `${int(r.traces)} traces: --reuse-dir — the seeded DuckDB file kept in ${r.reused!.dir} was copied fresh for this run (generation and seeding times above are the run that made it); ` +
+          `the local server's and the activities' clock pinned to ${r.reused!.seededAt}, right after that seeding.`,
+      );
+    }
+    if (REUSE_DIR && results.some((x) => !x.reused)) notes.push(`--reuse-dir: the seeded data was made by this run and kept in ${REUSE_DIR}; the clock was pinned to the instant after seeding.`);
     if (results.some((r) => r.shards > 1)) {
       notes.push(
         `Volumes above ${int(SHARD)} traces are generated as ${int(SHARD)}-trace shards (seeds 42, 43, …, the same \`now\`): one generateExampleTraces call holds its whole NDJSON in one string, ` +

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateExampleTraces } from '../examples/support-agent/generate-traces.js';
 import { createActivities } from '../src/activities/index.js';
-import { seededOrder, widenedWindows } from '../src/activities/curate.js';
+import { prepareCuration, seededOrder, widenedWindows } from '../src/activities/curate.js';
 import { BtClient } from '../src/bt/client.js';
 import { startLocalServer, type LocalServerHandle } from '../src/local-server/index.js';
 import type { CurateResult, OrientContext } from '../src/workflows/types.js';
@@ -161,5 +161,32 @@ describe('prepareCuration then upsertCuration: nothing reaches Braintrust before
     writeFileSync(plan.rowsFile!.path, readFileSync(plan.rowsFile!.path, 'utf8') + JSON.stringify({ id: 'planted', input: 'x', expected: null }) + '\n');
     await expect(acts().upsertCuration({ ctx: ctx('tampered-set'), planFile: plan.planFile })).rejects.toThrow(/changed after the write gate showed them/);
     expect(await datasetNames()).not.toContain('tampered-set');
+  }, 240_000);
+});
+
+describe('prepareCuration: reads overlapped in the pool draw what one read at a time draws', () => {
+  it('the same rows, counts and sample with 1 and 4 reads in flight, on a dataset that already holds rows (widened window)', async () => {
+    // The dataset holds iteration 1's rows, so iteration 2 leaves them out and widens its 3-day window.
+    const first = await createActivities({ btEnv: env, appUrl: server.appUrl }).curateDataset({
+      ctx: ctx('pool-set'), routeId: 'dataset:score:answer_quality', targets: [{ kind: 'score', name: 'answer_quality' }], windowDays: 3, iteration: 1,
+    });
+    expect(first.upserted).toBeGreaterThan(0);
+    const bt = new BtClient({ env, cwd: tmp });
+    const prepare = (concurrency: number) =>
+      prepareCuration(bt, {
+        ctx: ctx('pool-set'), routeId: 'dataset:score:answer_quality', targets: [{ kind: 'score', name: 'answer_quality' }], windowDays: 3, iteration: 2,
+        dir: join(tmp, 'runs', 'pool-set', `c${concurrency}`), concurrency,
+      });
+    const one = await prepare(1);
+    const four = await prepare(4);
+    const text = (plan: { rowsFile: { path: string } | null }) => readFileSync(plan.rowsFile!.path, 'utf8');
+    expect(text(four)).toBe(text(one));
+    const { planFile: _a, rowsFile: _b, ...rest1 } = one;
+    const { planFile: _c, rowsFile: _d, ...rest4 } = four;
+    expect(rest4).toEqual(rest1);
+    expect(one.existingDatasetId).toBe(first.datasetId);
+    expect(one.sample!.alreadyCurated).toBeGreaterThan(0);
+    expect(one.sample!.widenedFrom).toBe(3);
+    expect(one.rows).toBeGreaterThan(0);
   }, 240_000);
 });

@@ -9,8 +9,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { BtClient } from '../bt/client.js';
-import type { DatasetRecordInput } from '../bt/schemas.js';
-import { LARGE_FIELD_PAGE_SIZE, SQL_MAX_LIMIT, datasetSource, fieldPath, isQuotable, projectLogs, sqlString } from '../bt/sql.js';
+import type { Dataset, DatasetRecordInput } from '../bt/schemas.js';
+import { LARGE_FIELD_PAGE_SIZE, SQL_MAX_LIMIT, datasetSource, fieldPath, isQuotable, pageQuery, projectLogs, sqlString } from '../bt/sql.js';
 import { cohortCondition, parseCohortId, topicLabelsOf } from './cohorts.js';
 import type { RouteTarget } from '../workflows/logic/diagnose.js';
 import type { CurateResult, CurationPlan, OrientContext } from '../workflows/types.js';
@@ -19,6 +19,7 @@ import { readJson, sha256, writeJsonAtomic, writeJsonlAtomic, type FileRef } fro
 import { ChildEnvError, childEnv, expandArgv } from '../child-env.js';
 import { runSubprocess, tail } from './subprocess.js';
 import { windowClause } from './discover.js';
+import { DISCOVER_CONCURRENCY, QueryPool } from './discover/pool.js';
 
 export const TRAIN_FRACTION = 0.8;
 export const SPLIT_SEED = 'flywheel-v1';
@@ -48,6 +49,8 @@ export interface CurateParams {
   /** Worker variables the labeler may see, by name (src/child-env.ts); nothing else of the worker's. */
   agentEnv?: string[];
   workerEnv?: Readonly<Record<string, string | undefined>>;
+  /** `bt` calls of the candidate pull in flight at once (default CURATE_CONCURRENCY; 1 reads one at a time). */
+  concurrency?: number;
 }
 
 interface Candidate {
@@ -152,95 +155,178 @@ interface PulledCandidates {
   duplicatesDropped?: number;
 }
 
-/** Ids (record ids) of the rows the dataset already holds: a retry must bring rows not curated before. */
-async function curatedIds(bt: BtClient, p: CurateParams, signal?: AbortSignal): Promise<{ datasetId: string | null; ids: Set<string> }> {
-  const existing = (await bt.datasetsList(p.ctx.project.name, { signal })).find((d) => d.name === p.ctx.datasetName);
-  if (!existing) return { datasetId: null, ids: new Set() };
-  const res = await bt.sqlPages(`SELECT id FROM ${datasetSource(existing.id)}`, { signal, pageSize: SQL_MAX_LIMIT, maxRows: CURATED_IDS_CAP });
-  return { datasetId: existing.id, ids: new Set(res.data.map((r) => String(r.id))) };
+/**
+ * `bt` calls of one candidate pull in flight at once: the pool Discover uses (src/activities/discover/pool.ts). The
+ * reads that do not depend on each other overlap — the dataset's ids, the failing and passing indexes, the full rows
+ * of both samples — while what depends on an answer still waits for it, so the rows drawn are the ones the same
+ * reads made one after another would draw.
+ */
+export const CURATE_CONCURRENCY = DISCOVER_CONCURRENCY;
+
+/** The project's datasets (`bt datasets list`), and the ids (record ids) of the rows the dataset already holds. */
+async function curatedIds(pool: QueryPool, p: CurateParams): Promise<{ datasets: Dataset[]; datasetId: string | null; ids: Set<string> }> {
+  const datasets = await pool.call((bt, signal) => bt.datasetsList(p.ctx.project.name, { signal }));
+  const existing = datasets.find((d) => d.name === p.ctx.datasetName);
+  if (!existing) return { datasets, datasetId: null, ids: new Set() };
+  // A retry must bring rows not curated before.
+  const res = await pool.call((bt, signal) => bt.sqlPages(`SELECT id FROM ${datasetSource(existing.id)}`, { signal, pageSize: SQL_MAX_LIMIT, maxRows: CURATED_IDS_CAP }));
+  return { datasets, datasetId: existing.id, ids: new Set(res.data.map((r) => String(r.id))) };
 }
 
-async function pullCandidates(bt: BtClient, p: CurateParams, signal?: AbortSignal): Promise<PulledCandidates> {
+/** Handles a promise's rejection now (it is awaited, or deliberately dropped, later). */
+function settled<T>(x: Promise<T>): Promise<T> {
+  x.catch(() => undefined);
+  return x;
+}
+
+async function pullCandidates(bt: BtClient, p: CurateParams, signal?: AbortSignal): Promise<PulledCandidates & { datasets: Dataset[] }> {
+  const pool = new QueryPool(bt, { concurrency: p.concurrency ?? CURATE_CONCURRENCY, ...(signal ? { signal } : {}) });
+  try {
+    const pulled = await pullWith(pool, p);
+    // A speculative read left unused (the window widened) is stopped rather than left running.
+    pool.abort(new Error('curation pull finished'));
+    await pool.drain();
+    return pulled;
+  } catch (err) {
+    // Stop what is still running; the first failure is the one reported (the others are the cancellations it caused).
+    pool.abort(err);
+    await pool.drain();
+    throw pool.failure;
+  }
+}
+
+async function pullWith(pool: QueryPool, p: CurateParams): Promise<PulledCandidates & { datasets: Dataset[] }> {
   const score = p.targets.find((t) => t.kind === 'score')?.name ?? p.ctx.primaryScore;
   if (!score) throw ApplicationFailure.nonRetryable('dataset curation needs a score column to tell failing from passing rows; none was discovered', 'NoScore');
   const col = fieldPath('scores', score);
   const filters = cohortFilters(p.targets);
-  const { ids: curated } = await curatedIds(bt, p, signal);
-  const isCurated = (traceId: string) => curated.has(recordId(p.ctx.project.id, traceId));
   const seed = `${SAMPLE_SEED}:${p.ctx.workflowId}:${p.iteration}:${p.routeId}`;
 
   // 1. An index of the matching rows (ids and scores; the cohort's columns only when its SQL is a superset), per
   //    window: the evidence window first, widened while too few rows are left that the dataset does not hold yet.
-  let alreadyCurated = 0;
-  const index = async (filter: CohortFilter, days: number, cond: string) => {
-    const extra = filter.exact ? '' : ', metadata, tags, facets, classifications';
-    const res = await bt.sqlPages(
-      `SELECT root_span_id, ${col} AS score${extra} FROM ${projectLogs(p.ctx.project.id)} WHERE is_root = true AND ${windowClause(days)} AND input IS NOT NULL${filter.sql} AND ${cond}`,
-      { signal, pageSize: filter.exact ? SQL_MAX_LIMIT : LARGE_FIELD_PAGE_SIZE, maxRows: INDEX_CAP, order: 'desc' },
+  //    The dataset's ids, the failing index and the passing indexes of the first and the last lens (evidence window)
+  //    are read at once; a read that turns out not to be needed (the window widened, an earlier lens had rows) is
+  //    stopped or dropped. Optional reads: their failure does not stop the pull unless they are used (one read at a
+  //    time would never have made them).
+  const index = (filter: CohortFilter, days: number, cond: string, opts: { optional?: boolean; stop?: AbortSignal } = {}) =>
+    settled(
+      pool.call(
+        async (bt, signal) => {
+          const extra = filter.exact ? '' : ', metadata, tags, facets, classifications';
+          const res = await bt.sqlPages(
+            `SELECT root_span_id, ${col} AS score${extra} FROM ${projectLogs(p.ctx.project.id)} WHERE is_root = true AND ${windowClause(days)} AND input IS NOT NULL${filter.sql} AND ${cond}`,
+            { signal: opts.stop ? AbortSignal.any([signal, opts.stop]) : signal, pageSize: filter.exact ? SQL_MAX_LIMIT : LARGE_FIELD_PAGE_SIZE, maxRows: INDEX_CAP, order: 'desc' },
+          );
+          // An exact condition needs no check here (its rows do not carry the cohort's columns).
+          return { rows: filter.exact ? res.data : res.data.filter(filter.keep), truncated: res.truncated };
+        },
+        { optional: opts.optional ?? false },
+      ),
     );
-    // An exact condition needs no check here (its rows do not carry the cohort's columns).
-    const rows = filter.exact ? res.data : res.data.filter(filter.keep);
-    const fresh = rows.filter((r) => !isCurated(String(r.root_span_id)));
-    return { fresh, curated: rows.length - fresh.length, truncated: res.truncated };
-  };
   const windows = widenedWindows(p.windowDays);
   const first = filters[0] ?? ALL;
+  const failingCond = `${col} <= ${FAIL_AT}`;
+  const passingCond = `${col} >= ${PASS_AT}`;
+  const passingLenses = [...filters, ALL];
+  const failing0 = index(first, windows[0]!, failingCond);
+  const stopSpeculation = new AbortController();
+  const passing0 = new Map<number, ReturnType<typeof index>>();
+  for (const i of new Set([0, passingLenses.length - 1])) {
+    passing0.set(i, index(passingLenses[i]!, windows[0]!, passingCond, { optional: true, ...(i > 0 ? { stop: stopSpeculation.signal } : {}) }));
+  }
+  const curatedP = settled(curatedIds(pool, p));
+
+  // 2. A seeded random sample of the index, read in full (input and output) by id: one request per ≤ 100 ids
+  //    (chunks of equal size), all of them at once.
+  const pick = (rows: Record<string, unknown>[], n: number) =>
+    seededOrder(rows.map((r) => String(r.root_span_id)).filter(isQuotable), seed, (id) => id).slice(0, n);
+  const read = (ids: string[], days: number): Promise<Map<string, Record<string, unknown>>> =>
+    Promise.all(
+      chunks(ids, LARGE_FIELD_PAGE_SIZE).map((chunk) =>
+        pool.call((bt, signal) =>
+          // The ids are distinct, so `chunk.length` rows is every row there is: one request, no second page.
+          bt.sql(
+            pageQuery(
+              `SELECT root_span_id, input, output, metadata, tags, facets, classifications, ${col} AS score FROM ${projectLogs(p.ctx.project.id)} WHERE is_root = true AND ${windowClause(days)} AND root_span_id IN (${chunk.map(sqlString).join(', ')})`,
+              { limit: chunk.length },
+            ),
+            { signal },
+          ),
+        ),
+      ),
+    ).then((pages) => new Map(pages.flatMap((res) => (res.data as Record<string, unknown>[]).map((r) => [String(r.root_span_id), r] as const))));
+  // In sample order, so the near-duplicate dedupe below keeps the same rows on every retry.
+  const inOrder = (ids: string[], byId: Map<string, Record<string, unknown>>, bucket: Candidate['bucket']) =>
+    ids.flatMap((id) => {
+      const r = byId.get(id);
+      return r ? [toCandidate(r, bucket)] : [];
+    });
+
+  // Failing: the index (widened as needed), then its sample's rows — while the passing side reads its own.
+  const { ids: curated } = await curatedP;
+  const isCurated = (traceId: string) => curated.has(recordId(p.ctx.project.id, traceId));
+  const fresh = (read: { rows: Record<string, unknown>[]; truncated: boolean }) => {
+    const rows = read.rows.filter((r) => !isCurated(String(r.root_span_id)));
+    return { fresh: rows, curated: read.rows.length - rows.length, truncated: read.truncated };
+  };
   let days = windows[0]!;
-  let failing = await index(first, days, `${col} <= ${FAIL_AT}`);
+  let failing = fresh(await failing0);
   for (const d of windows.slice(1)) {
     if (failing.fresh.length >= PER_BUCKET) break;
     days = d;
-    failing = await index(first, days, `${col} <= ${FAIL_AT}`);
+    failing = fresh(await index(first, days, failingCond));
   }
-  alreadyCurated += failing.curated;
+  const failingIds = pick(failing.fresh, CANDIDATES_CAP);
+  const failingRead = settled(read(failingIds, days));
+
   // Passing rows from the same cohort when it has any; a label that only marks failures (an issue facet) has
   // none, so try the route's other lenses, then production at large: the dataset must not be only hard cases.
-  let passing: Awaited<ReturnType<typeof index>> = { fresh: [], curated: 0, truncated: false };
-  for (const filter of [...filters, ALL]) {
-    passing = await index(filter, days, `${col} >= ${PASS_AT}`);
-    if (passing.fresh.length) break;
-  }
-  alreadyCurated += passing.curated;
-  const truncated: Array<Candidate['bucket']> = [];
-  if (failing.truncated) truncated.push('failing');
-  if (passing.truncated) truncated.push('passing');
-
-  // 2. A seeded random sample of the index, read in full (input and output) by id.
-  const pick = (rows: Record<string, unknown>[], n: number) =>
-    seededOrder(rows.map((r) => String(r.root_span_id)).filter(isQuotable), seed, (id) => id).slice(0, n);
-  const fetch = async (ids: string[], bucket: Candidate['bucket']): Promise<Candidate[]> => {
-    const out: Candidate[] = [];
-    for (let i = 0; i < ids.length; i += LARGE_FIELD_PAGE_SIZE) {
-      const chunk = ids.slice(i, i + LARGE_FIELD_PAGE_SIZE);
-      const res = await bt.sqlPages(
-        `SELECT root_span_id, input, output, metadata, tags, facets, classifications, ${col} AS score FROM ${projectLogs(p.ctx.project.id)} WHERE is_root = true AND ${windowClause(days)} AND root_span_id IN (${chunk.map(sqlString).join(', ')})`,
-        { signal, pageSize: LARGE_FIELD_PAGE_SIZE, maxRows: chunk.length },
-      );
-      const byId = new Map(res.data.map((r) => [String(r.root_span_id), r]));
-      // In sample order, so the near-duplicate dedupe below keeps the same rows on every retry.
-      for (const id of chunk) {
-        const r = byId.get(id);
-        if (r) out.push(toCandidate(r, bucket));
+  // The passing sample is a prefix of one seeded order; how long a prefix depends on the failing rows kept (below),
+  // so the longest one is read, alongside the failing rows, and cut to the prefix the balance asks for.
+  const passingSide = settled(
+    (async () => {
+      let passing: ReturnType<typeof fresh> = { fresh: [], curated: 0, truncated: false };
+      for (const [i, filter] of passingLenses.entries()) {
+        const speculative = days === windows[0] ? passing0.get(i) : undefined;
+        passing = fresh(await (speculative ?? index(filter, days, passingCond)));
+        if (passing.fresh.length) break;
       }
-    }
-    return out;
-  };
-  const fd = dedupe(await fetch(pick(failing.fresh, CANDIDATES_CAP), 'failing'));
+      stopSpeculation.abort();
+      const ids = pick(passing.fresh, CANDIDATES_CAP);
+      return { passing, ids, rows: await read(ids, days) };
+    })(),
+  );
+
+  const fd = dedupe(inOrder(failingIds, await failingRead, 'failing'));
   const f = fd.kept.slice(0, PER_BUCKET);
   // Balance: no more passing than failing rows (and at least a few, so the set is not only hard cases).
   const want = Math.max(f.length, 5);
-  const pd = dedupe(await fetch(pick(passing.fresh, Math.min(CANDIDATES_CAP, want * 3)), 'passing'));
+  const { passing, ids: passingIds, rows: passingRows } = await passingSide;
+  const pd = dedupe(inOrder(passingIds.slice(0, Math.min(CANDIDATES_CAP, want * 3)), passingRows, 'passing'));
   const p2 = pd.kept.slice(0, want);
+  const truncated: Array<Candidate['bucket']> = [];
+  if (failing.truncated) truncated.push('failing');
+  if (passing.truncated) truncated.push('passing');
   return {
     candidates: [...f, ...p2],
     duplicatesDropped: fd.dropped + pd.dropped,
     truncated,
     windowDays: days,
     ...(days !== windows[0] ? { widenedFrom: windows[0] } : {}),
-    alreadyCurated,
+    alreadyCurated: failing.curated + passing.curated,
     seed,
+    datasets: (await curatedP).datasets,
   };
 }
+
+/** `xs` in the fewest chunks of at most `n`, of equal size (±1). */
+function chunks<T>(xs: readonly T[], n: number): T[][] {
+  const count = Math.ceil(xs.length / n);
+  const out: T[][] = [];
+  for (let i = 0; i < count; i++) out.push(xs.slice(Math.floor((i * xs.length) / count), Math.floor(((i + 1) * xs.length) / count)));
+  return out;
+}
+
 
 function toCandidate(r: Record<string, unknown>, bucket: Candidate['bucket']): Candidate {
   return {
@@ -317,13 +403,16 @@ export async function prepareCuration(bt: BtClient, p: CurateParams, signal?: Ab
   let candidates: Candidate[];
   type ReadInfo = Omit<PulledCandidates, 'candidates'> & { cap: number };
   let read: ReadInfo;
+  /** The project's datasets as the pull listed them (nothing in this activity writes one in between). */
+  let listed: Dataset[] | null = null;
   if (existsSync(candidatesPath)) {
     candidates = await readJson<Candidate[]>(candidatesPath);
     const recorded = existsSync(readPath) ? await readJson<Partial<ReadInfo>>(readPath) : {};
     read = { cap: INDEX_CAP, truncated: [], windowDays: p.windowDays, alreadyCurated: 0, seed: '', ...recorded };
   } else {
-    const { candidates: pulled, ...info } = await pullCandidates(bt, p, signal);
+    const { candidates: pulled, datasets, ...info } = await pullCandidates(bt, p, signal);
     candidates = pulled;
+    listed = datasets;
     read = { cap: INDEX_CAP, ...info };
     await writeJsonAtomic(readPath, read);
     await writeJsonAtomic(candidatesPath, candidates);
@@ -373,7 +462,7 @@ export async function prepareCuration(bt: BtClient, p: CurateParams, signal?: Ab
     };
   });
   const rowsFile = await writeJsonlAtomic(join(p.dir, 'dataset-rows.jsonl'), rows);
-  const existing = (await bt.datasetsList(ctx.project.name, { signal })).find((d) => d.name === ctx.datasetName);
+  const existing = (listed ?? (await bt.datasetsList(ctx.project.name, { signal }))).find((d) => d.name === ctx.datasetName);
 
   const meta = (r: DatasetRecordInput) => r.metadata as { split: 'train' | 'validation'; bucket: 'failing' | 'passing'; source_trace_id: string };
   const train = rows.filter((r) => meta(r).split === 'train').length;

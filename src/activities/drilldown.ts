@@ -11,6 +11,7 @@ import { LARGE_FIELD_PAGE_SIZE, experimentSource, isQuotable, sqlString } from '
 import { cleanText } from '../untrusted.js';
 import type { EvalResult, RegressionDrilldown, RowComparison, RowScores } from '../workflows/logic/evidence.js';
 import { readJsonl, writeJsonAtomic, type FileRef } from './files.js';
+import { allInOrder } from './concurrent.js';
 
 /** Regressed rows drilled into (the largest drops). */
 export const DRILLDOWN_ROWS = 3;
@@ -47,14 +48,18 @@ async function readTraces(bt: BtClient, experimentId: string, traceIds: string[]
   if (!ids.length) return { roots, scoreSpans };
   const src = experimentSource(experimentId);
   const inList = ids.map(sqlString).join(', ');
-  const r = await bt.sqlPages(`SELECT root_span_id, input, output, expected FROM ${src} WHERE is_root = true AND root_span_id IN (${inList})`, { signal, pageSize: LARGE_FIELD_PAGE_SIZE, maxRows: ids.length });
+  // The root rows and the score spans are independent reads: both at once.
+  const [r, s] = await allInOrder(signal, [
+    (sig) => bt.sqlPages(`SELECT root_span_id, input, output, expected FROM ${src} WHERE is_root = true AND root_span_id IN (${inList})`, { signal: sig, pageSize: LARGE_FIELD_PAGE_SIZE, maxRows: ids.length }),
+    (sig) =>
+      bt.sqlPages(`SELECT root_span_id, span_attributes, scores, metadata FROM ${src} WHERE is_root = false AND scores IS NOT NULL AND root_span_id IN (${inList})`, {
+        signal: sig,
+        // metadata is a large field: pages of LARGE_FIELD_PAGE_SIZE.
+        pageSize: LARGE_FIELD_PAGE_SIZE,
+        maxRows: ids.length * 50,
+      }),
+  ] as const);
   for (const row of r.data as Record<string, unknown>[]) roots.set(String(row.root_span_id), row);
-  const s = await bt.sqlPages(`SELECT root_span_id, span_attributes, scores, metadata FROM ${src} WHERE is_root = false AND scores IS NOT NULL AND root_span_id IN (${inList})`, {
-    signal,
-    // metadata is a large field: pages of LARGE_FIELD_PAGE_SIZE.
-    pageSize: LARGE_FIELD_PAGE_SIZE,
-    maxRows: ids.length * 50,
-  });
   for (const row of s.data as Record<string, unknown>[]) {
     const id = String(row.root_span_id);
     scoreSpans.set(id, [...(scoreSpans.get(id) ?? []), row]);
@@ -90,8 +95,10 @@ export async function drillIntoRegressions(
     const regs = byKey.get(key)!;
     return { key, regs, traceId: regs[0]!.traceId ?? null, baselineTraceId: baseTrace.get(key) ?? null };
   });
-  const before = await readTraces(bt, p.baseline.experimentId, picked.flatMap((x) => (x.baselineTraceId ? [x.baselineTraceId] : [])), signal);
-  const after = await readTraces(bt, p.next.experimentId, picked.flatMap((x) => (x.traceId ? [x.traceId] : [])), signal);
+  const [before, after] = await allInOrder(signal, [
+    (sig) => readTraces(bt, p.baseline.experimentId, picked.flatMap((x) => (x.baselineTraceId ? [x.baselineTraceId] : [])), sig),
+    (sig) => readTraces(bt, p.next.experimentId, picked.flatMap((x) => (x.traceId ? [x.traceId] : [])), sig),
+  ] as const);
   const rows: RegressionDrilldown[] = picked.map(({ key, regs, traceId, baselineTraceId }) => {
     const b = baselineTraceId ? before.roots.get(baselineTraceId) : undefined;
     const a = traceId ? after.roots.get(traceId) : undefined;

@@ -127,16 +127,26 @@ export function tagValuesOf(rows: Record<string, unknown>[]): string[] {
   return [...counts.entries()].filter(([, k]) => k < tagged).map(([t]) => t).sort();
 }
 
+/** Handles a promise's rejection now (it is awaited later, in the order the reads were made one at a time). */
+function settled<T>(x: Promise<T>): Promise<T> {
+  x.catch(() => undefined);
+  return x;
+}
+
 export async function orient(bt: BtClient, p: OrientParams): Promise<OrientContext> {
   const { config } = p;
   const notes: string[] = [];
   if (!existsSync(config.agentDir)) {
     throw ApplicationFailure.nonRetryable(`agent directory ${config.agentDir} does not exist; pass --agent-dir with the agent's repository`, 'InvalidConfig');
   }
+  // The reads that do not depend on each other start together (`bt status` does not need the project); each is
+  // awaited where the sequential code read it, so a failure is still reported in that order.
+  const projectsP = settled(bt.projectsList());
+  const statusP = settled(bt.status());
   const instructions = await readInstructions(config.agentDir);
 
   // Project, in the seed's order: invocation, .bt/config.json, instruction files, bt projects list.
-  const projects = await bt.projectsList();
+  const projects = await projectsP;
   const btConfig = await readBtConfig(config.agentDir);
   let wanted: { name?: string; id?: string; source: ProjectSource; detail: string } | null = null;
   if (config.project) wanted = { name: config.project, source: 'input', detail: 'given in the invocation' };
@@ -164,14 +174,18 @@ export async function orient(bt: BtClient, p: OrientParams): Promise<OrientConte
   }
   if (!btConfig) notes.push('No .bt/config.json in the agent directory: run `bt setup` there so every bt command targets the right project.');
 
+  // The project's experiments and its newest root spans (schema discovery, below), while the rest is decided.
+  const experimentsP = settled(bt.experimentsList(project.name));
+  const schemaP = settled(bt.sql(`SELECT * FROM ${projectLogs(project.id)} WHERE is_root = true AND ${since(SCHEMA_WINDOWS[0]!)} LIMIT 50`));
+
   // Org for links.
-  const status = await bt.status();
+  const status = await statusP;
   const org = status.org ?? p.orgFallback ?? 'local';
   if (!status.org && !p.orgFallback) notes.push('The Braintrust org name is unknown (bt status has none): set BRAINTRUST_ORG_NAME so the links in the handoff point at your org.');
 
   // Baseline: the invocation / FLYWHEEL_BASELINE_EXPERIMENT, else the newest experiment.
   let baseline: OrientContext['baseline'] = null;
-  const experiments = await bt.experimentsList(project.name);
+  const experiments = await experimentsP;
   if (config.baselineExperiment) {
     const hit = experiments.find((e) => e.id === config.baselineExperiment || e.name === config.baselineExperiment);
     if (!hit) {
@@ -205,8 +219,8 @@ export async function orient(bt: BtClient, p: OrientParams): Promise<OrientConte
   // Schema discovery with progressive widening.
   let sample: Record<string, unknown>[] = [];
   let schemaWindowDays: number | null = null;
-  for (const days of SCHEMA_WINDOWS) {
-    const res = await bt.sql(`SELECT * FROM ${projectLogs(project.id)} WHERE is_root = true AND ${since(days)} LIMIT 50`);
+  for (const [i, days] of SCHEMA_WINDOWS.entries()) {
+    const res = await (i === 0 ? schemaP : bt.sql(`SELECT * FROM ${projectLogs(project.id)} WHERE is_root = true AND ${since(days)} LIMIT 50`));
     if (!res.data.length) continue;
     sample.push(...(res.data as Record<string, unknown>[]));
     schemaWindowDays ??= days;

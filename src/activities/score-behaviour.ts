@@ -4,6 +4,7 @@
  * the scores that rate such answers high); the judgment is pure (src/workflows/logic/measurement.ts).
  */
 import type { BtClient } from '../bt/client.js';
+import { allInOrder } from './concurrent.js';
 import { fieldPath, projectLogs, since, sqlNumber } from '../bt/sql.js';
 import { CONTRADICTION_THRESHOLDS, type ScoreBehaviour, type ScoreBehaviourEvidence } from '../workflows/logic/measurement.js';
 
@@ -55,11 +56,16 @@ export async function checkScoreBehaviour(
     };
     // Only scores that saw such answers at all are returned (the result goes into the workflow's history).
     if (r.erroredScored + r.emptyScored === 0) continue;
-    if (r.erroredHigh + r.emptyHigh >= CONTRADICTION_THRESHOLDS.minRows) {
-      const ex = await bt.sql(contradictionExamplesQuery(p.projectId, score, p.windowDays), { signal });
-      r.exampleTraceIds = ex.data.map((x) => String((x as Record<string, unknown>).root_span_id ?? '')).filter(Boolean);
-    }
     out.push(r);
   }
+  // Example traces of the scores that rate such answers high: independent reads, all at once.
+  const contradicting = out.filter((r) => r.erroredHigh + r.emptyHigh >= CONTRADICTION_THRESHOLDS.minRows);
+  const examples = await allInOrder(
+    signal,
+    contradicting.map((r) => (s: AbortSignal) => bt.sql(contradictionExamplesQuery(p.projectId, r.score, p.windowDays), { signal: s })),
+  );
+  contradicting.forEach((r, i) => {
+    r.exampleTraceIds = examples[i]!.data.map((x) => String((x as Record<string, unknown>).root_span_id ?? '')).filter(Boolean);
+  });
   return { scores: out, query };
 }

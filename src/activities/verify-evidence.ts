@@ -19,6 +19,7 @@ import {
 import { errorShape } from './discover.js';
 import { readJsonl, writeJsonAtomic } from './files.js';
 import { EXPERIMENT_ROWS_CAP } from './evals.js';
+import { allInOrder } from './concurrent.js';
 
 export interface VerifyEvidenceParams {
   baseline: EvalResult;
@@ -90,8 +91,8 @@ export async function experimentFailureRows(
 }
 
 export async function verifyEvidence(bt: BtClient, p: VerifyEvidenceParams, signal?: AbortSignal): Promise<VerifyEvidenceResult> {
-  const base = await experimentFailureRows(bt, p.baseline, signal);
-  const next = await experimentFailureRows(bt, p.next, signal);
+  // The two experiments' rows are independent reads: both at once.
+  const [base, next] = await allInOrder(signal, [(s) => experimentFailureRows(bt, p.baseline, s), (s) => experimentFailureRows(bt, p.next, s)] as const);
   const curated = curatedCohortStats(next.rows, p.curatedRoutes, p.workflowId, p.targetScore);
   const result: VerifyEvidenceResult = {
     newFailurePatterns: newFailurePatterns(base.rows, next.rows, p.targetScore),
