@@ -55,6 +55,12 @@ export const flywheelInputSchema = z
     datasetName: z.string().min(1).optional(),
     maxIterations: z.number().int().min(1).max(10).default(3),
     /**
+     * How many of a run's paired evals (the unchanged agent's train and validation splits; a change's full train and
+     * validation evals) run at once. Each `bt eval` runs the agent on its rows, so 2 doubles the agent's concurrent
+     * calls to its LLM provider: 1 for a provider with tight rate limits.
+     */
+    evalConcurrency: z.number().int().min(1).max(4).default(2),
+    /**
      * Extra environment for `bt eval` (and the eval runner it starts), as PATHS and NAMES only: the worker reads
      * the files and the named variables when it runs the eval, so no value enters workflow history.
      * `dotenv`: load `.env` from agentDir when it exists. `envFiles`: absolute .env-format files (must exist),

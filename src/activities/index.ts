@@ -216,7 +216,7 @@ export function createActivities(deps: ActivityDeps = {}) {
       );
       const notes = record.ignored.map((i) => `${i.file} sets ${i.name}, which the flywheel sets for bt itself: ignored for bt eval.`);
       // Also in the run directory: later activities are sent a reference to it, not the context again.
-      return storeResult(join(ctx.runDir, 'context.json'), 'context', { ...ctx, notes: [...ctx.notes, ...notes], evalEnv: { spec, ...record } });
+      return storeResult(join(ctx.runDir, 'context.json'), 'context', { ...ctx, notes: [...ctx.notes, ...notes], evalEnv: { spec, ...record }, evalConcurrency: config.evalConcurrency ?? 1 });
     },
 
     async discover(p: { ctx: OrientContext; goal: string; windowDays: number; iteration: number; datasetId?: string | null }): Promise<DiscoverEvidence> {

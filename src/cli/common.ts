@@ -66,6 +66,8 @@ export const configFileSchema = z
     retryWindow: z.string().optional(),
     outDir: z.string().optional(),
     datasetName: z.string().optional(),
+    /** How many paired evals run at once (1–4, default 2). */
+    evalConcurrency: z.number().int().min(1).max(4).optional(),
     /** .env-format files for `bt eval` (relative paths resolve against the current directory, like agentDir). */
     envFile: z.union([z.string(), z.array(z.string())]).optional(),
     /** Names of the worker's environment variables passed to `bt eval`. */

@@ -180,6 +180,7 @@ export function registerFleetCommand(program: Command): Command {
     .option('--labeler <cmd>', 'labeler command')
     .option('--window <days>', 'discover window in days (default 7)')
     .option('--max-iterations <n>', 'loop limit per project (default 3)')
+    .option('--eval-concurrency <n>', 'paired evals run at once per project (1-4, default 2; 1 for tight LLM rate limits)')
     .option('--out <dir>', 'where the fleet summary and the per-project handoffs go (default: the current directory)')
     .option('--retry-window <duration>', 'how long transient failures are retried (default 30m)')
     .option('--env-file <path>', 'a .env-format file loaded for `bt eval` (repeatable)', collect)

@@ -52,6 +52,7 @@ export interface RunOptions {
   labeler?: string;
   gateTimeout?: string;
   retryWindow?: string;
+  evalConcurrency?: string;
   out?: string;
   workflowId?: string;
   dataset?: string;
@@ -169,6 +170,9 @@ function checkRunFlags(opts: RunOptions): void {
   if (opts.retryWindow !== undefined && !/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/.test(opts.retryWindow.trim())) {
     throw new CliError(`--retry-window must be a duration such as 30m or 2h (got '${opts.retryWindow}')`, EXIT_CODES.usage);
   }
+  if (opts.evalConcurrency !== undefined && !/^[1-4]$/.test(opts.evalConcurrency.trim())) {
+    throw new CliError(`--eval-concurrency must be a whole number from 1 to 4 (got '${opts.evalConcurrency}')`, EXIT_CODES.usage);
+  }
 }
 
 /**
@@ -229,6 +233,7 @@ export async function buildRunRequest(opts: RunOptions, globals: GlobalOptions, 
     runsDir: join(home, 'runs'),
     ...((opts.dataset ?? cfg.datasetName) ? { datasetName: opts.dataset ?? cfg.datasetName } : {}),
     ...(maxIterations !== undefined ? { maxIterations } : {}),
+    ...((opts.evalConcurrency ?? cfg.evalConcurrency) !== undefined ? { evalConcurrency: Number(opts.evalConcurrency ?? cfg.evalConcurrency) } : {}),
     // bt eval's extra environment: paths and names only (the worker reads the values when it runs the eval).
     dotenv: opts.dotenv === false ? false : (cfg.dotenv ?? true),
     envFiles: (opts.envFile ?? asList(cfg.envFile) ?? []).map((f) => resolve(f)),
@@ -683,6 +688,7 @@ export function registerRunCommand(program: Command): Command {
     .option('--workflow-id <id>', 'default flywheel-<project>-<date>: a second trigger the same day joins the running one')
     .option('--dataset <name>', 'dataset the flywheel curates into (default flywheel-<project>)')
     .option('--max-iterations <n>', 'loop limit (default 3)')
+    .option('--eval-concurrency <n>', "paired evals run at once (train and validation; 1-4, default 2): each runs the agent, so 2 doubles its calls to the LLM provider — 1 for tight rate limits")
     .option('--env-file <path>', 'a .env-format file loaded for `bt eval` (repeatable; later files win; default: .env in the agent directory)', collect)
     .option('--eval-env <name>', "pass this variable of the worker's environment to `bt eval` (repeatable)", collect)
     .option('--no-dotenv', "do not load the agent directory's .env for `bt eval`")

@@ -387,6 +387,7 @@ export function registerScheduleCommands(program: Command): Command {
     .option('--out <dir>', 'where each run writes bt-flywheel-summary.json (default: the current directory)')
     .option('--dataset <name>', 'dataset the flywheel curates into')
     .option('--max-iterations <n>', 'loop limit (default 3)')
+    .option('--eval-concurrency <n>', 'paired evals run at once (1-4, default 2; 1 for tight LLM rate limits)')
     .option('--env-file <path>', 'a .env-format file loaded for `bt eval` (repeatable; default: .env in the agent directory)', collect)
     .option('--eval-env <name>', "pass this variable of the worker's environment to `bt eval` (repeatable)", collect)
     .option('--no-dotenv', "do not load the agent directory's .env for `bt eval`")

@@ -44,6 +44,8 @@ export interface OrientContext {
    * they resolved to on the worker at Orient. Absent in histories recorded before it existed.
    */
   evalEnv?: EvalEnvRecord;
+  /** Paired evals run at once (config `evalConcurrency`). Absent in histories recorded before it existed: one at a time. */
+  evalConcurrency?: number;
   notes: string[];
   /**
    * The same context, as Orient wrote it to the run directory (`context.json`): activities are sent this reference
