@@ -18,6 +18,7 @@ import type { FlywheelConfig } from '../../schemas/flywheel-input.js';
 import type { ChangeArtifact, DiscoverEvidence, EvalResult, RowComparison } from '../workflows/logic/evidence.js';
 import { diagnose, type RouteTarget } from '../workflows/logic/diagnose.js';
 import { textDigest } from '../workflows/logic/digest.js';
+import { internQueries } from '../workflows/logic/query-table.js';
 import type { BriefRef, ChangeAgentResult, CurateResult, CurationPlan, DiagnosisRecipe, HandoffPaths, OrientContext, PrepareScorersResult, PushScorersResult, RevertResult } from '../workflows/types.js';
 import { renderBrief, runChangeAgent as runChange, type BriefInput } from './change-agent.js';
 import { curateDataset as curate, prepareCuration as prepareCurationRows, upsertCuration as upsertCurationRows, type CurateParams } from './curate.js';
@@ -219,9 +220,14 @@ export function createActivities(deps: ActivityDeps = {}) {
       return storeResult(join(ctx.runDir, 'context.json'), 'context', { ...ctx, notes: [...ctx.notes, ...notes], evalEnv: { spec, ...record } });
     },
 
+    /**
+     * The evidence, as written to the run directory, with its query texts once each (`queryTable`; every `query` field
+     * is a `queryNo` into it): the workflow expands it (expandQueries) before reading it. Same evidence, a third less
+     * history (a grouped query is cited by each of its cohorts).
+     */
     async discover(p: { ctx: OrientContext; goal: string; windowDays: number; iteration: number; datasetId?: string | null }): Promise<DiscoverEvidence> {
       const hb = heartbeatFn();
-      return guarded(() =>
+      const evidence = await guarded(() =>
         runDiscover(
           bt({}, p.ctx.agentDir),
           { ...p, dir: phaseDir(p.ctx.runDir, '', p.iteration, 'discover'), now: clock() },
@@ -229,6 +235,7 @@ export function createActivities(deps: ActivityDeps = {}) {
           (what) => hb({ what }),
         ),
       );
+      return internQueries(evidence);
     },
 
     async curateDataset(p: CurationParams): Promise<CurateResult> {

@@ -24,6 +24,7 @@ import type { Outcome } from './logic/decide.js';
 import { diagnose, isHealthy, type DiagnoseOptions, type Diagnosis, type Route } from './logic/diagnose.js';
 import { contradictionFindings, withContradictions } from './logic/measurement.js';
 import { textDigest } from './logic/digest.js';
+import { expandQueries } from './logic/query-table.js';
 import type { DiscoverEvidence, EvalResult, RowComparison } from './logic/evidence.js';
 import { applyPlanAnswer, experimentName, planText, routeForNext } from './plan.js';
 import { activityProxies, claimActs } from './proxies.js';
@@ -109,7 +110,8 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
       if (rediscover || !evidence) {
         // DISCOVER
         run.enter('discover', 'querying the evidence planes');
-        evidence = await acts.discover({ ctx, goal: cfg.goal, windowDays: cfg.windowDays, iteration, datasetId: run.datasetId });
+        // Its query texts come once each (queryTable); expanded here, so the workflow reads the evidence Discover wrote.
+        evidence = expandQueries(await acts.discover({ ctx, goal: cfg.goal, windowDays: cfg.windowDays, iteration, datasetId: run.datasetId }));
         // DIAGNOSE (pure)
         run.enter('diagnose', 'building the plan');
         // Coverage gaps of normally scoring cohorts are dataset routes since 'coverage-gap-routes' (older histories planned without them).
