@@ -20,7 +20,8 @@ import { diagnose, type RouteTarget } from '../workflows/logic/diagnose.js';
 import { textDigest } from '../workflows/logic/digest.js';
 import { internQueries } from '../workflows/logic/query-table.js';
 import type { BriefRef, ChangeAgentResult, CurateResult, CurationPlan, DiagnosisRecipe, HandoffPaths, OrientContext, PrepareScorersResult, PushScorersResult, RevertResult } from '../workflows/types.js';
-import { renderBrief, runChangeAgent as runChange, type BriefInput } from './change-agent.js';
+import { renderBrief, runChangeAgent as runChange } from './change-agent.js';
+import { resolveBrief, type BriefSent } from './brief-ref.js';
 import { curateDataset as curate, prepareCuration as prepareCurationRows, upsertCuration as upsertCurationRows, type CurateParams } from './curate.js';
 import { clockFromEnv, type Clock } from '../clock.js';
 import { discover as runDiscover } from './discover.js';
@@ -75,6 +76,12 @@ function heartbeatFn(): (detail?: unknown) => void {
  * minute and a live one is never taken for dead. The SDK sends at most one heartbeat per 0.8 × heartbeatTimeout.
  */
 export const KEEPALIVE_HEARTBEAT_MS = 10_000;
+
+/**
+ * What of an eval result stays in its stored file only: the per-row scores file is read by compareRuns, verifyEvidence
+ * and the handoff, which are sent the reference; the workflow decides on the means and distributions.
+ */
+const EVAL_FILE_ONLY = ['rowsFile'] as const;
 
 /** Activities that read the references in their input themselves (leniently: the handoff is always written). */
 const RESOLVES_OWN_REFERENCES = new Set(['writeHandoff']);
@@ -270,15 +277,21 @@ export function createActivities(deps: ActivityDeps = {}) {
      * nothing is written to Braintrust. The gate shows the counts and sample this returns.
      */
     async prepareCuration(p: CurationParams): Promise<CurationPlan> {
-      return curation(p, prepareCurationRows);
+      const plan = await curation(p, prepareCurationRows);
+      // The sample rows' record ids are not shown at the gate (their trace ids are): they stay in the plan file.
+      return { ...plan, sampleRows: plan.sampleRows.map(({ id: _id, ...row }) => row) };
     },
 
     /** Curation, step 2 (after the write gate approved it): the prepared rows upserted into the dataset. */
     async upsertCuration(p: { ctx: OrientContext; planFile: FileRef }): Promise<CurateResult> {
-      return guarded(() => upsertCurationRows(bt({}, p.ctx.agentDir), p, signal()));
+      // The cohorts the rows cover stay in the plan file (the workflow does not read them).
+      const { cohorts: _cohorts, ...result } = await guarded(() => upsertCurationRows(bt({}, p.ctx.agentDir), p, signal()));
+      return result;
     },
 
-    async runChangeAgent(p: { brief: BriefInput; command: string[]; timeoutMs: number; agentEnv?: string[]; scorerPush?: 'separate' }): Promise<ChangeAgentResult> {
+    async runChangeAgent(sent: { brief: BriefSent; command: string[]; timeoutMs: number; agentEnv?: string[]; scorerPush?: 'separate' }): Promise<ChangeAgentResult> {
+      // Routes and findings sent by reference are recomputed from the evidence (src/activities/brief-ref.ts).
+      const p = { ...sent, brief: await resolveBrief(sent.brief) };
       const dir = phaseDir(p.brief.ctx.runDir, '', p.brief.iteration, `improve-${p.brief.artifact}`);
       return oncePerExecution(join(dir, 'change-agent-result.json'), () =>
         guarded(() => runChange(bt({}, p.brief.ctx.agentDir), { ...p, dir, workerEnv }, signal(), heartbeatFn())),
@@ -301,7 +314,8 @@ export function createActivities(deps: ActivityDeps = {}) {
     },
 
     /** Writes a change brief for a person or a later change agent (no change agent configured). */
-    async writeBrief(brief: BriefInput): Promise<BriefRef> {
+    async writeBrief(sent: BriefSent): Promise<BriefRef> {
+      const brief = await resolveBrief(sent);
       const body = renderBrief(brief);
       const ref = await writeFileAtomic(join(phaseDir(brief.ctx.runDir, '', brief.iteration, `improve-${brief.artifact}`), 'brief.md'), body);
       return { path: ref.path, body };
@@ -310,7 +324,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     async loadBaseline(ctx: OrientContext): Promise<EvalResult | null> {
       const dir = join(ctx.runDir, 'baseline');
       const result = await guarded(() => loadBase(bt({}, ctx.agentDir), ctx, dir, signal()));
-      return result && storeResult(join(dir, 'baseline-eval.json'), 'eval', result);
+      return result && storeResult(join(dir, 'baseline-eval.json'), 'eval', result, EVAL_FILE_ONLY);
     },
 
     async runEval(p: Omit<RunEvalParams, 'dir'> & { iteration: number }): Promise<EvalResult> {
@@ -331,7 +345,7 @@ export function createActivities(deps: ActivityDeps = {}) {
         return guarded(() => runEvalCmd(bt(extra, p.cwd, values), { ...p, dir, ...(key ? { checkpointKey: key } : {}) }, signal()));
       });
       // Also in the run directory: compareRuns and the handoff are sent a reference to it, not the result again.
-      return storeResult(join(dir, `${p.runMode}-${p.split}-eval.json`), 'eval', result);
+      return storeResult(join(dir, `${p.runMode}-${p.split}-eval.json`), 'eval', result, EVAL_FILE_ONLY);
     },
 
     async compareRuns(p: { baseline: EvalResult; next: EvalResult; tolerance: number; runDir: string; iteration: number }): Promise<RowComparison> {

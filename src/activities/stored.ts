@@ -16,11 +16,17 @@ const MAX_DEPTH = 4;
 /** The field a whole object of each kind always has (a reference never has it). */
 const BODY_KEY: Record<StoredRef['kind'], string> = { context: 'runDir', eval: 'experimentId' };
 
-/** Writes `value` to `path` and returns it with its reference (the file holds it without `stored`). */
-export async function storeResult<T extends object>(path: string, kind: StoredRef['kind'], value: T): Promise<T & { stored: StoredRef }> {
+/**
+ * Writes `value` to `path` and returns it with its reference (the file holds it without `stored`). `fileOnly`: fields
+ * left out of what is returned (the workflow never reads them; activities it sends the reference to get them from the
+ * file), so they do not enter history.
+ */
+export async function storeResult<T extends object, K extends keyof T = never>(path: string, kind: StoredRef['kind'], value: T, fileOnly: readonly K[] = []): Promise<Omit<T, K> & { stored: StoredRef }> {
   const { stored: _old, ...body } = value as T & { stored?: unknown };
   const ref = await writeJsonAtomic(path, body);
-  return { ...(body as T), stored: { path: ref.path, sha256: ref.sha256, bytes: ref.bytes, kind } };
+  const returned: Record<string, unknown> = { ...body };
+  for (const k of fileOnly) delete returned[k as string];
+  return { ...(returned as Omit<T, K>), stored: { path: ref.path, sha256: ref.sha256, bytes: ref.bytes, kind } };
 }
 
 export class StoredFileError extends Error {

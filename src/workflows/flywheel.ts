@@ -25,6 +25,7 @@ import { diagnose, isHealthy, type DiagnoseOptions, type Diagnosis, type Route }
 import { contradictionFindings, withContradictions } from './logic/measurement.js';
 import { textDigest } from './logic/digest.js';
 import { expandQueries } from './logic/query-table.js';
+import type { DiagnosisSource } from './logic/brief-ref.js';
 import type { DiscoverEvidence, EvalResult, RowComparison } from './logic/evidence.js';
 import { applyPlanAnswer, experimentName, planText, routeForNext } from './plan.js';
 import { activityProxies, claimActs } from './proxies.js';
@@ -78,6 +79,8 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
   let diagnosis: Diagnosis | null = null;
   /** The options the last diagnosis was made with (the handoff recomputes it from the evidence file with them). */
   let diagnoseOptions: DiagnoseOptions | null = null;
+  /** How an activity recomputes `diagnosis` from the evidence file (null: it cannot; briefs carry their routes). */
+  let diagnosisSource: DiagnosisSource | null = null;
   /** The pinned baseline: reported in the handoff and used for the per-row comparison. */
   let baseline: EvalResult | null = null;
   let comparison: RowComparison | null = null;
@@ -121,12 +124,19 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
           coverageGapRoutes: patched('coverage-gap-routes'),
         };
         diagnosis = diagnose(evidence, diagnoseOptions);
+        const diagnosed = JSON.stringify(diagnosis);
         // Score vs behaviour: errored or empty answers scored high make a measurement route (src/workflows/logic/measurement.ts).
         if (evidence.scores.length && patched(SCORE_BEHAVIOUR_PATCH)) {
           run.doing('checking scores against behaviour');
           const behaviour = await acts.checkScoreBehaviour({ ctx, scores: evidence.scores.map((s) => s.name), windowDays: evidence.window.days });
           diagnosis = withContradictions(diagnosis, contradictionFindings(behaviour, { from: evidence.window.from, to: evidence.window.to, days: evidence.window.days }));
         }
+        // Briefs name this diagnosis' routes by id when an activity can recompute it from the evidence file (logic/brief-ref.ts).
+        const acted = JSON.stringify(diagnosis);
+        diagnosisSource =
+          evidence.file && acted === diagnosed
+            ? { evidenceFile: { path: evidence.file.path, sha256: evidence.file.sha256 }, ...diagnoseOptions, binaryScores: ctx.binaryScores, digest: textDigest(acted) }
+            : null;
         status.findings = diagnosis.findings.map((f) => `${f.severity}: ${f.title}`);
         if (iteration === 1 && isHealthy(diagnosis)) break;
         plan = diagnosis.routes.filter((r) => r.artifact !== 'none');
@@ -148,7 +158,7 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
 
       // IMPROVE
       run.enter('improve', 'applying the plan');
-      const improved = await improve(run, ctx, plan, evidence!, diagnosis!, iteration);
+      const improved = await improve(run, ctx, plan, evidence!, diagnosis!, iteration, diagnosisSource);
       run.changes.push(...improved.changes);
       // Status shows this iteration's code changes with their diffs from here on; so does the routing gate.
       const shownChanges = run.showChanges(improved.changes);

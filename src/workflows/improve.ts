@@ -7,6 +7,7 @@ import { patched } from '@temporalio/workflow';
 import { durationMs } from '../../schemas/flywheel-input.js';
 import { curationGate } from './gate-text.js';
 import { attemptsFrom } from './logic/attempts.js';
+import { briefFindings, routesByReference, type DiagnosisSource } from './logic/brief-ref.js';
 import { scorersNeedingLabels } from './logic/measurement.js';
 import { commandText } from './logic/redact.js';
 import type { Diagnosis, Route } from './logic/diagnose.js';
@@ -49,7 +50,15 @@ function sampleText(res: CurateResult): string {
   return `; ${parts.join(', ')}`;
 }
 
-export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[], evidence: DiscoverEvidence, diagnosis: Diagnosis, iteration: number): Promise<ImproveResult> {
+export async function improve(
+  run: FlywheelRun,
+  ctx: OrientContext,
+  plan: Route[],
+  evidence: DiscoverEvidence,
+  diagnosis: Diagnosis,
+  iteration: number,
+  diagnosisSource: DiagnosisSource | null = null,
+): Promise<ImproveResult> {
   const { cfg, gates } = run;
   const changes: ChangeRecord[] = [];
   const result: ImproveResult = { changes, before: {}, halted: false };
@@ -125,7 +134,7 @@ export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[
   for (const { artifact, routes } of groups) {
     const ids = routes.map((r) => r.id);
     const findingIds = [...new Set(routes.flatMap((r) => r.findingIds))];
-    const findings = diagnosis.findings.filter((f) => findingIds.includes(f.id)).map((f) => ({ id: f.id, title: f.title, detail: f.detail, exampleTraceIds: f.exampleTraceIds }));
+    const findings = briefFindings(diagnosis, routes);
     // From iteration 2 on, the brief says what the earlier iterations tried, what they measured and why they were not
     // accepted, and asks for a different approach.
     const previousAttempts = attemptsFrom(run.decisions, run.changes);
@@ -133,7 +142,17 @@ export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[
     const scorers = artifact === 'measurement' ? (measurementScorers ?? []) : [];
     const pulled = scorers.filter((s) => s.file);
     const pulledText = pulled.length ? ` (pulled from Braintrust: ${pulled.map((s) => `${s.slug} → ${s.file}`).join(', ')})` : '';
-    const brief = { ctx, goal: cfg.goal, iteration, artifact, routes, findings, ...(previousAttempts.length ? { previousAttempts } : {}), ...(scorers.length ? { scorers } : {}) };
+    // The routes and findings by reference when the activity can recompute them from the evidence (logic/brief-ref.ts).
+    const routesRef = routesByReference(routes, diagnosis, diagnosisSource);
+    const brief = {
+      ctx,
+      goal: cfg.goal,
+      iteration,
+      artifact,
+      ...(routesRef ? { routes: [], findings: [], routesRef } : { routes, findings }),
+      ...(previousAttempts.length ? { previousAttempts } : {}),
+      ...(scorers.length ? { scorers } : {}),
+    };
     const title = routes.length === 1 ? routes[0]!.title : `${routes.length} ${artifact} problems (${ids.join(', ')})`;
     const record = (files: string[], description: string, appliedBy: string, extra: Partial<ChangeRecord> = {}) =>
       changes.push({ id: `i${iteration}-${artifact}`, iteration, routeId: ids.join(','), findingIds, artifact, description, files, appliedBy, ...extra });

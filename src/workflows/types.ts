@@ -98,16 +98,19 @@ export interface CurateResult extends CurationCounts {
   datasetId: string | null;
   created: boolean;
   upserted: number;
-  /** Cohort keys the curated rows cover (for the coverage comparison). */
-  cohorts: string[];
+  /**
+   * Cohort keys the curated rows cover (for the coverage comparison). In the curation plan file only (not returned to
+   * the workflow, which never reads it) since upsertCuration results went to history without it.
+   */
+  cohorts?: string[];
   /** A few rows (empty since the write gate shows the sample from prepareCuration). */
   sampleRows: { id: string; input: string; expected: string | null; bucket: string }[];
 }
 
 /** One curated row as the write gate shows it (production text: stripped of control characters and cut). */
 export interface CuratedSampleRow {
-  /** The dataset record id. */
-  id: string;
+  /** The dataset record id (`flywheel:<project id>:<trace id>`); in the plan file only since prepareCuration's result left it out. */
+  id?: string;
   /** The production trace the row came from. */
   traceId: string;
   bucket: 'failing' | 'passing';

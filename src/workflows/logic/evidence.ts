@@ -320,8 +320,11 @@ export interface EvalResult {
   rowCount: number;
   /** Rows whose task or scorer raised. */
   errorCount: number;
-  /** JSONL of `RowScores`, for the per-row comparison. */
-  rowsFile: FileRef | null;
+  /**
+   * JSONL of `RowScores`, for the per-row comparison. Only in the stored result (`stored`) since results went to the
+   * workflow without it (issue 9: the workflow never reads it; the activities it sends the result to read the file).
+   */
+  rowsFile?: FileRef | null;
   distributions?: ScoreDistribution[];
   /**
    * Set when the experiment had more spans than the loader's cap: the means and the per-row comparison cover only
