@@ -19,7 +19,7 @@ import type { ChangeArtifact, DiscoverEvidence, EvalResult, RowComparison } from
 import { diagnose, type RouteTarget } from '../workflows/logic/diagnose.js';
 import { textDigest } from '../workflows/logic/digest.js';
 import { internQueries } from '../workflows/logic/query-table.js';
-import type { BriefRef, ChangeAgentResult, CurateResult, CurationPlan, DiagnosisRecipe, HandoffPaths, OrientContext, PrepareScorersResult, PushScorersResult, RevertResult } from '../workflows/types.js';
+import type { BriefRef, ChangeAgentResult, CurateResult, CurationPlan, DiagnosisRecipe, HandoffPaths, OrientContext, PrepareScorersResult, PushScorersResult, RevertResult, StoredRef } from '../workflows/types.js';
 import { renderBrief, runChangeAgent as runChange } from './change-agent.js';
 import { resolveBrief, type BriefSent } from './brief-ref.js';
 import { curateDataset as curate, prepareCuration as prepareCurationRows, upsertCuration as upsertCurationRows, type CurateParams } from './curate.js';
@@ -81,7 +81,7 @@ export const KEEPALIVE_HEARTBEAT_MS = 10_000;
  * What of an eval result stays in its stored file only: the per-row scores file is read by compareRuns, verifyEvidence
  * and the handoff, which are sent the reference; the workflow decides on the means and distributions.
  */
-const EVAL_FILE_ONLY = ['rowsFile'] as const;
+const EVAL_FILE_ONLY = ['rowsFile'] as const satisfies readonly (keyof EvalResult)[];
 
 /** Activities that read the references in their input themselves (leniently: the handoff is always written). */
 const RESOLVES_OWN_REFERENCES = new Set(['writeHandoff']);
@@ -164,6 +164,19 @@ async function guarded<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** What runEval is asked (`cwd`: the working tree; `slim`: see runEval). */
+type RunEvalInput = Omit<RunEvalParams, 'dir'> & { iteration: number; slim?: { distributions: boolean } };
+/** What compareRuns is asked. */
+interface CompareInput {
+  baseline: EvalResult;
+  next: EvalResult;
+  tolerance: number;
+  runDir: string;
+  iteration: number;
+}
+/** What verifyEvidence is asked. */
+type VerifyInput = Omit<VerifyEvidenceParams, 'dir'> & { runDir: string; iteration: number; agentDir: string };
+
 /** What the curation activities are asked: one dataset route's targets in the evidence window. */
 interface CurationParams {
   ctx: OrientContext;
@@ -212,6 +225,47 @@ export function createActivities(deps: ActivityDeps = {}) {
       if (err instanceof EvalEnvError) throw ApplicationFailure.nonRetryable(`eval environment: ${err.message}`, 'EvalEnv');
       throw err;
     }
+  };
+
+  const evalOne = async (p: RunEvalInput): Promise<EvalResult> => {
+    const extra = {
+      FLYWHEEL_EVAL_SPLIT: p.split,
+      FLYWHEEL_EXPERIMENT_NAME: p.experimentName,
+      // Eval files put this into the experiment's metadata (`flywheel_run`), so Orient never takes the flywheel's
+      // own experiments for the project's baseline (it also recognizes the flywheel's experiment names).
+      FLYWHEEL_RUN_MODE: p.experimentName.match(/-i\d+-([a-z]+)-[^-]+$/)?.[1] ?? p.runMode,
+      FLYWHEEL_EVAL_DATASET: p.useDataset ? p.ctx.datasetName : undefined,
+      BRAINTRUST_DEFAULT_PROJECT: p.ctx.project.name,
+    };
+    const dir = phaseDir(p.ctx.runDir, '', p.iteration, 'verify');
+    const result = await oncePerExecution(join(dir, `${p.runMode}-${p.split}-result.json`), async () => {
+      // Read now, on this worker; only this bt eval (and the runner it starts) gets the values.
+      const values = p.ctx.evalEnv ? loadEvalEnv(p.ctx.evalEnv.spec).values : {};
+      const key = executionKey();
+      return guarded(() => runEvalCmd(bt(extra, p.cwd, values), { ...p, dir, ...(key ? { checkpointKey: key } : {}) }, signal()));
+    });
+    // Also in the run directory: compareRuns and the handoff are sent a reference to it, not the result again.
+    const fileOnly: (keyof EvalResult)[] = p.slim ? [...EVAL_FILE_ONLY, 'url', ...(p.slim.distributions ? [] : ['distributions' as const])] : [...EVAL_FILE_ONLY];
+    return storeResult(join(dir, `${p.runMode}-${p.split}-eval.json`), 'eval', result, fileOnly) as Promise<EvalResult & { stored: StoredRef }>;
+  };
+
+  const compareOne = async (p: CompareInput): Promise<RowComparison> => {
+    const dir = phaseDir(p.runDir, '', p.iteration, 'verify');
+    const cmp = await compare(p.baseline, p.next, p.tolerance, dir);
+    if (!cmp.regressions.length) return cmp;
+    // The largest regressions, drilled into for the handoff. Best effort: the comparison stands without it.
+    try {
+      const file = await guarded(() => drillIntoRegressions(bt(), { baseline: p.baseline, next: p.next, comparison: cmp, dir }, signal()));
+      return file ? { ...cmp, drilldown: file } : cmp;
+    } catch (err) {
+      if (signal()?.aborted) throw err;
+      return { ...cmp, drilldownError: `the regressed rows could not be drilled into: ${((err as Error).message ?? String(err)).split('\n')[0]!.slice(0, 300)}` };
+    }
+  };
+
+  const verifyOne = async (p: VerifyInput): Promise<VerifyEvidenceResult> => {
+    const { runDir, iteration, agentDir, ...rest } = p;
+    return guarded(() => computeVerifyEvidence(bt({}, agentDir), { ...rest, dir: phaseDir(runDir, '', iteration, 'verify') }, signal()));
   };
 
   return keepAlive({
@@ -327,48 +381,50 @@ export function createActivities(deps: ActivityDeps = {}) {
       return result && storeResult(join(dir, 'baseline-eval.json'), 'eval', result, EVAL_FILE_ONLY);
     },
 
-    async runEval(p: Omit<RunEvalParams, 'dir'> & { iteration: number }): Promise<EvalResult> {
-      const extra = {
-        FLYWHEEL_EVAL_SPLIT: p.split,
-        FLYWHEEL_EXPERIMENT_NAME: p.experimentName,
-        // Eval files put this into the experiment's metadata (`flywheel_run`), so Orient never takes the flywheel's
-        // own experiments for the project's baseline (it also recognizes the flywheel's experiment names).
-        FLYWHEEL_RUN_MODE: p.experimentName.match(/-i\d+-([a-z]+)-[^-]+$/)?.[1] ?? p.runMode,
-        FLYWHEEL_EVAL_DATASET: p.useDataset ? p.ctx.datasetName : undefined,
-        BRAINTRUST_DEFAULT_PROJECT: p.ctx.project.name,
-      };
-      const dir = phaseDir(p.ctx.runDir, '', p.iteration, 'verify');
-      const result = await oncePerExecution(join(dir, `${p.runMode}-${p.split}-result.json`), async () => {
-        // Read now, on this worker; only this bt eval (and the runner it starts) gets the values.
-        const values = p.ctx.evalEnv ? loadEvalEnv(p.ctx.evalEnv.spec).values : {};
-        const key = executionKey();
-        return guarded(() => runEvalCmd(bt(extra, p.cwd, values), { ...p, dir, ...(key ? { checkpointKey: key } : {}) }, signal()));
-      });
-      // Also in the run directory: compareRuns and the handoff are sent a reference to it, not the result again.
-      return storeResult(join(dir, `${p.runMode}-${p.split}-eval.json`), 'eval', result, EVAL_FILE_ONLY);
+    /**
+     * `slim` (sent by workflows since issue 9's history cuts): the result returned holds only what the workflow reads —
+     * ids, means, counts and, when `slim.distributions`, the score distributions; the URL (and the distributions
+     * otherwise) stay in the stored file, which every later reader is sent. Without it, the whole result (minus the rows
+     * file, which only the activities sent the reference read).
+     */
+    async runEval(p: RunEvalInput): Promise<EvalResult> {
+      return evalOne(p);
     },
 
-    async compareRuns(p: { baseline: EvalResult; next: EvalResult; tolerance: number; runDir: string; iteration: number }): Promise<RowComparison> {
-      const dir = phaseDir(p.runDir, '', p.iteration, 'verify');
-      const cmp = await compare(p.baseline, p.next, p.tolerance, dir);
-      if (!cmp.regressions.length) return cmp;
-      // The largest regressions, drilled into for the handoff. Best effort: the comparison stands without it.
-      try {
-        const file = await guarded(() => drillIntoRegressions(bt(), { baseline: p.baseline, next: p.next, comparison: cmp, dir }, signal()));
-        return file ? { ...cmp, drilldown: file } : cmp;
-      } catch (err) {
-        if (signal()?.aborted) throw err;
-        return { ...cmp, drilldownError: `the regressed rows could not be drilled into: ${((err as Error).message ?? String(err)).split('\n')[0]!.slice(0, 300)}` };
-      }
+    /**
+     * Several evals one after another in one activity (the unchanged agent's train and validation splits; a change's
+     * full train and validation evals): one activity in history instead of one per eval (issue 9). Each eval is its
+     * own execution step as in runEval (a retry reuses the evals already finished). The context and working tree are
+     * sent once for all of them.
+     */
+    async runEvals(p: { ctx: OrientContext; cwd: string; runs: Omit<RunEvalInput, 'ctx' | 'cwd'>[] }): Promise<EvalResult[]> {
+      const out: EvalResult[] = [];
+      for (const run of p.runs) out.push(await evalOne({ ...run, ctx: p.ctx, cwd: p.cwd }));
+      return out;
+    },
+
+    async compareRuns(p: CompareInput): Promise<RowComparison> {
+      return compareOne(p);
     },
 
     /**
      * Verify's routing evidence: failure shapes of the new run absent from the baseline, and the cohorts curated this
      * run that the evaluated split does not cover or that still fail (src/activities/verify-evidence.ts).
      */
-    async verifyEvidence(p: Omit<VerifyEvidenceParams, 'dir'> & { runDir: string; iteration: number; agentDir: string }): Promise<VerifyEvidenceResult> {
-      const { runDir, iteration, agentDir, ...rest } = p;
-      return guarded(() => computeVerifyEvidence(bt({}, agentDir), { ...rest, dir: phaseDir(runDir, '', iteration, 'verify') }, signal()));
+    async verifyEvidence(p: VerifyInput): Promise<VerifyEvidenceResult> {
+      return verifyOne(p);
+    },
+
+    /**
+     * The per-row comparison and the routing evidence of one validation run against the baseline, in one activity
+     * (issue 9: one activity in history instead of two). The routing evidence returned is what Verify decides with;
+     * the curated cohorts' statistics stay in its evidence file.
+     */
+    async compareAndVerify(p: CompareInput & { evidence: Omit<VerifyInput, 'baseline' | 'next' | 'runDir' | 'iteration'> }): Promise<{ comparison: RowComparison; evidence: Pick<VerifyEvidenceResult, 'newFailurePatterns' | 'remainingGaps' | 'rows'> }> {
+      const { evidence: e, ...cmp } = p;
+      const comparison = await compareOne(cmp);
+      const { newFailurePatterns, remainingGaps, rows } = await verifyOne({ ...e, baseline: p.baseline, next: p.next, runDir: p.runDir, iteration: p.iteration });
+      return { comparison, evidence: { newFailurePatterns, remainingGaps, rows } };
     },
 
     /** Builds, validates and writes the handoff; validation failures are not retryable. */

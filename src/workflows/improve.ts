@@ -29,6 +29,14 @@ export const SCORER_ACTIVITIES_PATCH = 'measurement-scorer-activities';
  */
 export const CURATION_GATE_PATCH = 'curation-gate-shows-candidates';
 
+/**
+ * patched() id: Verify's paired steps run as one activity each — the unchanged agent's train and validation evals
+ * (runEvals), a change's full train and validation evals (runEvals), the per-row comparison and the routing evidence
+ * (compareAndVerify) — so a run's history has three activities fewer per iteration (issue 9). Histories recorded
+ * before schedule runEval, runEval, compareRuns, verifyEvidence one by one.
+ */
+export const FEWER_ACTIVITIES_PATCH = 'fewer-verify-activities';
+
 /** Code artifacts, in the order their changes are made. */
 const CODE_ARTIFACTS = ['measurement', 'instrumentation', 'agent'] as const;
 
@@ -123,10 +131,16 @@ export async function improve(
   }
   if (groups.length && run.datasetId && ctx.evalFiles.length) {
     run.doing('evaluating the unchanged agent on the curated splits');
-    const before = (split: 'train' | 'validation') =>
-      run.io.longActs.runEval({ ctx, cwd: ctx.agentDir, split, runMode: 'baseline', experimentName: experimentName(run.info.workflowId, iteration, 'before', split), useDataset: true, iteration });
-    const train = await before('train');
-    const validation = await before('validation');
+    // slim: decide() reads the validation split's distributions only (the rest of each result stays in its stored file).
+    const beforeArgs = (split: 'train' | 'validation') =>
+      ({ split, runMode: 'baseline', experimentName: experimentName(run.info.workflowId, iteration, 'before', split), useDataset: true, iteration, slim: { distributions: split === 'validation' } }) as const;
+    const before = (split: 'train' | 'validation') => run.io.longActs.runEval({ ctx, cwd: ctx.agentDir, ...beforeArgs(split) });
+    // Both splits in one activity since FEWER_ACTIVITIES_PATCH (older histories: one runEval each).
+    const [train, validation] = (
+      patched(FEWER_ACTIVITIES_PATCH)
+        ? await run.io.longActs.runEvals({ ctx, cwd: ctx.agentDir, runs: [beforeArgs('train'), beforeArgs('validation')] })
+        : [await before('train'), await before('validation')]
+    ) as [EvalResult, EvalResult];
     result.before = { train, validation };
     run.evals.push({ ...train, iteration }, { ...validation, iteration });
   }
