@@ -3,13 +3,12 @@
  * from Discover's evidence file (sha256-checked) with the options the workflow used, and the brief's routes and
  * findings taken from it. A brief sent whole (workflows of older releases, routes made up after Verify) passes through.
  */
-import { readFile } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { diagnose } from '../workflows/logic/diagnose.js';
 import type { DiscoverEvidence } from '../workflows/logic/evidence.js';
 import { briefFindings, diagnoseOptionsOf, type BriefRoutesRef } from '../workflows/logic/brief-ref.js';
 import type { BriefInput } from './change-agent.js';
-import { sha256 } from './files.js';
+import { EvidenceFileError, numbered, readEvidenceFile } from './evidence-file.js';
 
 /** A brief as the workflow sends it: whole, or with `routesRef` in place of its routes and findings. */
 export type BriefSent = BriefInput & { routesRef?: BriefRoutesRef };
@@ -18,14 +17,15 @@ export async function resolveBrief(sent: BriefSent): Promise<BriefInput> {
   const { routesRef, ...brief } = sent;
   if (!routesRef) return brief;
   const fail = (why: string) => ApplicationFailure.nonRetryable(`the change brief's routes cannot be recomputed: ${why}`, 'BriefReference');
-  let text: string;
+  let evidence: DiscoverEvidence;
   try {
-    text = await readFile(routesRef.evidenceFile.path, 'utf8');
+    evidence = await readEvidenceFile(routesRef.evidenceFile);
   } catch (err) {
-    throw fail(`the evidence ${routesRef.evidenceFile.path} cannot be read (${(err as Error).message.split('\n')[0]})`);
+    if (err instanceof EvidenceFileError) throw fail(err.message);
+    throw err;
   }
-  if (sha256(text) !== routesRef.evidenceFile.sha256) throw fail(`the evidence ${routesRef.evidenceFile.path} changed after Discover wrote it`);
-  const diagnosis = diagnose(JSON.parse(text) as DiscoverEvidence, diagnoseOptionsOf(routesRef));
+  // The workflow diagnosed the evidence with numbered queries: so does this (routes and findings do not quote queries).
+  const diagnosis = diagnose(routesRef.queriesByNumber ? numbered(evidence).evidence : evidence, diagnoseOptionsOf(routesRef));
   const routes = routesRef.routeIds.map((id) => diagnosis.routes.find((r) => r.id === id));
   const missing = routesRef.routeIds.filter((_, i) => !routes[i]);
   if (missing.length) throw fail(`the diagnosis of the evidence has no route ${missing.join(', ')} (this worker's code differs from the workflow's?)`);

@@ -18,7 +18,8 @@ import type { FlywheelConfig } from '../../schemas/flywheel-input.js';
 import type { ChangeArtifact, DiscoverEvidence, EvalResult, RowComparison } from '../workflows/logic/evidence.js';
 import { diagnose, type RouteTarget } from '../workflows/logic/diagnose.js';
 import { textDigest } from '../workflows/logic/digest.js';
-import { internQueries } from '../workflows/logic/query-table.js';
+import { numberQueries } from '../workflows/logic/query-table.js';
+import { numbered, withQueryTexts } from './evidence-file.js';
 import type { BriefRef, ChangeAgentResult, CurateResult, CurationPlan, DiagnosisRecipe, HandoffPaths, OrientContext, PrepareScorersResult, PushScorersResult, RevertResult, StoredRef } from '../workflows/types.js';
 import { renderBrief, runChangeAgent as runChange } from './change-agent.js';
 import { resolveBrief, type BriefSent } from './brief-ref.js';
@@ -282,9 +283,9 @@ export function createActivities(deps: ActivityDeps = {}) {
     },
 
     /**
-     * The evidence, as written to the run directory, with its query texts once each (`queryTable`; every `query` field
-     * is a `queryNo` into it): the workflow expands it (expandQueries) before reading it. Same evidence, a third less
-     * history (a grouped query is cited by each of its cohorts).
+     * The evidence as written to the run directory, but with every query text replaced by its number (`queryNo`,
+     * src/workflows/logic/query-table.ts): the workflow never reads the texts, and they were a third of this result in
+     * history. The activities that need them read the file (src/activities/evidence-file.ts).
      */
     async discover(p: { ctx: OrientContext; goal: string; windowDays: number; iteration: number; datasetId?: string | null }): Promise<DiscoverEvidence> {
       const hb = heartbeatFn();
@@ -296,7 +297,7 @@ export function createActivities(deps: ActivityDeps = {}) {
           (what) => hb({ what }),
         ),
       );
-      return internQueries(evidence);
+      return numberQueries(evidence).numbered;
     },
 
     async curateDataset(p: CurationParams): Promise<CurateResult> {
@@ -433,7 +434,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     async writeHandoff(p: { input: HandoffInput; outDir: string; diagnosisOf?: DiagnosisRecipe }): Promise<HandoffPaths> {
       const withEvals = await withStoredResults(p.input);
       const withEvid = withEvals.evidence || !withEvals.evidenceFile ? withEvals : await withEvidence(withEvals, withEvals.evidenceFile);
-      const input = await withRunFiles(p.diagnosisOf && !withEvid.diagnosis ? withDiagnosis(withEvid, p.diagnosisOf) : withEvid);
+      const input = await withRunFiles(withFindingQueries(p.diagnosisOf && !withEvid.diagnosis ? withDiagnosis(withEvid, p.diagnosisOf) : withEvid));
       const summary = buildSummary({ ...input, artifacts: [...input.artifacts, ...runArtifacts(input)] });
       const narrative = renderNarrative(summary);
       const files = await writeHandoffFiles(p.outDir, summary, narrative);
@@ -468,13 +469,29 @@ function withDiagnosis(input: HandoffInput, recipe: DiagnosisRecipe): HandoffInp
     return { ...context, notes: [...context.notes, text] };
   };
   if (!input.evidence) return { ...input, context: note('the diagnosis is not in this handoff: it is recomputed from the evidence, which is missing') };
-  const diagnosis = diagnose(input.evidence, {
+  // A run whose evidence came with numbered queries diagnosed it so: the same here (the texts go back in afterwards).
+  const diagnosis = diagnose(recipe.queriesByNumber ? numbered(input.evidence).evidence : input.evidence, {
     binaryScores: recipe.binaryScores,
     ...(recipe.primaryScore ? { primaryScore: recipe.primaryScore } : {}),
     coverageGapRoutes: recipe.coverageGapRoutes ?? false,
   });
   if (textDigest(JSON.stringify(diagnosis)) === recipe.digest) return { ...input, diagnosis };
   return { ...input, diagnosis, context: note("the diagnosis in this handoff was recomputed from the evidence by this worker's code and differs from the one the run acted on (a different release?)") };
+}
+
+/**
+ * The query texts of a diagnosis made from evidence with numbered queries (its findings carry `queryNo`), from the
+ * evidence file (numbered the same way). Without the evidence the findings keep an empty query, saying why.
+ */
+function withFindingQueries(input: HandoffInput): HandoffInput {
+  if (!input.diagnosis?.findings.some((f) => typeof f.queryNo === 'number')) return input;
+  if (input.evidence) return { ...input, diagnosis: withQueryTexts(input.diagnosis, numbered(input.evidence).table) };
+  const context = input.context ?? { modeReason: '', projectSource: null, baseline: null, notes: [] };
+  return {
+    ...input,
+    diagnosis: withQueryTexts(input.diagnosis, []),
+    context: { ...context, notes: [...context.notes, 'the query texts of the findings are not in this handoff: they are in the evidence file, which is missing'] },
+  };
 }
 
 /**

@@ -24,7 +24,6 @@ import type { Outcome } from './logic/decide.js';
 import { diagnose, isHealthy, type DiagnoseOptions, type Diagnosis, type Route } from './logic/diagnose.js';
 import { contradictionFindings, withContradictions } from './logic/measurement.js';
 import { textDigest } from './logic/digest.js';
-import { expandQueries } from './logic/query-table.js';
 import type { DiagnosisSource } from './logic/brief-ref.js';
 import type { DiscoverEvidence, EvalResult, RowComparison } from './logic/evidence.js';
 import { applyPlanAnswer, experimentName, planText, routeForNext } from './plan.js';
@@ -113,8 +112,8 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
       if (rediscover || !evidence) {
         // DISCOVER
         run.enter('discover', 'querying the evidence planes');
-        // Its query texts come once each (queryTable); expanded here, so the workflow reads the evidence Discover wrote.
-        evidence = expandQueries(await acts.discover({ ctx, goal: cfg.goal, windowDays: cfg.windowDays, iteration, datasetId: run.datasetId }));
+        // Its queries come by number (queriesByNumber, logic/query-table.ts): the texts are in the evidence file only.
+        evidence = await acts.discover({ ctx, goal: cfg.goal, windowDays: cfg.windowDays, iteration, datasetId: run.datasetId });
         // DIAGNOSE (pure)
         run.enter('diagnose', 'building the plan');
         // Coverage gaps of normally scoring cohorts are dataset routes since 'coverage-gap-routes' (older histories planned without them).
@@ -135,7 +134,13 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
         const acted = JSON.stringify(diagnosis);
         diagnosisSource =
           evidence.file && acted === diagnosed
-            ? { evidenceFile: { path: evidence.file.path, sha256: evidence.file.sha256 }, ...diagnoseOptions, binaryScores: ctx.binaryScores, digest: textDigest(acted) }
+            ? {
+                evidenceFile: { path: evidence.file.path, sha256: evidence.file.sha256 },
+                ...diagnoseOptions,
+                binaryScores: ctx.binaryScores,
+                ...(evidence.queriesByNumber ? { queriesByNumber: true } : {}),
+                digest: textDigest(acted),
+              }
             : null;
         status.findings = diagnosis.findings.map((f) => `${f.severity}: ${f.title}`);
         if (iteration === 1 && isHealthy(diagnosis)) break;
@@ -266,7 +271,7 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
   };
   const diagnosisOf: DiagnosisRecipe | undefined =
     evidence?.file && diagnosis && ctx && recomputable
-      ? { ...diagnoseOptions, binaryScores: ctx.binaryScores, digest: textDigest(JSON.stringify(diagnosis)) }
+      ? { ...diagnoseOptions, binaryScores: ctx.binaryScores, ...(evidence.queriesByNumber ? { queriesByNumber: true } : {}), digest: textDigest(JSON.stringify(diagnosis)) }
       : undefined;
   const paths = await CancellationScope.nonCancellable(() =>
     handoffActs.writeHandoff({ input: handoffInput, outDir: cfg.handoffPerRun ? `${cfg.outDir.replace(/\/+$/, '')}/${info.workflowId}` : cfg.outDir, ...(diagnosisOf ? { diagnosisOf } : {}) }),

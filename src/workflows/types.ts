@@ -67,6 +67,11 @@ export interface DiagnosisRecipe {
   primaryScore?: string;
   /** As passed to diagnose() (absent in recipes of runs that predate coverage-gap routes: diagnosed without them). */
   coverageGapRoutes?: boolean;
+  /**
+   * The run diagnosed the evidence with numbered queries (logic/query-table.ts): the digest is of that diagnosis, and
+   * the handoff numbers the file's queries the same way before comparing, then puts the texts back.
+   */
+  queriesByNumber?: boolean;
   digest: string;
 }
 

@@ -28,6 +28,8 @@ export interface DiagnosisSource {
   binaryScores: string[];
   primaryScore?: string;
   coverageGapRoutes?: boolean;
+  /** The workflow's evidence had numbered queries (logic/query-table.ts): number the file's the same way. */
+  queriesByNumber?: boolean;
   /** textDigest(JSON.stringify(diagnosis)) of the diagnosis the workflow acts on. */
   digest: string;
 }

@@ -17,8 +17,11 @@ export interface FileRef {
 
 /** The query (SQL or `bt` command line) behind a statistic, or a ref id of a query stored in the run directory. */
 export interface QuerySource {
+  /** Absent from the discover activity's result since queries went by number (`queryNo`, logic/query-table.ts). */
   query: string;
   queryRef?: string;
+  /** The query's number (discover results with `queriesByNumber`): its text is in the evidence file. */
+  queryNo?: number;
 }
 
 export type EvidencePlane =
@@ -83,6 +86,7 @@ export interface ToolErrorStat {
   exampleTraceIds: string[];
   /** The query that counted the tool's calls and errors. */
   query?: string;
+  queryNo?: number;
 }
 
 export interface ReliabilityStats extends QuerySource {
@@ -303,6 +307,11 @@ export interface DiscoverEvidence {
   examples: ExampleTrace[];
   /** What Discover could not measure or how it chose (no Topics data, which datasets coverage counts). */
   notes?: string[];
+  /**
+   * Set on the discover activity's result (not in the file): every `query` is a `queryNo`, numbered as
+   * numberQueries() numbers the evidence file (logic/query-table.ts). Absent in histories recorded before.
+   */
+  queriesByNumber?: true;
 }
 
 export type EvalSplit = 'train' | 'validation' | 'all';
