@@ -332,9 +332,7 @@ export function createActivities(deps: ActivityDeps = {}) {
      * nothing is written to Braintrust. The gate shows the counts and sample this returns.
      */
     async prepareCuration(p: CurationParams): Promise<CurationPlan> {
-      const plan = await curation(p, prepareCurationRows);
-      // The sample rows' record ids are not shown at the gate (their trace ids are): they stay in the plan file.
-      return { ...plan, sampleRows: plan.sampleRows.map(({ id: _id, ...row }) => row) };
+      return curation(p, prepareCurationRows);
     },
 
     /** Curation, step 2 (after the write gate approved it): the prepared rows upserted into the dataset. */

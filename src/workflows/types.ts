@@ -114,8 +114,8 @@ export interface CurateResult extends CurationCounts {
 
 /** One curated row as the write gate shows it (production text: stripped of control characters and cut). */
 export interface CuratedSampleRow {
-  /** The dataset record id (`flywheel:<project id>:<trace id>`); in the plan file only since prepareCuration's result left it out. */
-  id?: string;
+  /** The dataset record id. */
+  id: string;
   /** The production trace the row came from. */
   traceId: string;
   bucket: 'failing' | 'passing';
