@@ -11,6 +11,7 @@ import { createActivities } from '../src/activities/index.js';
 import { startLocalServer, type LocalServerHandle } from '../src/local-server/index.js';
 import { diagnose } from '../src/workflows/logic/diagnose.js';
 import { DAY_MS, EXAMPLE_DIR, btEnvFor, generateAtFixedClock } from './support/example-window.js';
+import { wholeEvidence } from '../src/activities/evidence-file.js';
 
 const DAYS = 60;
 /** 2026-12-10 … 2027-02-07: crosses Dec → Jan (a year) and Jan → Feb (a month). */
@@ -41,7 +42,7 @@ describe(`the example's plan on ${DAYS} consecutive dates`, () => {
       await server.seedFromSyncDir(data.gen.dir, { projectName: project });
       const config = flywheelInputSchema.parse({ project, agentDir: EXAMPLE_DIR, workOnCopy: false, outDir: join(home, 'out'), runsDir: join(home, 'runs') });
       const ctx = await activities.orient(config, `dates-${i}`);
-      const evidence = await activities.discover({ ctx, goal: config.goal, windowDays: config.windowDays, iteration: 1 });
+      const evidence = await wholeEvidence(await activities.discover({ ctx, goal: config.goal, windowDays: config.windowDays, iteration: 1 }));
       const d = diagnose(evidence, { binaryScores: ctx.binaryScores, ...(ctx.primaryScore ? { primaryScore: ctx.primaryScore } : {}) });
       plans.push({
         at: current.toISOString(),

@@ -17,6 +17,7 @@ import type { DiscoverEvidence } from '../src/workflows/logic/evidence.js';
 import { diagnose, windowText, type Diagnosis, type Route } from '../src/workflows/logic/diagnose.js';
 import type { OrientContext } from '../src/workflows/types.js';
 import { DAY_MS, EXAMPLE_DIR, btEnvFor, generateAtFixedClock, type Row, type WindowedTraces } from './support/example-window.js';
+import { wholeEvidence } from '../src/activities/evidence-file.js';
 
 const PROJECT = 'support-agent';
 const RETURNS = 'Returns & refunds';
@@ -52,7 +53,7 @@ async function runVariant(variant: TraceVariant, traces: number): Promise<Run> {
       runsDir: join(home, 'runs'),
     });
     const ctx = await activities.orient(config, `diagnose-${variant}`);
-    const evidence = await activities.discover({ ctx, goal: config.goal, windowDays: config.windowDays, iteration: 1 });
+    const evidence = await wholeEvidence(await activities.discover({ ctx, goal: config.goal, windowDays: config.windowDays, iteration: 1 }));
     const diagnosis = diagnose(evidence, { binaryScores: ctx.binaryScores, ...(ctx.primaryScore ? { primaryScore: ctx.primaryScore } : {}) });
     const days = evidence.window.days;
     const spans = data.rows.filter((r) => data.inWindow(r, days));

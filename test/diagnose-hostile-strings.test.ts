@@ -13,6 +13,7 @@ import { startLocalServer, type LocalServerHandle } from '../src/local-server/in
 import { diagnose, type Diagnosis } from '../src/workflows/logic/diagnose.js';
 import type { DiscoverEvidence } from '../src/workflows/logic/evidence.js';
 import { EXAMPLE_DIR, btEnvFor, generateAtFixedClock, type Row } from './support/example-window.js';
+import { wholeEvidence } from '../src/activities/evidence-file.js';
 
 /**
  * Backslashes (one trailing), both quotes, comment markers and an injection attempt — short enough that a
@@ -52,7 +53,7 @@ describe('a snapshot with hostile strings is diagnosed exactly as the plain one'
     const activities = createActivities({ btEnv: btEnvFor(server.btEnv(), home), appUrl: server.appUrl });
     const config = flywheelInputSchema.parse({ project, agentDir: EXAMPLE_DIR, workOnCopy: false, outDir: join(home, 'out'), runsDir: join(home, 'runs') });
     const ctx = await activities.orient(config, `hostile-${project}`);
-    const evidence = await activities.discover({ ctx, goal: config.goal, windowDays: config.windowDays, iteration: 1 });
+    const evidence = await wholeEvidence(await activities.discover({ ctx, goal: config.goal, windowDays: config.windowDays, iteration: 1 }));
     return { evidence, diagnosis: diagnose(evidence, { binaryScores: ctx.binaryScores, ...(ctx.primaryScore ? { primaryScore: ctx.primaryScore } : {}) }) };
   }
 

@@ -17,6 +17,7 @@ import { startLocalServer, type LocalServerHandle } from '../src/local-server/in
 import type { CohortStats, DiscoverEvidence } from '../src/workflows/logic/evidence.js';
 import type { OrientContext } from '../src/workflows/types.js';
 import { btEnvFor, generateAtFixedClock, type Row } from './support/example-window.js';
+import { wholeEvidence } from '../src/activities/evidence-file.js';
 
 const TOPICS = 'support-topics';
 const PLAIN = 'support-plain';
@@ -50,7 +51,7 @@ function configFor(project: string) {
 async function orientAndDiscover(project: string, id: string): Promise<{ ctx: OrientContext; evidence: DiscoverEvidence }> {
   const config = configFor(project);
   const ctx = await activities.orient(config, id);
-  const evidence = await activities.discover({ ctx, goal: config.goal, windowDays: config.windowDays, iteration: 1 });
+  const evidence = await wholeEvidence(await activities.discover({ ctx, goal: config.goal, windowDays: config.windowDays, iteration: 1 }));
   return { ctx, evidence };
 }
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { validateSummary } from '../src/handoff/write.js';
 import type { Summary } from '../schemas/summary.js';
 import { EXAMPLE_DIR, makeFlywheelEnv, seedOwnProject, type FlywheelEnv } from './support/flywheel-e2e.js';
-import { maybeRecordHistory } from './support/histories.js';
+import { activityPayloads, historyJson, maybeRecordHistory } from './support/histories.js';
 import { describeTemporal } from './support/temporal-harness.js';
 
 const signedOrNa = (x: number | null): string => (x == null ? 'n/a' : `${x >= 0 ? '+' : ''}${x}`);
@@ -155,6 +155,26 @@ describeTemporal('flywheel outcomes on the example project', () => {
     const md = readFileSync(result.narrativePath!, 'utf8');
     expect(md).toContain('### Iterations');
     expect(md.split('\n').filter((l) => /^\| [123] \|/.test(l))).toHaveLength(3);
+
+    // What entered history (issue 9): no query text in Discover's result (numbered; the texts are in its file), the
+    // briefs name their routes by reference (rendered above from the recomputed diagnosis), eval results carry no rows
+    // file, and Verify's paired steps are one activity each.
+    const acts = activityPayloads(await historyJson(env.client, workflowId));
+    const discovered = acts.find((a) => a.activity === 'discover')!.result as Record<string, unknown>;
+    expect(discovered.queriesByNumber).toBe(true);
+    expect(JSON.stringify(discovered)).not.toMatch(/"query":"[^"]/);
+    expect(readFileSync((discovered.file as { path: string }).path, 'utf8')).toMatch(/"query": "SELECT /);
+    const briefs = acts.filter((a) => a.activity === 'runChangeAgent').map((a) => (a.input[0] as { brief: Record<string, unknown> }).brief);
+    expect(briefs).toHaveLength(3);
+    for (const b of briefs) {
+      expect(b.routes).toEqual([]);
+      expect((b.routesRef as { routeIds: string[] }).routeIds.length).toBeGreaterThan(0);
+    }
+    const evals = acts.flatMap((a) => (a.activity === 'runEval' ? [a.result] : a.activity === 'runEvals' ? (a.result as unknown[]) : []));
+    expect(evals.length).toBeGreaterThan(0);
+    for (const e of evals) expect(Object.keys(e as object)).not.toContain('rowsFile');
+    expect(acts.filter((a) => a.activity === 'compareAndVerify')).toHaveLength(3);
+    expect(acts.filter((a) => a.activity === 'compareRuns' || a.activity === 'verifyEvidence')).toEqual([]);
     await maybeRecordHistory(env.client, workflowId, 'ineffective_change');
   });
 });

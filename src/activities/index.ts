@@ -18,8 +18,11 @@ import type { FlywheelConfig } from '../../schemas/flywheel-input.js';
 import type { ChangeArtifact, DiscoverEvidence, EvalResult, RowComparison } from '../workflows/logic/evidence.js';
 import { diagnose, type RouteTarget } from '../workflows/logic/diagnose.js';
 import { textDigest } from '../workflows/logic/digest.js';
-import type { BriefRef, ChangeAgentResult, CurateResult, CurationPlan, DiagnosisRecipe, HandoffPaths, OrientContext, PrepareScorersResult, PushScorersResult, RevertResult } from '../workflows/types.js';
-import { renderBrief, runChangeAgent as runChange, type BriefInput } from './change-agent.js';
+import { numberQueries } from '../workflows/logic/query-table.js';
+import { numbered, withQueryTexts } from './evidence-file.js';
+import type { BriefRef, ChangeAgentResult, CurateResult, CurationPlan, DiagnosisRecipe, HandoffPaths, OrientContext, PrepareScorersResult, PushScorersResult, RevertResult, StoredRef } from '../workflows/types.js';
+import { renderBrief, runChangeAgent as runChange } from './change-agent.js';
+import { resolveBrief, type BriefSent } from './brief-ref.js';
 import { curateDataset as curate, prepareCuration as prepareCurationRows, upsertCuration as upsertCurationRows, type CurateParams } from './curate.js';
 import { clockFromEnv, type Clock } from '../clock.js';
 import { discover as runDiscover } from './discover.js';
@@ -74,6 +77,12 @@ function heartbeatFn(): (detail?: unknown) => void {
  * minute and a live one is never taken for dead. The SDK sends at most one heartbeat per 0.8 × heartbeatTimeout.
  */
 export const KEEPALIVE_HEARTBEAT_MS = 10_000;
+
+/**
+ * What of an eval result stays in its stored file only: the per-row scores file is read by compareRuns, verifyEvidence
+ * and the handoff, which are sent the reference; the workflow decides on the means and distributions.
+ */
+const EVAL_FILE_ONLY = ['rowsFile'] as const satisfies readonly (keyof EvalResult)[];
 
 /** Activities that read the references in their input themselves (leniently: the handoff is always written). */
 const RESOLVES_OWN_REFERENCES = new Set(['writeHandoff']);
@@ -156,6 +165,19 @@ async function guarded<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** What runEval is asked (`cwd`: the working tree; `slim`: see runEval). */
+type RunEvalInput = Omit<RunEvalParams, 'dir'> & { iteration: number; slim?: { distributions: boolean } };
+/** What compareRuns is asked. */
+interface CompareInput {
+  baseline: EvalResult;
+  next: EvalResult;
+  tolerance: number;
+  runDir: string;
+  iteration: number;
+}
+/** What verifyEvidence is asked. */
+type VerifyInput = Omit<VerifyEvidenceParams, 'dir'> & { runDir: string; iteration: number; agentDir: string };
+
 /** What the curation activities are asked: one dataset route's targets in the evidence window. */
 interface CurationParams {
   ctx: OrientContext;
@@ -206,6 +228,47 @@ export function createActivities(deps: ActivityDeps = {}) {
     }
   };
 
+  const evalOne = async (p: RunEvalInput): Promise<EvalResult> => {
+    const extra = {
+      FLYWHEEL_EVAL_SPLIT: p.split,
+      FLYWHEEL_EXPERIMENT_NAME: p.experimentName,
+      // Eval files put this into the experiment's metadata (`flywheel_run`), so Orient never takes the flywheel's
+      // own experiments for the project's baseline (it also recognizes the flywheel's experiment names).
+      FLYWHEEL_RUN_MODE: p.experimentName.match(/-i\d+-([a-z]+)-[^-]+$/)?.[1] ?? p.runMode,
+      FLYWHEEL_EVAL_DATASET: p.useDataset ? p.ctx.datasetName : undefined,
+      BRAINTRUST_DEFAULT_PROJECT: p.ctx.project.name,
+    };
+    const dir = phaseDir(p.ctx.runDir, '', p.iteration, 'verify');
+    const result = await oncePerExecution(join(dir, `${p.runMode}-${p.split}-result.json`), async () => {
+      // Read now, on this worker; only this bt eval (and the runner it starts) gets the values.
+      const values = p.ctx.evalEnv ? loadEvalEnv(p.ctx.evalEnv.spec).values : {};
+      const key = executionKey();
+      return guarded(() => runEvalCmd(bt(extra, p.cwd, values), { ...p, dir, ...(key ? { checkpointKey: key } : {}) }, signal()));
+    });
+    // Also in the run directory: compareRuns and the handoff are sent a reference to it, not the result again.
+    const fileOnly: (keyof EvalResult)[] = p.slim ? [...EVAL_FILE_ONLY, 'url', ...(p.slim.distributions ? [] : ['distributions' as const])] : [...EVAL_FILE_ONLY];
+    return storeResult(join(dir, `${p.runMode}-${p.split}-eval.json`), 'eval', result, fileOnly) as Promise<EvalResult & { stored: StoredRef }>;
+  };
+
+  const compareOne = async (p: CompareInput): Promise<RowComparison> => {
+    const dir = phaseDir(p.runDir, '', p.iteration, 'verify');
+    const cmp = await compare(p.baseline, p.next, p.tolerance, dir);
+    if (!cmp.regressions.length) return cmp;
+    // The largest regressions, drilled into for the handoff. Best effort: the comparison stands without it.
+    try {
+      const file = await guarded(() => drillIntoRegressions(bt(), { baseline: p.baseline, next: p.next, comparison: cmp, dir }, signal()));
+      return file ? { ...cmp, drilldown: file } : cmp;
+    } catch (err) {
+      if (signal()?.aborted) throw err;
+      return { ...cmp, drilldownError: `the regressed rows could not be drilled into: ${((err as Error).message ?? String(err)).split('\n')[0]!.slice(0, 300)}` };
+    }
+  };
+
+  const verifyOne = async (p: VerifyInput): Promise<VerifyEvidenceResult> => {
+    const { runDir, iteration, agentDir, ...rest } = p;
+    return guarded(() => computeVerifyEvidence(bt({}, agentDir), { ...rest, dir: phaseDir(runDir, '', iteration, 'verify') }, signal()));
+  };
+
   return keepAlive({
     async orient(config: FlywheelConfig, workflowId: string, runId?: string): Promise<OrientContext> {
       // Checked first, on the worker that will run the evals: names and sources only go into the context.
@@ -219,9 +282,14 @@ export function createActivities(deps: ActivityDeps = {}) {
       return storeResult(join(ctx.runDir, 'context.json'), 'context', { ...ctx, notes: [...ctx.notes, ...notes], evalEnv: { spec, ...record }, evalConcurrency: config.evalConcurrency ?? 1 });
     },
 
+    /**
+     * The evidence as written to the run directory, but with every query text replaced by its number (`queryNo`,
+     * src/workflows/logic/query-table.ts): the workflow never reads the texts, and they were a third of this result in
+     * history. The activities that need them read the file (src/activities/evidence-file.ts).
+     */
     async discover(p: { ctx: OrientContext; goal: string; windowDays: number; iteration: number; datasetId?: string | null }): Promise<DiscoverEvidence> {
       const hb = heartbeatFn();
-      return guarded(() =>
+      const evidence = await guarded(() =>
         runDiscover(
           bt({}, p.ctx.agentDir),
           { ...p, dir: phaseDir(p.ctx.runDir, '', p.iteration, 'discover'), now: clock() },
@@ -229,6 +297,7 @@ export function createActivities(deps: ActivityDeps = {}) {
           (what) => hb({ what }),
         ),
       );
+      return numberQueries(evidence).numbered;
     },
 
     async curateDataset(p: CurationParams): Promise<CurateResult> {
@@ -268,10 +337,14 @@ export function createActivities(deps: ActivityDeps = {}) {
 
     /** Curation, step 2 (after the write gate approved it): the prepared rows upserted into the dataset. */
     async upsertCuration(p: { ctx: OrientContext; planFile: FileRef }): Promise<CurateResult> {
-      return guarded(() => upsertCurationRows(bt({}, p.ctx.agentDir), p, signal()));
+      // The cohorts the rows cover stay in the plan file (the workflow does not read them).
+      const { cohorts: _cohorts, ...result } = await guarded(() => upsertCurationRows(bt({}, p.ctx.agentDir), p, signal()));
+      return result;
     },
 
-    async runChangeAgent(p: { brief: BriefInput; command: string[]; timeoutMs: number; agentEnv?: string[]; scorerPush?: 'separate' }): Promise<ChangeAgentResult> {
+    async runChangeAgent(sent: { brief: BriefSent; command: string[]; timeoutMs: number; agentEnv?: string[]; scorerPush?: 'separate' }): Promise<ChangeAgentResult> {
+      // Routes and findings sent by reference are recomputed from the evidence (src/activities/brief-ref.ts).
+      const p = { ...sent, brief: await resolveBrief(sent.brief) };
       const dir = phaseDir(p.brief.ctx.runDir, '', p.brief.iteration, `improve-${p.brief.artifact}`);
       return oncePerExecution(join(dir, 'change-agent-result.json'), () =>
         guarded(() => runChange(bt({}, p.brief.ctx.agentDir), { ...p, dir, workerEnv }, signal(), heartbeatFn())),
@@ -294,7 +367,8 @@ export function createActivities(deps: ActivityDeps = {}) {
     },
 
     /** Writes a change brief for a person or a later change agent (no change agent configured). */
-    async writeBrief(brief: BriefInput): Promise<BriefRef> {
+    async writeBrief(sent: BriefSent): Promise<BriefRef> {
+      const brief = await resolveBrief(sent);
       const body = renderBrief(brief);
       const ref = await writeFileAtomic(join(phaseDir(brief.ctx.runDir, '', brief.iteration, `improve-${brief.artifact}`), 'brief.md'), body);
       return { path: ref.path, body };
@@ -303,51 +377,53 @@ export function createActivities(deps: ActivityDeps = {}) {
     async loadBaseline(ctx: OrientContext): Promise<EvalResult | null> {
       const dir = join(ctx.runDir, 'baseline');
       const result = await guarded(() => loadBase(bt({}, ctx.agentDir), ctx, dir, signal()));
-      return result && storeResult(join(dir, 'baseline-eval.json'), 'eval', result);
+      return result && storeResult(join(dir, 'baseline-eval.json'), 'eval', result, EVAL_FILE_ONLY);
     },
 
-    async runEval(p: Omit<RunEvalParams, 'dir'> & { iteration: number }): Promise<EvalResult> {
-      const extra = {
-        FLYWHEEL_EVAL_SPLIT: p.split,
-        FLYWHEEL_EXPERIMENT_NAME: p.experimentName,
-        // Eval files put this into the experiment's metadata (`flywheel_run`), so Orient never takes the flywheel's
-        // own experiments for the project's baseline (it also recognizes the flywheel's experiment names).
-        FLYWHEEL_RUN_MODE: p.experimentName.match(/-i\d+-([a-z]+)-[^-]+$/)?.[1] ?? p.runMode,
-        FLYWHEEL_EVAL_DATASET: p.useDataset ? p.ctx.datasetName : undefined,
-        BRAINTRUST_DEFAULT_PROJECT: p.ctx.project.name,
-      };
-      const dir = phaseDir(p.ctx.runDir, '', p.iteration, 'verify');
-      const result = await oncePerExecution(join(dir, `${p.runMode}-${p.split}-result.json`), async () => {
-        // Read now, on this worker; only this bt eval (and the runner it starts) gets the values.
-        const values = p.ctx.evalEnv ? loadEvalEnv(p.ctx.evalEnv.spec).values : {};
-        const key = executionKey();
-        return guarded(() => runEvalCmd(bt(extra, p.cwd, values), { ...p, dir, ...(key ? { checkpointKey: key } : {}) }, signal()));
-      });
-      // Also in the run directory: compareRuns and the handoff are sent a reference to it, not the result again.
-      return storeResult(join(dir, `${p.runMode}-${p.split}-eval.json`), 'eval', result);
+    /**
+     * `slim` (sent by workflows since issue 9's history cuts): the result returned holds only what the workflow reads —
+     * ids, means, counts and, when `slim.distributions`, the score distributions; the URL (and the distributions
+     * otherwise) stay in the stored file, which every later reader is sent. Without it, the whole result (minus the rows
+     * file, which only the activities sent the reference read).
+     */
+    async runEval(p: RunEvalInput): Promise<EvalResult> {
+      return evalOne(p);
     },
 
-    async compareRuns(p: { baseline: EvalResult; next: EvalResult; tolerance: number; runDir: string; iteration: number }): Promise<RowComparison> {
-      const dir = phaseDir(p.runDir, '', p.iteration, 'verify');
-      const cmp = await compare(p.baseline, p.next, p.tolerance, dir);
-      if (!cmp.regressions.length) return cmp;
-      // The largest regressions, drilled into for the handoff. Best effort: the comparison stands without it.
-      try {
-        const file = await guarded(() => drillIntoRegressions(bt(), { baseline: p.baseline, next: p.next, comparison: cmp, dir }, signal()));
-        return file ? { ...cmp, drilldown: file } : cmp;
-      } catch (err) {
-        if (signal()?.aborted) throw err;
-        return { ...cmp, drilldownError: `the regressed rows could not be drilled into: ${((err as Error).message ?? String(err)).split('\n')[0]!.slice(0, 300)}` };
-      }
+    /**
+     * Several evals one after another in one activity (the unchanged agent's train and validation splits; a change's
+     * full train and validation evals): one activity in history instead of one per eval (issue 9). Each eval is its
+     * own execution step as in runEval (a retry reuses the evals already finished). The context and working tree are
+     * sent once for all of them.
+     */
+    async runEvals(p: { ctx: OrientContext; cwd: string; runs: Omit<RunEvalInput, 'ctx' | 'cwd'>[] }): Promise<EvalResult[]> {
+      const out: EvalResult[] = [];
+      for (const run of p.runs) out.push(await evalOne({ ...run, ctx: p.ctx, cwd: p.cwd }));
+      return out;
+    },
+
+    async compareRuns(p: CompareInput): Promise<RowComparison> {
+      return compareOne(p);
     },
 
     /**
      * Verify's routing evidence: failure shapes of the new run absent from the baseline, and the cohorts curated this
      * run that the evaluated split does not cover or that still fail (src/activities/verify-evidence.ts).
      */
-    async verifyEvidence(p: Omit<VerifyEvidenceParams, 'dir'> & { runDir: string; iteration: number; agentDir: string }): Promise<VerifyEvidenceResult> {
-      const { runDir, iteration, agentDir, ...rest } = p;
-      return guarded(() => computeVerifyEvidence(bt({}, agentDir), { ...rest, dir: phaseDir(runDir, '', iteration, 'verify') }, signal()));
+    async verifyEvidence(p: VerifyInput): Promise<VerifyEvidenceResult> {
+      return verifyOne(p);
+    },
+
+    /**
+     * The per-row comparison and the routing evidence of one validation run against the baseline, in one activity
+     * (issue 9: one activity in history instead of two). The routing evidence returned is what Verify decides with;
+     * the curated cohorts' statistics stay in its evidence file.
+     */
+    async compareAndVerify(p: CompareInput & { evidence: Omit<VerifyInput, 'baseline' | 'next' | 'runDir' | 'iteration'> }): Promise<{ comparison: RowComparison; evidence: Pick<VerifyEvidenceResult, 'newFailurePatterns' | 'remainingGaps' | 'rows'> }> {
+      const { evidence: e, ...cmp } = p;
+      const comparison = await compareOne(cmp);
+      const { newFailurePatterns, remainingGaps, rows } = await verifyOne({ ...e, baseline: p.baseline, next: p.next, runDir: p.runDir, iteration: p.iteration });
+      return { comparison, evidence: { newFailurePatterns, remainingGaps, rows } };
     },
 
     /** Builds, validates and writes the handoff; validation failures are not retryable. */
@@ -356,7 +432,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     async writeHandoff(p: { input: HandoffInput; outDir: string; diagnosisOf?: DiagnosisRecipe }): Promise<HandoffPaths> {
       const withEvals = await withStoredResults(p.input);
       const withEvid = withEvals.evidence || !withEvals.evidenceFile ? withEvals : await withEvidence(withEvals, withEvals.evidenceFile);
-      const input = await withRunFiles(p.diagnosisOf && !withEvid.diagnosis ? withDiagnosis(withEvid, p.diagnosisOf) : withEvid);
+      const input = await withRunFiles(withFindingQueries(p.diagnosisOf && !withEvid.diagnosis ? withDiagnosis(withEvid, p.diagnosisOf) : withEvid));
       const summary = buildSummary({ ...input, artifacts: [...input.artifacts, ...runArtifacts(input)] });
       const narrative = renderNarrative(summary);
       const files = await writeHandoffFiles(p.outDir, summary, narrative);
@@ -391,13 +467,29 @@ function withDiagnosis(input: HandoffInput, recipe: DiagnosisRecipe): HandoffInp
     return { ...context, notes: [...context.notes, text] };
   };
   if (!input.evidence) return { ...input, context: note('the diagnosis is not in this handoff: it is recomputed from the evidence, which is missing') };
-  const diagnosis = diagnose(input.evidence, {
+  // A run whose evidence came with numbered queries diagnosed it so: the same here (the texts go back in afterwards).
+  const diagnosis = diagnose(recipe.queriesByNumber ? numbered(input.evidence).evidence : input.evidence, {
     binaryScores: recipe.binaryScores,
     ...(recipe.primaryScore ? { primaryScore: recipe.primaryScore } : {}),
     coverageGapRoutes: recipe.coverageGapRoutes ?? false,
   });
   if (textDigest(JSON.stringify(diagnosis)) === recipe.digest) return { ...input, diagnosis };
   return { ...input, diagnosis, context: note("the diagnosis in this handoff was recomputed from the evidence by this worker's code and differs from the one the run acted on (a different release?)") };
+}
+
+/**
+ * The query texts of a diagnosis made from evidence with numbered queries (its findings carry `queryNo`), from the
+ * evidence file (numbered the same way). Without the evidence the findings keep an empty query, saying why.
+ */
+function withFindingQueries(input: HandoffInput): HandoffInput {
+  if (!input.diagnosis?.findings.some((f) => typeof f.queryNo === 'number')) return input;
+  if (input.evidence) return { ...input, diagnosis: withQueryTexts(input.diagnosis, numbered(input.evidence).table) };
+  const context = input.context ?? { modeReason: '', projectSource: null, baseline: null, notes: [] };
+  return {
+    ...input,
+    diagnosis: withQueryTexts(input.diagnosis, []),
+    context: { ...context, notes: [...context.notes, 'the query texts of the findings are not in this handoff: they are in the evidence file, which is missing'] },
+  };
 }
 
 /**

@@ -15,12 +15,23 @@ const MAX_DEPTH = 4;
 
 /** The field a whole object of each kind always has (a reference never has it). */
 const BODY_KEY: Record<StoredRef['kind'], string> = { context: 'runDir', eval: 'experimentId' };
+/**
+ * A field only the stored file has: an object with `stored` but without it is a result as the activity returned it
+ * (runEval leaves the rows file out of what enters history), completed from the file like a reference.
+ */
+const FILE_ONLY_KEY: Partial<Record<StoredRef['kind'], string>> = { eval: 'rowsFile' };
 
-/** Writes `value` to `path` and returns it with its reference (the file holds it without `stored`). */
-export async function storeResult<T extends object>(path: string, kind: StoredRef['kind'], value: T): Promise<T & { stored: StoredRef }> {
+/**
+ * Writes `value` to `path` and returns it with its reference (the file holds it without `stored`). `fileOnly`: fields
+ * left out of what is returned (the workflow never reads them; activities it sends the reference to get them from the
+ * file), so they do not enter history.
+ */
+export async function storeResult<T extends object, K extends keyof T = never>(path: string, kind: StoredRef['kind'], value: T, fileOnly: readonly K[] = []): Promise<Omit<T, K> & { stored: StoredRef }> {
   const { stored: _old, ...body } = value as T & { stored?: unknown };
   const ref = await writeJsonAtomic(path, body);
-  return { ...(body as T), stored: { path: ref.path, sha256: ref.sha256, bytes: ref.bytes, kind } };
+  const returned: Record<string, unknown> = { ...body };
+  for (const k of fileOnly) delete returned[k as string];
+  return { ...(returned as Omit<T, K>), stored: { path: ref.path, sha256: ref.sha256, bytes: ref.bytes, kind } };
 }
 
 export class StoredFileError extends Error {
@@ -49,7 +60,9 @@ function referenceOf(value: Record<string, unknown>): StoredRef | null {
   const s = value.stored as StoredRef | undefined;
   if (!s || typeof s !== 'object' || typeof s.path !== 'string' || typeof s.sha256 !== 'string') return null;
   const body = BODY_KEY[s.kind];
-  return body && !(body in value) ? s : null;
+  if (!body) return null;
+  const fileOnly = FILE_ONLY_KEY[s.kind];
+  return !(body in value) || (fileOnly !== undefined && !(fileOnly in value)) ? s : null;
 }
 
 /**

@@ -24,6 +24,7 @@ import type { Outcome } from './logic/decide.js';
 import { diagnose, isHealthy, type DiagnoseOptions, type Diagnosis, type Route } from './logic/diagnose.js';
 import { contradictionFindings, withContradictions } from './logic/measurement.js';
 import { textDigest } from './logic/digest.js';
+import type { DiagnosisSource } from './logic/brief-ref.js';
 import type { DiscoverEvidence, EvalResult, RowComparison } from './logic/evidence.js';
 import { applyPlanAnswer, experimentName, planText, routeForNext } from './plan.js';
 import { activityProxies, claimActs } from './proxies.js';
@@ -77,6 +78,8 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
   let diagnosis: Diagnosis | null = null;
   /** The options the last diagnosis was made with (the handoff recomputes it from the evidence file with them). */
   let diagnoseOptions: DiagnoseOptions | null = null;
+  /** How an activity recomputes `diagnosis` from the evidence file (null: it cannot; briefs carry their routes). */
+  let diagnosisSource: DiagnosisSource | null = null;
   /** The pinned baseline: reported in the handoff and used for the per-row comparison. */
   let baseline: EvalResult | null = null;
   let comparison: RowComparison | null = null;
@@ -109,6 +112,7 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
       if (rediscover || !evidence) {
         // DISCOVER
         run.enter('discover', 'querying the evidence planes');
+        // Its queries come by number (queriesByNumber, logic/query-table.ts): the texts are in the evidence file only.
         evidence = await acts.discover({ ctx, goal: cfg.goal, windowDays: cfg.windowDays, iteration, datasetId: run.datasetId });
         // DIAGNOSE (pure)
         run.enter('diagnose', 'building the plan');
@@ -119,12 +123,25 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
           coverageGapRoutes: patched('coverage-gap-routes'),
         };
         diagnosis = diagnose(evidence, diagnoseOptions);
+        const diagnosed = JSON.stringify(diagnosis);
         // Score vs behaviour: errored or empty answers scored high make a measurement route (src/workflows/logic/measurement.ts).
         if (evidence.scores.length && patched(SCORE_BEHAVIOUR_PATCH)) {
           run.doing('checking scores against behaviour');
           const behaviour = await acts.checkScoreBehaviour({ ctx, scores: evidence.scores.map((s) => s.name), windowDays: evidence.window.days });
           diagnosis = withContradictions(diagnosis, contradictionFindings(behaviour, { from: evidence.window.from, to: evidence.window.to, days: evidence.window.days }));
         }
+        // Briefs name this diagnosis' routes by id when an activity can recompute it from the evidence file (logic/brief-ref.ts).
+        const acted = JSON.stringify(diagnosis);
+        diagnosisSource =
+          evidence.file && acted === diagnosed
+            ? {
+                evidenceFile: { path: evidence.file.path, sha256: evidence.file.sha256 },
+                ...diagnoseOptions,
+                binaryScores: ctx.binaryScores,
+                ...(evidence.queriesByNumber ? { queriesByNumber: true } : {}),
+                digest: textDigest(acted),
+              }
+            : null;
         status.findings = diagnosis.findings.map((f) => `${f.severity}: ${f.title}`);
         if (iteration === 1 && isHealthy(diagnosis)) break;
         plan = diagnosis.routes.filter((r) => r.artifact !== 'none');
@@ -146,7 +163,7 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
 
       // IMPROVE
       run.enter('improve', 'applying the plan');
-      const improved = await improve(run, ctx, plan, evidence!, diagnosis!, iteration);
+      const improved = await improve(run, ctx, plan, evidence!, diagnosis!, iteration, diagnosisSource);
       run.changes.push(...improved.changes);
       // Status shows this iteration's code changes with their diffs from here on; so does the routing gate.
       const shownChanges = run.showChanges(improved.changes);
@@ -254,7 +271,7 @@ export async function flywheelWorkflow(raw: FlywheelInput): Promise<FlywheelResu
   };
   const diagnosisOf: DiagnosisRecipe | undefined =
     evidence?.file && diagnosis && ctx && recomputable
-      ? { ...diagnoseOptions, binaryScores: ctx.binaryScores, digest: textDigest(JSON.stringify(diagnosis)) }
+      ? { ...diagnoseOptions, binaryScores: ctx.binaryScores, ...(evidence.queriesByNumber ? { queriesByNumber: true } : {}), digest: textDigest(JSON.stringify(diagnosis)) }
       : undefined;
   const paths = await CancellationScope.nonCancellable(() =>
     handoffActs.writeHandoff({ input: handoffInput, outDir: cfg.handoffPerRun ? `${cfg.outDir.replace(/\/+$/, '')}/${info.workflowId}` : cfg.outDir, ...(diagnosisOf ? { diagnosisOf } : {}) }),

@@ -7,6 +7,7 @@ import { patched } from '@temporalio/workflow';
 import { durationMs } from '../../schemas/flywheel-input.js';
 import { curationGate } from './gate-text.js';
 import { attemptsFrom } from './logic/attempts.js';
+import { briefFindings, routesByReference, type DiagnosisSource } from './logic/brief-ref.js';
 import { scorersNeedingLabels } from './logic/measurement.js';
 import { commandText } from './logic/redact.js';
 import type { Diagnosis, Route } from './logic/diagnose.js';
@@ -27,6 +28,14 @@ export const SCORER_ACTIVITIES_PATCH = 'measurement-scorer-activities';
  * gate → upsertCuration); histories recorded before ask first and curate in one activity (curateDataset).
  */
 export const CURATION_GATE_PATCH = 'curation-gate-shows-candidates';
+
+/**
+ * patched() id: Verify's paired steps run as one activity each — the unchanged agent's train and validation evals
+ * (runEvals), a change's full train and validation evals (runEvals), the per-row comparison and the routing evidence
+ * (compareAndVerify) — so a run's history has three activities fewer per iteration (issue 9). Histories recorded
+ * before schedule runEval, runEval, compareRuns, verifyEvidence one by one.
+ */
+export const FEWER_ACTIVITIES_PATCH = 'fewer-verify-activities';
 
 /** Code artifacts, in the order their changes are made. */
 const CODE_ARTIFACTS = ['measurement', 'instrumentation', 'agent'] as const;
@@ -49,7 +58,15 @@ function sampleText(res: CurateResult): string {
   return `; ${parts.join(', ')}`;
 }
 
-export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[], evidence: DiscoverEvidence, diagnosis: Diagnosis, iteration: number): Promise<ImproveResult> {
+export async function improve(
+  run: FlywheelRun,
+  ctx: OrientContext,
+  plan: Route[],
+  evidence: DiscoverEvidence,
+  diagnosis: Diagnosis,
+  iteration: number,
+  diagnosisSource: DiagnosisSource | null = null,
+): Promise<ImproveResult> {
   const { cfg, gates } = run;
   const changes: ChangeRecord[] = [];
   const result: ImproveResult = { changes, before: {}, halted: false };
@@ -114,10 +131,16 @@ export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[
   }
   if (groups.length && run.datasetId && ctx.evalFiles.length) {
     run.doing('evaluating the unchanged agent on the curated splits');
-    const before = (split: 'train' | 'validation') =>
-      run.io.longActs.runEval({ ctx, cwd: ctx.agentDir, split, runMode: 'baseline', experimentName: experimentName(run.info.workflowId, iteration, 'before', split), useDataset: true, iteration });
-    const train = await before('train');
-    const validation = await before('validation');
+    // slim: decide() reads the validation split's distributions only (the rest of each result stays in its stored file).
+    const beforeArgs = (split: 'train' | 'validation') =>
+      ({ split, runMode: 'baseline', experimentName: experimentName(run.info.workflowId, iteration, 'before', split), useDataset: true, iteration, slim: { distributions: split === 'validation' } }) as const;
+    const before = (split: 'train' | 'validation') => run.io.longActs.runEval({ ctx, cwd: ctx.agentDir, ...beforeArgs(split) });
+    // Both splits in one activity since FEWER_ACTIVITIES_PATCH (older histories: one runEval each).
+    const [train, validation] = (
+      patched(FEWER_ACTIVITIES_PATCH)
+        ? await run.io.longActs.runEvals({ ctx, cwd: ctx.agentDir, runs: [beforeArgs('train'), beforeArgs('validation')] })
+        : [await before('train'), await before('validation')]
+    ) as [EvalResult, EvalResult];
     result.before = { train, validation };
     run.evals.push({ ...train, iteration }, { ...validation, iteration });
   }
@@ -125,7 +148,7 @@ export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[
   for (const { artifact, routes } of groups) {
     const ids = routes.map((r) => r.id);
     const findingIds = [...new Set(routes.flatMap((r) => r.findingIds))];
-    const findings = diagnosis.findings.filter((f) => findingIds.includes(f.id)).map((f) => ({ id: f.id, title: f.title, detail: f.detail, exampleTraceIds: f.exampleTraceIds }));
+    const findings = briefFindings(diagnosis, routes);
     // From iteration 2 on, the brief says what the earlier iterations tried, what they measured and why they were not
     // accepted, and asks for a different approach.
     const previousAttempts = attemptsFrom(run.decisions, run.changes);
@@ -133,7 +156,17 @@ export async function improve(run: FlywheelRun, ctx: OrientContext, plan: Route[
     const scorers = artifact === 'measurement' ? (measurementScorers ?? []) : [];
     const pulled = scorers.filter((s) => s.file);
     const pulledText = pulled.length ? ` (pulled from Braintrust: ${pulled.map((s) => `${s.slug} → ${s.file}`).join(', ')})` : '';
-    const brief = { ctx, goal: cfg.goal, iteration, artifact, routes, findings, ...(previousAttempts.length ? { previousAttempts } : {}), ...(scorers.length ? { scorers } : {}) };
+    // The routes and findings by reference when the activity can recompute them from the evidence (logic/brief-ref.ts).
+    const routesRef = routesByReference(routes, diagnosis, diagnosisSource);
+    const brief = {
+      ctx,
+      goal: cfg.goal,
+      iteration,
+      artifact,
+      ...(routesRef ? { routes: [], findings: [], routesRef } : { routes, findings }),
+      ...(previousAttempts.length ? { previousAttempts } : {}),
+      ...(scorers.length ? { scorers } : {}),
+    };
     const title = routes.length === 1 ? routes[0]!.title : `${routes.length} ${artifact} problems (${ids.join(', ')})`;
     const record = (files: string[], description: string, appliedBy: string, extra: Partial<ChangeRecord> = {}) =>
       changes.push({ id: `i${iteration}-${artifact}`, iteration, routeId: ids.join(','), findingIds, artifact, description, files, appliedBy, ...extra });

@@ -12,8 +12,13 @@ import type { HostQueues } from '../../schemas/flywheel-input.js';
 import type { FlywheelActivities } from '../activities/index.js';
 import { sendingByReference } from './by-reference.js';
 
-/** Failure types raised where the error is understood as permanent (bad input, missing pieces). */
-const NON_RETRYABLE = ['InvalidConfig', 'ProjectNotFound', 'BaselineNotFound', 'NoEvalFiles', 'NoScore', 'ChangeAgentMissing', 'ChangeAgentFailed', 'ChangeAgentTimeout', 'LabelerOutput', 'HandoffValidationError'];
+/**
+ * Permanent failures (bad input, missing pieces: InvalidConfig, ProjectNotFound, NoEvalFiles, NoScore, ChangeAgent*,
+ * LabelerOutput, bt's permanent kinds…) are raised non-retryable where they arise (`ApplicationFailure.nonRetryable`,
+ * src/bt/errors.ts), so the policies below name no failure types: a list here was repeated in every
+ * ActivityTaskScheduled event of the history (~0.3 kB each) and said nothing the failures do not say themselves. The
+ * handoff writer keeps its one type (HandoffValidationError is a plain Error raised by the handoff builder).
+ */
 
 /** Implemented by the worker wiring (src/worker.ts), not by createActivities: it names the worker's own queues. */
 export interface HostActivities {
@@ -58,7 +63,7 @@ export function activityProxies(queues: HostQueues | undefined, retryWindowMs: n
       startToCloseTimeout: attemptMin * MIN,
       scheduleToCloseTimeout: attemptMin * MIN + retryWindowMs,
       heartbeatTimeout: HEARTBEAT_TIMEOUT,
-      retry: { initialInterval: firstRetry, backoffCoefficient: 2, maximumInterval: maxRetry, nonRetryableErrorTypes: NON_RETRYABLE },
+      retry: { initialInterval: firstRetry, backoffCoefficient: 2, maximumInterval: maxRetry },
     }));
   return {
     acts: windowed(host, 10, '2s', '1 minute'),

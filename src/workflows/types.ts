@@ -69,6 +69,11 @@ export interface DiagnosisRecipe {
   primaryScore?: string;
   /** As passed to diagnose() (absent in recipes of runs that predate coverage-gap routes: diagnosed without them). */
   coverageGapRoutes?: boolean;
+  /**
+   * The run diagnosed the evidence with numbered queries (logic/query-table.ts): the digest is of that diagnosis, and
+   * the handoff numbers the file's queries the same way before comparing, then puts the texts back.
+   */
+  queriesByNumber?: boolean;
   digest: string;
 }
 
@@ -100,8 +105,11 @@ export interface CurateResult extends CurationCounts {
   datasetId: string | null;
   created: boolean;
   upserted: number;
-  /** Cohort keys the curated rows cover (for the coverage comparison). */
-  cohorts: string[];
+  /**
+   * Cohort keys the curated rows cover (for the coverage comparison). In the curation plan file only (not returned to
+   * the workflow, which never reads it) since upsertCuration results went to history without it.
+   */
+  cohorts?: string[];
   /** A few rows (empty since the write gate shows the sample from prepareCuration). */
   sampleRows: { id: string; input: string; expected: string | null; bucket: string }[];
 }

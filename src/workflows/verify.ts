@@ -11,6 +11,7 @@ import type { Diagnosis } from './logic/diagnose.js';
 import type { ChangeRecord, EvalResult, RowComparison } from './logic/evidence.js';
 import { assessScorersAgainstBaseline, cmp } from './logic/scorer-health.js';
 import { instrumentationGaps, unmeasuredFailures } from './logic/verify-evidence.js';
+import { FEWER_ACTIVITIES_PATCH } from './improve.js';
 import { experimentName } from './plan.js';
 import type { FlywheelRun } from './run-state.js';
 import type { OrientContext } from './types.js';
@@ -42,8 +43,10 @@ export async function verifyAndDecide(
   diagnosis: Diagnosis | null = null,
 ): Promise<VerifyResult> {
   const useDataset = run.datasetId !== null;
-  const evalRun = (split: 'train' | 'validation' | 'all', runMode: 'smoke' | 'full', name: string) =>
-    run.io.longActs.runEval({ ctx, cwd: ctx.agentDir, split, runMode, experimentName: experimentName(run.info.workflowId, iteration, runMode, name), useDataset, iteration });
+  // slim: scorer health reads the distributions of the validation run (or of the smoke run when no full run follows).
+  const evalArgs = (split: 'train' | 'validation' | 'all', runMode: 'smoke' | 'full', name: string) =>
+    ({ split, runMode, experimentName: experimentName(run.info.workflowId, iteration, runMode, name), useDataset, iteration, slim: { distributions: runMode === 'smoke' || split !== 'train' } }) as const;
+  const evalRun = (split: 'train' | 'validation' | 'all', runMode: 'smoke' | 'full', name: string) => run.io.longActs.runEval({ ctx, cwd: ctx.agentDir, ...evalArgs(split, runMode, name) });
 
   run.doing('smoke eval');
   const smoke = await evalRun(useDataset ? 'train' : 'all', 'smoke', 'train');
@@ -53,31 +56,45 @@ export async function verifyAndDecide(
   let evidence: { newFailurePatterns: string[]; remainingGaps: string[] } = { newFailurePatterns: [], remainingGaps: [] };
   if (checkSmoke(smoke, ctx.primaryScore).ok) {
     run.doing('full evals');
-    if (useDataset) {
-      const train = await evalRun('train', 'full', 'train');
-      run.evals.push({ ...train, iteration });
-      full = { train };
+    let validation: EvalResult;
+    if (useDataset && patched(FEWER_ACTIVITIES_PATCH)) {
+      // Train and validation in one activity (older histories: one runEval each, below).
+      const [train, valid] = await run.io.longActs.runEvals({ ctx, cwd: ctx.agentDir, runs: [evalArgs('train', 'full', 'train'), evalArgs('validation', 'full', 'validation')] });
+      run.evals.push({ ...train!, iteration }, { ...valid!, iteration });
+      validation = valid!;
+      full = { train: train!, validation };
+    } else {
+      if (useDataset) {
+        const train = await evalRun('train', 'full', 'train');
+        run.evals.push({ ...train, iteration });
+        full = { train };
+      }
+      validation = await evalRun(useDataset ? 'validation' : 'all', 'full', 'validation');
+      run.evals.push({ ...validation, iteration });
+      full = { ...full, validation };
     }
-    const validation = await evalRun(useDataset ? 'validation' : 'all', 'full', 'validation');
-    run.evals.push({ ...validation, iteration });
-    full = { ...full, validation };
     if (baseline) {
       run.doing('per-row comparison against the baseline');
-      comparison = await run.io.acts.compareRuns({ baseline, next: validation, tolerance: REGRESSION_TOLERANCE, runDir: ctx.runDir, iteration });
-      if (patched(ROUTING_EVIDENCE_PATCH)) {
-        run.doing('failure shapes and curated cohorts in the new run');
-        evidence = await run.io.acts.verifyEvidence({
-          baseline,
-          next: validation,
-          // decide()'s target: the goal score, else the first score both runs share.
-          targetScore: ctx.primaryScore ?? (Object.keys(baseline.scores).filter((k) => k in validation.scores).sort(cmp)[0] ?? null),
-          curatedRoutes: run.changes.filter((c) => c.artifact === 'dataset').map((c) => ({ route: c.routeId, needsLabel: c.datasetRows?.needsLabel ?? 0 })),
-          workflowId: run.info.workflowId,
-          agentChanged: changes.some((c) => c.artifact === 'agent' && c.files.length > 0),
-          runDir: ctx.runDir,
-          iteration,
-          agentDir: ctx.agentDir,
-        });
+      const routingEvidence = {
+        // decide()'s target: the goal score, else the first score both runs share.
+        targetScore: ctx.primaryScore ?? (Object.keys(baseline.scores).filter((k) => k in validation.scores).sort(cmp)[0] ?? null),
+        curatedRoutes: run.changes.filter((c) => c.artifact === 'dataset').map((c) => ({ route: c.routeId, needsLabel: c.datasetRows?.needsLabel ?? 0 })),
+        workflowId: run.info.workflowId,
+        agentChanged: changes.some((c) => c.artifact === 'agent' && c.files.length > 0),
+        agentDir: ctx.agentDir,
+      };
+      if (patched(FEWER_ACTIVITIES_PATCH)) {
+        // The comparison and the routing evidence in one activity (older histories: compareRuns, then verifyEvidence).
+        run.doing('per-row comparison, failure shapes and curated cohorts in the new run');
+        const both = await run.io.acts.compareAndVerify({ baseline, next: validation, tolerance: REGRESSION_TOLERANCE, runDir: ctx.runDir, iteration, evidence: routingEvidence });
+        comparison = both.comparison;
+        evidence = both.evidence;
+      } else {
+        comparison = await run.io.acts.compareRuns({ baseline, next: validation, tolerance: REGRESSION_TOLERANCE, runDir: ctx.runDir, iteration });
+        if (patched(ROUTING_EVIDENCE_PATCH)) {
+          run.doing('failure shapes and curated cohorts in the new run');
+          evidence = await run.io.acts.verifyEvidence({ baseline, next: validation, ...routingEvidence, runDir: ctx.runDir, iteration });
+        }
       }
     }
   }

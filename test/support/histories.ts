@@ -42,3 +42,33 @@ export async function maybeRecordHistory(client: Client, workflowId: string, nam
   }
   writeFileSync(file, await historyJson(client, workflowId), { flag: 'wx' });
 }
+
+/** One activity of a history with its decoded input and result (JSON payloads), in scheduling order. */
+export interface ActivityPayloads {
+  activity: string;
+  input: unknown[];
+  result: unknown;
+}
+
+/** The activities of an exported history (historyJson's text) with their payloads decoded. */
+export function activityPayloads(json: string): ActivityPayloads[] {
+  type Payloads = { payloads?: { data?: string }[] } | undefined;
+  const decode = (p: Payloads): unknown[] => (p?.payloads ?? []).map((x) => (x.data ? JSON.parse(Buffer.from(x.data, 'base64').toString('utf8')) : null));
+  const events = (JSON.parse(json) as { events: Record<string, { activityType?: { name: string }; input?: Payloads; result?: Payloads; scheduledEventId?: string }>[] & { eventId: string }[] }).events;
+  const byId = new Map<string, ActivityPayloads>();
+  const out: ActivityPayloads[] = [];
+  for (const e of events as unknown as Record<string, unknown>[]) {
+    const s = e.activityTaskScheduledEventAttributes as { activityType: { name: string }; input?: Payloads } | undefined;
+    if (s) {
+      const a = { activity: s.activityType.name, input: decode(s.input), result: undefined };
+      byId.set(String(e.eventId), a);
+      out.push(a);
+    }
+    const c = e.activityTaskCompletedEventAttributes as { scheduledEventId: string; result?: Payloads } | undefined;
+    if (c) {
+      const a = byId.get(String(c.scheduledEventId));
+      if (a) a.result = decode(c.result)[0];
+    }
+  }
+  return out;
+}

@@ -5,6 +5,7 @@
  * Priority: measurement → instrumentation → dataset → agent → none. A mis-measured score is a
  * scorer problem and never yields an agent route; thin evidence never yields a confident route.
  */
+import { queryNoOf } from './query-table.js';
 import type { CohortStats, DiscoverEvidence, EvidencePlane, EvidenceWindow, FollowUp, PerformanceChange, ScoreStats } from './evidence.js';
 import { assessScorer, cmp, SCORER_HEALTH_THRESHOLDS, type ScorerHealth, type ScorerHealthThresholds } from './scorer-health.js';
 
@@ -30,8 +31,10 @@ export interface Finding {
   counts: Record<string, number>;
   window: { from: string; to: string; days: number };
   exampleTraceIds: string[];
+  /** Absent (undefined) when the evidence came with numbered queries: then `queryNo` (logic/query-table.ts). */
   query: string;
   queryRef?: string;
+  queryNo?: number;
 }
 
 export interface Route {
@@ -306,6 +309,7 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
       exampleTraceIds: s.lowScoreExamples,
       query: s.query,
       ...(s.queryRef ? { queryRef: s.queryRef } : {}),
+      ...queryNoOf(s),
     });
     candidates.push({
       id: `measurement:score:${s.name}`,
@@ -332,6 +336,7 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
       counts: { traces },
       exampleTraceIds: evidence.examples.map((e) => e.traceId),
       query: evidence.traffic.query,
+      ...queryNoOf(evidence.traffic),
     });
     candidates.push({
       id: 'measurement:unmeasured',
@@ -350,7 +355,7 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
 
   // ---- Instrumentation: traces that cannot support diagnosis
   const ins = evidence.instrumentation;
-  const insQuery = { query: ins.query, ...(ins.queryRef ? { queryRef: ins.queryRef } : {}) };
+  const insQuery = { query: ins.query, ...(ins.queryRef ? { queryRef: ins.queryRef } : {}), ...queryNoOf(ins) };
   const io: Array<['input' | 'output', number, number]> = [
     ['input', ins.missingInput, ins.missingInputShare],
     ['output', ins.missingOutput, ins.missingOutputShare],
@@ -449,7 +454,7 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
     const lowGap = c.lowScoreShare != null && overallLowShare != null ? c.lowScoreShare - overallLowShare : null;
     const worse = (meanGap != null && meanGap >= t.cohortScoreGap) || (lowGap != null && lowGap >= t.cohortScoreGap);
     const under = c.datasetShare < c.trafficShare * t.underrepresentedRatio;
-    const cq = { query: c.query, ...(c.queryRef ? { queryRef: c.queryRef } : {}) };
+    const cq = { query: c.query, ...(c.queryRef ? { queryRef: c.queryRef } : {}), ...queryNoOf(c) };
     const scoreText = `${c.score ?? primaryName ?? 'score'} mean ${num(c.meanScore)} vs ${num(overallMean)} overall, ${c.lowScoreShare == null ? 'n/a' : pct(c.lowScoreShare)} low-scoring`;
     const covText = `${c.datasetRows} eval-dataset rows (${pct(c.datasetShare)} of dataset rows) vs ${pct(c.trafficShare)} of traffic (${c.traffic} traces)`;
     if (!worse) {
@@ -586,6 +591,7 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
         exampleTraceIds: scores.find((x) => x.name === s.name)?.lowScoreExamples ?? [],
         query: al.query,
         ...(al.queryRef ? { queryRef: al.queryRef } : {}),
+        ...queryNoOf(al),
       });
       candidates.push({
         id: `dataset:alignment:${s.name}`,
@@ -605,7 +611,7 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
 
   // ---- Agent: reliability owned by the agent
   const rel = evidence.reliability;
-  const relQuery = { query: rel.query, ...(rel.queryRef ? { queryRef: rel.queryRef } : {}) };
+  const relQuery = { query: rel.query, ...(rel.queryRef ? { queryRef: rel.queryRef } : {}), ...queryNoOf(rel) };
   let toolRoutes = 0;
   for (const tool of [...rel.toolErrors].sort((a, b) => cmp(a.tool, b.tool))) {
     const denom = tool.calls ?? traces;
@@ -621,7 +627,7 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
       detail: `${tool.errors} errors in ${denom} ${tool.calls != null ? 'calls' : 'traces'} (${pct(rate)})`,
       counts: { errors: tool.errors, ...(tool.calls != null ? { calls: tool.calls } : {}) },
       exampleTraceIds: tool.exampleTraceIds,
-      ...(tool.query ? { query: tool.query } : relQuery),
+      ...(tool.query ? { query: tool.query } : typeof tool.queryNo === 'number' ? { query: tool.query as string, ...queryNoOf(tool) } : relQuery),
     });
     candidates.push({
       id: `agent:tool:${tool.tool}`,
@@ -683,6 +689,7 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
       exampleTraceIds: primary.lowScoreExamples,
       query: primary.query,
       ...(primary.queryRef ? { queryRef: primary.queryRef } : {}),
+      ...queryNoOf(primary),
     });
     candidates.push({
       id: `agent:quality:${primary.name}`,
@@ -726,6 +733,7 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
       exampleTraceIds: examples,
       query: c.query,
       ...(c.queryRef ? { queryRef: c.queryRef } : {}),
+      ...queryNoOf(c),
     });
     const scoreMoved =
       c.before.meanScore != null && c.after.meanScore != null && Math.abs(c.after.meanScore - c.before.meanScore) >= t.changeDrop;
@@ -777,6 +785,7 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
       exampleTraceIds: perf.exampleTraceIds,
       query: perf.query,
       ...(perf.queryRef ? { queryRef: perf.queryRef } : {}),
+      ...queryNoOf(perf),
     });
   }
   for (const ch of [...evidence.changes].sort((a, b) => cmp(`${a.by}:${a.key}:${a.score}`, `${b.by}:${b.key}:${b.score}`))) {
@@ -796,6 +805,7 @@ export function diagnose(evidence: DiscoverEvidence, options: DiagnoseOptions = 
       exampleTraceIds: [],
       query: ch.query,
       ...(ch.queryRef ? { queryRef: ch.queryRef } : {}),
+      ...queryNoOf(ch),
     });
     notes.push(`change correlation: ${f.detail}`);
   }

@@ -17,8 +17,11 @@ export interface FileRef {
 
 /** The query (SQL or `bt` command line) behind a statistic, or a ref id of a query stored in the run directory. */
 export interface QuerySource {
+  /** Absent from the discover activity's result since queries went by number (`queryNo`, logic/query-table.ts). */
   query: string;
   queryRef?: string;
+  /** The query's number (discover results with `queriesByNumber`): its text is in the evidence file. */
+  queryNo?: number;
 }
 
 export type EvidencePlane =
@@ -83,6 +86,7 @@ export interface ToolErrorStat {
   exampleTraceIds: string[];
   /** The query that counted the tool's calls and errors. */
   query?: string;
+  queryNo?: number;
 }
 
 export interface ReliabilityStats extends QuerySource {
@@ -342,6 +346,11 @@ export interface DiscoverEvidence {
    * histories recorded before it existed; Diagnose then plans exactly as before).
    */
   followUp?: FollowUp[];
+  /**
+   * Set on the discover activity's result (not in the file): every `query` is a `queryNo`, numbered as
+   * numberQueries() numbers the evidence file (logic/query-table.ts). Absent in histories recorded before.
+   */
+  queriesByNumber?: true;
 }
 
 export type EvalSplit = 'train' | 'validation' | 'all';
@@ -359,8 +368,11 @@ export interface EvalResult {
   rowCount: number;
   /** Rows whose task or scorer raised. */
   errorCount: number;
-  /** JSONL of `RowScores`, for the per-row comparison. */
-  rowsFile: FileRef | null;
+  /**
+   * JSONL of `RowScores`, for the per-row comparison. Only in the stored result (`stored`) since results went to the
+   * workflow without it (issue 9: the workflow never reads it; the activities it sends the result to read the file).
+   */
+  rowsFile?: FileRef | null;
   distributions?: ScoreDistribution[];
   /**
    * Set when the experiment had more spans than the loader's cap: the means and the per-row comparison cover only
