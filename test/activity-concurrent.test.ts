@@ -4,7 +4,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { allInOrder } from '../src/activities/concurrent.js';
+import { allInOrder, boundedInOrder } from '../src/activities/concurrent.js';
 
 const later = <T>(ms: number, value: T, signal: AbortSignal) => sleep(ms, value, { signal });
 
@@ -46,5 +46,44 @@ describe('allInOrder', () => {
     const p = allInOrder(outer.signal, [(s) => later(5_000, 'a', s), (s) => later(5_000, 'b', s)] as const);
     outer.abort();
     await expect(p).rejects.toThrow();
+  });
+});
+
+describe('boundedInOrder (runEvals: paired evals at most evalConcurrency at once)', () => {
+  const task = (log: string[], name: string, ms: number, fail = false) => async () => {
+    log.push(`start ${name}`);
+    await sleep(ms);
+    log.push(`end ${name}`);
+    if (fail) throw new Error(name);
+    return name;
+  };
+
+  it('limit 1 is the sequential loop: one finishes before the next starts', async () => {
+    const log: string[] = [];
+    expect(await boundedInOrder(1, [task(log, 'a', 10), task(log, 'b', 1)])).toEqual(['a', 'b']);
+    expect(log).toEqual(['start a', 'end a', 'start b', 'end b']);
+  });
+
+  it('limit 2 runs both at once and keeps the listed order of results', async () => {
+    const log: string[] = [];
+    expect(await boundedInOrder(2, [task(log, 'a', 30), task(log, 'b', 1), task(log, 'c', 1)])).toEqual(['a', 'b', 'c']);
+    expect(log.slice(0, 2)).toEqual(['start a', 'start b']);
+    // c takes b's lane while a still runs.
+    expect(log.indexOf('start c')).toBeLessThan(log.indexOf('end a'));
+  });
+
+  it('after a failure nothing new starts, the running task finishes, and the first listed failure is raised', async () => {
+    const log: string[] = [];
+    const err = await boundedInOrder(2, [task(log, 'a', 30), task(log, 'b', 1, true), task(log, 'c', 1)]).catch((e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toBe('b');
+    expect(log).toContain('end a'); // not cut off: a retry reuses its checkpointed result
+    expect(log).not.toContain('start c');
+  });
+
+  it('limit 1 stops after the first failure like the loop it replaces', async () => {
+    const log: string[] = [];
+    await expect(boundedInOrder(1, [task(log, 'a', 1, true), task(log, 'b', 1)])).rejects.toThrow('a');
+    expect(log).toEqual(['start a', 'end a']);
   });
 });

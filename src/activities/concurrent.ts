@@ -24,3 +24,35 @@ export async function allInOrder<T extends readonly unknown[]>(
   }
   return out as unknown as T;
 }
+
+/**
+ * Runs `tasks` with at most `limit` at a time, in list order; once one has failed no further task starts, the ones
+ * running finish (nothing is killed: their work counts for a retry), and the first failure in list order is thrown.
+ * `limit` 1 is the sequential loop.
+ */
+export async function boundedInOrder<T>(limit: number, tasks: ReadonlyArray<() => Promise<T>>): Promise<T[]> {
+  const results: Array<{ ok: true; value: T } | { ok: false; error: unknown } | undefined> = new Array(tasks.length);
+  let next = 0;
+  let failed = false;
+  const lane = async (): Promise<void> => {
+    while (!failed && next < tasks.length) {
+      const i = next++;
+      try {
+        results[i] = { ok: true, value: await tasks[i]!() };
+      } catch (error) {
+        results[i] = { ok: false, error };
+        failed = true;
+      }
+    }
+  };
+  const lanes = Math.max(1, Math.min(Math.floor(limit) || 1, tasks.length));
+  await Promise.all(Array.from({ length: lanes }, lane));
+  const out: T[] = [];
+  for (const r of results) {
+    if (!r) break; // not started: an earlier task failed
+    if (!r.ok) throw r.error;
+    out.push(r.value);
+  }
+  if (out.length < tasks.length) throw (results.find((r) => r && !r.ok) as { error: unknown }).error;
+  return out;
+}

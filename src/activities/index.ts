@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { BtClient, btEnvFrom, FORWARDED_ENV_KEYS, toActivityFailure } from '../bt/index.js';
+import { boundedInOrder } from './concurrent.js';
 import { EvalEnvError, evalEnvSpec, redactValues, resolveEvalEnv, type EvalEnvSpec } from '../eval-env.js';
 import { buildSummary, renderNarrative, writeHandoff as writeHandoffFiles, type HandoffInput } from '../handoff/index.js';
 import type { SummaryArtifact } from '../../schemas/summary.js';
@@ -391,15 +392,14 @@ export function createActivities(deps: ActivityDeps = {}) {
     },
 
     /**
-     * Several evals one after another in one activity (the unchanged agent's train and validation splits; a change's
-     * full train and validation evals): one activity in history instead of one per eval (issue 9). Each eval is its
-     * own execution step as in runEval (a retry reuses the evals already finished). The context and working tree are
-     * sent once for all of them.
+     * Several evals in one activity (the unchanged agent's train and validation splits; a change's full train and
+     * validation evals): one activity in history instead of one per eval (issue 9). Up to the context's
+     * `evalConcurrency` run at once (config; contexts written before it: one at a time). Each eval is its own
+     * execution step as in runEval, so a retry reuses the evals already finished — including one that finished
+     * while another failed. After a failure no further eval starts; the first failure in list order is raised.
      */
     async runEvals(p: { ctx: OrientContext; cwd: string; runs: Omit<RunEvalInput, 'ctx' | 'cwd'>[] }): Promise<EvalResult[]> {
-      const out: EvalResult[] = [];
-      for (const run of p.runs) out.push(await evalOne({ ...run, ctx: p.ctx, cwd: p.cwd }));
-      return out;
+      return boundedInOrder(p.ctx.evalConcurrency ?? 1, p.runs.map((run) => () => evalOne({ ...run, ctx: p.ctx, cwd: p.cwd })));
     },
 
     async compareRuns(p: CompareInput): Promise<RowComparison> {
