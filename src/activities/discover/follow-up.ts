@@ -48,7 +48,8 @@ export interface FollowUpSources {
   errorGroups: readonly ErrorGroup[];
   worstCohorts: readonly CohortStats[];
   performancePlane: PerformancePlane | null;
-  examples: readonly ExampleTrace[];
+  /** The drill-in's traces; a promise while the drill-in still runs (the pass waits for it only where it reads them). */
+  examples: readonly ExampleTrace[] | Promise<readonly ExampleTrace[]>;
 }
 
 export type Candidate =
@@ -201,11 +202,12 @@ export async function followUpPlane(pc: PlaneContext, s: FollowUpSources): Promi
   const candidates = pickCandidates(s, pc.traces, !!pc.scorePath);
   // Full traces: those the drill-in already read are reused; the first FOLLOW_UP_TRACES tool/cohort candidates may each
   // fetch one more (decided by position, not by which query answers first, so the evidence does not depend on timing).
-  const drilled = new Map(s.examples.filter((e) => e.spanTree).map((e) => [e.traceId, e.spanTree!]));
+  const drilledP = Promise.resolve(s.examples).then((ex) => new Map(ex.filter((e) => e.spanTree).map((e) => [e.traceId, e.spanTree!])));
+  drilledP.catch(() => undefined); // the planner reports the drill-in's own failure
   const fetchers = candidates.map((c, i) => (c.kind === 'tool' || c.kind === 'cohort' ? i : -1)).filter((i) => i >= 0).slice(0, FOLLOW_UP_TRACES);
-  const reserveFor = (i: number): Reserve => (id) => !!id && (drilled.has(id) || fetchers.includes(i));
+  const reserveFor = (i: number): Reserve => async (id) => !!id && ((await drilledP).has(id) || fetchers.includes(i));
   const tree = async (id: string): Promise<SpanTreeSummary> => {
-    const got = drilled.get(id);
+    const got = (await drilledP).get(id);
     if (got) return got;
     const trace = await pc.q.call((bt, signal) => bt.viewTrace({ objectRef: `project_logs:${pc.ctx.project.id}`, traceId: id, signal }));
     await writeJsonAtomic(join(pc.dir, 'traces', `${id.replace(/[^A-Za-z0-9._-]/g, '_')}.json`), trace);
@@ -219,7 +221,7 @@ export async function followUpPlane(pc: PlaneContext, s: FollowUpSources): Promi
       c.kind === 'tool' ? await toolChecks(pc, q, c.tool, reserveFor(i), tree)
       : c.kind === 'error' ? await errorChecks(pc, q, c.group)
       : c.kind === 'cohort' ? await cohortChecks(pc, q, c.cohort, reserveFor(i), tree)
-      : changeChecks(c.change, drilled);
+      : changeChecks(c.change, await drilledP);
     const target: FollowUp['target'] =
       c.kind === 'tool' ? { kind: 'tool', name: c.tool.tool }
       : c.kind === 'error' ? { kind: 'error', name: c.group.message }
@@ -229,7 +231,13 @@ export async function followUpPlane(pc: PlaneContext, s: FollowUpSources): Promi
   });
 }
 
-type Reserve = (id: string | undefined) => boolean;
+type Reserve = (id: string | undefined) => Promise<boolean>;
+
+/** The ids `reserve` lets this candidate read, in their order. */
+async function reserved(ids: readonly (string | undefined)[], reserve: Reserve): Promise<string[]> {
+  const keep = await Promise.all(ids.map(reserve));
+  return ids.filter((id, i): id is string => !!id && keep[i]!);
+}
 type Tree = (id: string) => Promise<SpanTreeSummary>;
 
 function treeCheck(ids: readonly string[], trees: readonly SpanTreeSummary[]): PendingCheck[] {
@@ -266,7 +274,7 @@ async function toolChecks(pc: PlaneContext, q: PlaneQueries, tool: ToolErrorStat
       });
     }
   }
-  const ids = tool.exampleTraceIds.slice(0, 1).filter(reserve);
+  const ids = await reserved(tool.exampleTraceIds.slice(0, 1), reserve);
   return [...checks, ...treeCheck(ids, await Promise.all(ids.map(tree)))];
 }
 
@@ -326,7 +334,7 @@ async function cohortChecks(pc: PlaneContext, q: PlaneQueries, c: CohortStats, r
   }
   // One full trace: the smallest-id failing trace that has an answer (what the agent actually did).
   const answered = rows.find((r) => !isEmpty(r.output) && isEmpty(r.error));
-  const ids = [answered ? str(answered.root_span_id) : c.exampleTraceIds[0]].filter((x): x is string => !!x).filter(reserve);
+  const ids = await reserved([answered ? str(answered.root_span_id) : c.exampleTraceIds[0]], reserve);
   return [...checks, ...treeCheck(ids, await Promise.all(ids.map(tree)))];
 }
 

@@ -132,24 +132,25 @@ async function plan(pool: QueryPool, p: DiscoverParams, progress?: (what: string
   const [scores, rel, cov, perf, ch, inst, align] = planes;
   if (cov.note) notes.push(cov.note);
 
-  // Drill into a few example traces (full span trees saved to the run directory).
+  // Drill into a few example traces (full span trees saved to the run directory)…
   progress?.('drilling into example traces');
-  const examples = await drillIn(pcs.examples, {
+  const drilling = drillIn(pcs.examples, {
     toolErrors: rel.toolErrors,
     worstCohorts: cov.worst,
     performancePlane: perf.performancePlane,
     scores,
   });
-
-  // The bounded second pass: targeted queries that confirm or refute the battery's candidate causes.
+  // …and, alongside it, the bounded second pass: targeted queries that confirm or refute the battery's candidate
+  // causes (it waits for the drill-in only where it reads the traces the drill-in fetched).
   progress?.('following up the candidate causes');
-  const followUps = await followUpPlane(pcs.followUp, {
+  const following = followUpPlane(pcs.followUp, {
     toolErrors: rel.toolErrors,
     errorGroups: rel.groups,
     worstCohorts: cov.worst,
     performancePlane: perf.performancePlane,
-    examples,
+    examples: drilling,
   });
+  const [examples, followUps] = await Promise.all([drilling, following]);
   const log = pool.entries();
 
   const evidence: DiscoverEvidence = {
