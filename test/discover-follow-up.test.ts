@@ -4,11 +4,9 @@
 // - on the real parts: discover() through the real `bt` against the local server seeded with the example's defective
 //   traffic — the pass stays within its bounds, its checks cite lines of queries.jsonl, and Diagnose puts what it found
 //   into the routes as evidence and counterevidence.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { flywheelInputSchema } from '../schemas/flywheel-input.js';
 import { discover, type QueryLogEntry } from '../src/activities/discover.js';
 import {
   FOLLOW_UP_CANDIDATES,
@@ -24,17 +22,16 @@ import {
   overallVerdict,
   pickCandidates,
 } from '../src/activities/discover/follow-up.js';
-import { createActivities } from '../src/activities/index.js';
 import { BtClient } from '../src/bt/client.js';
 import { clockFromEnv } from '../src/clock.js';
 import { buildSummary, renderNarrative, validateSummary, type HandoffInput } from '../src/handoff/index.js';
-import { startLocalServer, type LocalServerHandle } from '../src/local-server/index.js';
+import type { LocalServerHandle } from '../src/local-server/index.js';
 import { mdCode } from '../src/untrusted.js';
 import { apiClient } from './support/local-server-bt.js';
 import { diagnose } from '../src/workflows/logic/diagnose.js';
 import type { CohortStats, DiscoverEvidence, SpanTreeSummary } from '../src/workflows/logic/evidence.js';
 import type { OrientContext } from '../src/workflows/types.js';
-import { btEnvFor, EXAMPLE_DIR, generateAtFixedClock } from './support/example-window.js';
+import { seedDefectiveExample, type SeededExample } from './support/seeded-example.js';
 
 describe('follow-up judgements (pure)', () => {
   it.each([
@@ -144,23 +141,18 @@ class CountingBt extends BtClient {
   }
 }
 
+let seeded: SeededExample | undefined;
+
 beforeAll(async () => {
-  home = mkdtempSync(join(tmpdir(), 'discover-follow-up-'));
-  server = await startLocalServer({ port: 0, dataFile: join(home, 'bt.duckdb') });
-  env = btEnvFor(server.btEnv(), home);
-  const data = await generateAtFixedClock({ outDir: join(home, 'sync'), projectName: PROJECT, variant: 'defective', traces: 800, seed: 42 });
-  await server.seedFromSyncDir(data.gen.dir, { projectName: PROJECT });
-  const activities = createActivities({ btEnv: env, appUrl: server.appUrl });
-  const config = flywheelInputSchema.parse({ project: PROJECT, agentDir: EXAMPLE_DIR, workOnCopy: false, outDir: join(home, 'out'), runsDir: join(home, 'runs') });
-  ctx = await activities.orient(config, 'discover-follow-up');
+  seeded = await seedDefectiveExample({ prefix: 'discover-follow-up', workflowId: 'discover-follow-up', project: PROJECT });
+  ({ home, server, env, ctx } = seeded);
   const dir = join(home, 'run');
   evidence = await discover(new CountingBt({ env, cwd: home }), { ctx, goal: 'g', windowDays: 7, iteration: 1, dir, now });
   log = readFileSync(join(dir, 'queries.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as QueryLogEntry);
 }, 300_000);
 
 afterAll(async () => {
-  await server?.close();
-  if (home) rmSync(home, { recursive: true, force: true });
+  await seeded?.close();
 });
 
 const diagnoseFor = (e: DiscoverEvidence, c: OrientContext) => diagnose(e, { binaryScores: c.binaryScores, ...(c.primaryScore ? { primaryScore: c.primaryScore } : {}) });

@@ -6,11 +6,9 @@
 //   logged under its plane, progress for every plane;
 // - one row per plane: each plane module alone returns exactly its part of the evidence;
 // - the planes' pure readers on tables of rows.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { flywheelInputSchema } from '../schemas/flywheel-input.js';
 import { discover, DISCOVER_CONCURRENCY, errorShape, QueryPool, windowClause, type QueryLogEntry } from '../src/activities/discover.js';
 import { alignmentPlane } from '../src/activities/discover/alignment.js';
 import { changePlane } from '../src/activities/discover/change.js';
@@ -22,15 +20,14 @@ import { performanceEvidence, perfStats } from '../src/activities/discover/perfo
 import { qualityPlane } from '../src/activities/discover/quality.js';
 import { rankErrorShapes, reliabilityPlane } from '../src/activities/discover/reliability.js';
 import { trafficPlane } from '../src/activities/discover/traffic.js';
-import { createActivities } from '../src/activities/index.js';
 import { BtClient } from '../src/bt/client.js';
 import { BtError } from '../src/bt/errors.js';
 import { fieldPath, projectLogs } from '../src/bt/sql.js';
 import { clockFromEnv } from '../src/clock.js';
-import { startLocalServer, type LocalServerHandle } from '../src/local-server/index.js';
+import type { LocalServerHandle } from '../src/local-server/index.js';
 import type { DiscoverEvidence, ScoreStats } from '../src/workflows/logic/evidence.js';
 import type { OrientContext } from '../src/workflows/types.js';
-import { btEnvFor, EXAMPLE_DIR, generateAtFixedClock } from './support/example-window.js';
+import { seedDefectiveExample, type SeededExample } from './support/seeded-example.js';
 
 const PROJECT = 'support-agent';
 const now = clockFromEnv(process.env)();
@@ -56,20 +53,15 @@ class CountingBt extends BtClient {
 }
 const newBt = () => new CountingBt({ env, cwd: home });
 
+let seeded: SeededExample | undefined;
+
 beforeAll(async () => {
-  home = mkdtempSync(join(tmpdir(), 'discover-planes-'));
-  server = await startLocalServer({ port: 0, dataFile: join(home, 'bt.duckdb') });
-  env = btEnvFor(server.btEnv(), home);
-  const data = await generateAtFixedClock({ outDir: join(home, 'sync'), projectName: PROJECT, variant: 'defective', traces: 800, seed: 42 });
-  await server.seedFromSyncDir(data.gen.dir, { projectName: PROJECT });
-  const activities = createActivities({ btEnv: env, appUrl: server.appUrl });
-  const config = flywheelInputSchema.parse({ project: PROJECT, agentDir: EXAMPLE_DIR, workOnCopy: false, outDir: join(home, 'out'), runsDir: join(home, 'runs') });
-  ctx = await activities.orient(config, 'discover-planes');
+  seeded = await seedDefectiveExample({ prefix: 'discover-planes', workflowId: 'discover-planes', project: PROJECT });
+  ({ home, server, env, ctx } = seeded);
 }, 300_000);
 
 afterAll(async () => {
-  await server?.close();
-  if (home) rmSync(home, { recursive: true, force: true });
+  await seeded?.close();
 });
 
 const W = () => windowClause(7);
