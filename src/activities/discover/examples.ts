@@ -67,14 +67,16 @@ export function safeName(v: unknown): string {
   return clean.length > 60 ? `${clean.slice(0, 59)}…` : clean || '(unnamed)';
 }
 
-const isEmpty = (v: unknown): boolean =>
+/** No value: null, blank text, an empty list or an empty object. */
+export const isEmpty = (v: unknown): boolean =>
   v === null || v === undefined || (typeof v === 'string' && v.trim() === '') || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
 
-const textOf = (v: unknown): string => {
+/** The text of an output: itself when a string, else its first string field of `keys`, in that order. */
+export const textOf = (v: unknown, keys: readonly string[] = ['content', 'text', 'answer', 'output', 'message']): string => {
   if (typeof v === 'string') return v;
   if (v && typeof v === 'object') {
     const o = v as Record<string, unknown>;
-    for (const k of ['content', 'text', 'answer', 'output', 'message']) if (typeof o[k] === 'string') return o[k] as string;
+    for (const k of keys) if (typeof o[k] === 'string') return o[k] as string;
   }
   return '';
 };

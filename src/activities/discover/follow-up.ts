@@ -24,7 +24,7 @@ import type { CohortStats, ErrorGroup, ExampleTrace, FollowUp, FollowUpCheck, Fo
 import { writeJsonAtomic } from '../files.js';
 import { cohortCondition, cohortId } from '../cohorts.js';
 import { LOW, each, n, str, type PlaneContext, type Row } from './context.js';
-import { readSpanTree, spanTreeText } from './examples.js';
+import { isEmpty, readSpanTree, spanTreeText, textOf } from './examples.js';
 import type { PlaneQueries } from './pool.js';
 import { rankErrorShapes } from './reliability.js';
 
@@ -172,16 +172,8 @@ export function overallVerdict(checks: readonly { verdict: FollowUpVerdict }[]):
 }
 
 const pct = (x: number): string => `${Math.round(x * 1000) / 10}%`;
-const isEmpty = (v: unknown): boolean =>
-  v === null || v === undefined || (typeof v === 'string' && v.trim() === '') || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
-const answerText = (v: unknown): string => {
-  if (typeof v === 'string') return v;
-  if (v && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    for (const k of ['answer', 'content', 'text', 'output', 'message']) if (typeof o[k] === 'string') return o[k] as string;
-  }
-  return '';
-};
+/** An agent's answer: the `answer` field first (the shape of the example's outputs), then the usual text fields. */
+const answerText = (v: unknown): string => textOf(v, ['answer', 'content', 'text', 'output', 'message']);
 
 /** The opening words most of a cohort's failing answers share (pure): null when no opening is shared by ≥ 30%. */
 export function commonOpening(outputs: readonly unknown[]): string | null {
