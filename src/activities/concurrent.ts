@@ -47,12 +47,8 @@ export async function boundedInOrder<T>(limit: number, tasks: ReadonlyArray<() =
   };
   const lanes = Math.max(1, Math.min(Math.floor(limit) || 1, tasks.length));
   await Promise.all(Array.from({ length: lanes }, lane));
-  const out: T[] = [];
-  for (const r of results) {
-    if (!r) break; // not started: an earlier task failed
-    if (!r.ok) throw r.error;
-    out.push(r.value);
-  }
-  if (out.length < tasks.length) throw (results.find((r) => r && !r.ok) as { error: unknown }).error;
-  return out;
+  // Tasks start in list order, so the ones never started come after the first failure.
+  const failure = results.find((r) => r && !r.ok);
+  if (failure && !failure.ok) throw failure.error;
+  return results.map((r) => (r as { value: T }).value);
 }
