@@ -2,10 +2,9 @@
  * Discover's evidence file, read back by the activities that need its query texts (the handoff, a brief's routes):
  * the workflow holds the evidence with numbered queries (src/workflows/logic/query-table.ts), the file holds it whole.
  */
-import { readFile } from 'node:fs/promises';
 import type { DiscoverEvidence } from '../workflows/logic/evidence.js';
 import { expandQueries, numberQueries } from '../workflows/logic/query-table.js';
-import { sha256 } from './files.js';
+import { readChecked } from './files.js';
 
 export class EvidenceFileError extends Error {
   constructor(readonly path: string, readonly why: string) {
@@ -16,14 +15,9 @@ export class EvidenceFileError extends Error {
 
 /** The evidence file, checked by sha256. */
 export async function readEvidenceFile(ref: { path: string; sha256: string }): Promise<DiscoverEvidence> {
-  let text: string;
-  try {
-    text = await readFile(ref.path, 'utf8');
-  } catch (err) {
-    throw new EvidenceFileError(ref.path, `cannot be read (${(err as Error).message.split('\n')[0]})`);
-  }
-  if (sha256(text) !== ref.sha256) throw new EvidenceFileError(ref.path, 'changed after Discover wrote it');
-  return JSON.parse(text) as DiscoverEvidence;
+  const got = await readChecked(ref);
+  if ('why' in got) throw new EvidenceFileError(ref.path, got.why === 'changed' ? 'changed after Discover wrote it' : `cannot be read (${got.detail})`);
+  return JSON.parse(got.text) as DiscoverEvidence;
 }
 
 /** The whole evidence of a discover result (its file, read back), with the result's `file` reference. */

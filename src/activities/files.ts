@@ -42,6 +42,20 @@ export async function writeJsonlAtomic(path: string, rows: readonly unknown[]): 
   return { ...(await writeFileAtomic(path, text)), rows: rows.length };
 }
 
+/**
+ * A run file read back only if it is still what its writer recorded: its text, or why not — `unreadable` (with the
+ * first line of the error) or `changed` (sha256 differs).
+ */
+export async function readChecked(ref: { path: string; sha256: string }): Promise<{ text: string } | { why: 'unreadable' | 'changed'; detail: string }> {
+  let text: string;
+  try {
+    text = await readFile(ref.path, 'utf8');
+  } catch (err) {
+    return { why: 'unreadable', detail: (err as Error).message.split('\n')[0]! };
+  }
+  return sha256(text) === ref.sha256 ? { text } : { why: 'changed', detail: 'sha256 differs' };
+}
+
 export async function readJson<T>(path: string): Promise<T> {
   return JSON.parse(await readFile(path, 'utf8')) as T;
 }

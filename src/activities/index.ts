@@ -3,9 +3,7 @@
  * wires. Every activity does its side effects, writes bulky data to the run directory and returns a small
  * typed summary. bt failures become ApplicationFailures whose retryability was decided where they arose.
  */
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -29,7 +27,7 @@ import { clockFromEnv, type Clock } from '../clock.js';
 import { discover as runDiscover } from './discover.js';
 import { drillIntoRegressions, type DrilldownDoc } from './drilldown.js';
 import { compareRuns as compare, loadBaseline as loadBase, runEval as runEvalCmd, type RunEvalParams } from './evals.js';
-import { phaseDir, readJson, writeFileAtomic, writeJsonAtomic, type FileRef } from './files.js';
+import { phaseDir, readChecked, readJson, writeFileAtomic, writeJsonAtomic, type FileRef } from './files.js';
 import { orient as runOrient } from './orient.js';
 import { writeFleetSummary } from './fleet.js';
 import { DIFF_EXCERPT_CHARS, revertChangeFromBackup } from './workspace.js';
@@ -497,27 +495,18 @@ function withFindingQueries(input: HandoffInput): HandoffInput {
  * gone or changed since (checked by sha256) does not fail it: it is written without the evidence, saying why.
  */
 async function withEvidence(input: HandoffInput, ref: { path: string; sha256: string }): Promise<HandoffInput> {
-  let why: string;
-  try {
-    const text = await readFile(ref.path, 'utf8');
-    if (createHash('sha256').update(text).digest('hex') === ref.sha256) return { ...input, evidence: JSON.parse(text) as DiscoverEvidence };
-    why = 'it changed after Discover wrote it';
-  } catch (err) {
-    why = `it cannot be read (${(err as Error).message.split('\n')[0]})`;
-  }
+  const got = await readChecked(ref);
+  if ('text' in got) return { ...input, evidence: JSON.parse(got.text) as DiscoverEvidence };
+  const why = got.why === 'changed' ? 'it changed after Discover wrote it' : `it cannot be read (${got.detail})`;
   const note = `the evidence of this run (${ref.path}) is not in this handoff: ${why}`;
   const context = input.context ?? { modeReason: '', projectSource: null, baseline: null, notes: [] };
   return { ...input, context: { ...context, notes: [...context.notes, note] } };
 }
 
 /** A file of this run read back for the handoff, only if it is still what the activity that wrote it recorded. */
-async function readChecked(ref: { path: string; sha256: string }): Promise<string | null> {
-  try {
-    const text = await readFile(ref.path, 'utf8');
-    return createHash('sha256').update(text).digest('hex') === ref.sha256 ? text : null;
-  } catch {
-    return null;
-  }
+async function checkedText(ref: { path: string; sha256: string }): Promise<string | null> {
+  const got = await readChecked(ref);
+  return 'text' in got ? got.text : null;
 }
 
 /**
@@ -529,7 +518,7 @@ async function withRunFiles(input: HandoffInput): Promise<HandoffInput> {
   const changeDiffs: NonNullable<HandoffInput['changeDiffs']> = { ...(input.changeDiffs ?? {}) };
   for (const c of input.changes) {
     if (!c.diffFile || changeDiffs[c.id]) continue;
-    const text = await readChecked(c.diffFile);
+    const text = await checkedText(c.diffFile);
     if (text === null) {
       notes.push(`the diff of change ${c.id} (${c.diffFile.path}) is not in this handoff: it is gone or changed since the change was made`);
       continue;
@@ -540,7 +529,7 @@ async function withRunFiles(input: HandoffInput): Promise<HandoffInput> {
   let drilldown = input.regressionDrilldown ?? null;
   const ref = input.comparison?.drilldown;
   if (!drilldown && ref) {
-    const text = await readChecked(ref);
+    const text = await checkedText(ref);
     if (text === null) notes.push(`the drill-in of the regressed rows (${ref.path}) is not in this handoff: it is gone or changed since Verify wrote it`);
     else drilldown = (JSON.parse(text) as DrilldownDoc).rows;
   }

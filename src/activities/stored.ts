@@ -5,10 +5,9 @@
  *
  * Inputs stay tolerant: a whole object (what workflows of older releases, still in flight, send) passes through.
  */
-import { readFile } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import type { StoredRef } from '../workflows/types.js';
-import { sha256, writeJsonAtomic } from './files.js';
+import { readChecked, writeJsonAtomic } from './files.js';
 
 /** Same depth as the workflow side looks (writeHandoff's input.evals[i] is at depth 3). */
 const MAX_DEPTH = 4;
@@ -46,14 +45,9 @@ export class StoredFileError extends Error {
 
 /** The object a reference points at, checked by sha256. */
 export async function readStored(ref: StoredRef): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readFile(ref.path, 'utf8');
-  } catch (err) {
-    throw new StoredFileError(ref, `cannot be read (${(err as Error).message.split('\n')[0]})`);
-  }
-  if (sha256(text) !== ref.sha256) throw new StoredFileError(ref, 'changed after it was written (sha256 differs)');
-  return JSON.parse(text) as Record<string, unknown>;
+  const got = await readChecked(ref);
+  if ('why' in got) throw new StoredFileError(ref, got.why === 'changed' ? 'changed after it was written (sha256 differs)' : `cannot be read (${got.detail})`);
+  return JSON.parse(got.text) as Record<string, unknown>;
 }
 
 function referenceOf(value: Record<string, unknown>): StoredRef | null {
