@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discover, DISCOVER_CONCURRENCY, errorShape, QueryPool, windowClause, type QueryLogEntry } from '../src/activities/discover.js';
 import { alignmentPlane } from '../src/activities/discover/alignment.js';
 import { changePlane } from '../src/activities/discover/change.js';
-import type { PlaneContext } from '../src/activities/discover/context.js';
-import { coveragePlane } from '../src/activities/discover/coverage.js';
+import { EXAMPLES_PER_COHORT, LOW, type PlaneContext } from '../src/activities/discover/context.js';
+import { cohortExamples, coveragePlane, examplesOfCohorts } from '../src/activities/discover/coverage.js';
 import { pickExamples, readSpanTree, safeName, spanTreeText } from '../src/activities/discover/examples.js';
 import { instrumentationPlane, staleColumns } from '../src/activities/discover/instrumentation.js';
 import { performanceEvidence, perfStats } from '../src/activities/discover/performance.js';
@@ -193,6 +193,25 @@ describe('the planner', () => {
     // The evidence is real: the example's planted failures are in it.
     expect(one.evidence.reliability.toolErrors.find((t) => t.tool === 'lookup_order')!.errors).toBeGreaterThan(0);
     expect(one.evidence.cohorts.some((c) => c.dimension === 'topic' && c.value === 'Returns & refunds')).toBe(true);
+  });
+
+  it('cohort examples: one shared query finds what one query per cohort finds; a full answer falls back per cohort', async () => {
+    const worst = runs[1]!.evidence.cohorts.filter((c) => c.lowScoreShare !== null && c.lowScoreShare > 0);
+    const shared = worst.filter((c) => c.dimension === 'tag' || c.dimension === 'metadata');
+    expect(shared.length).toBeGreaterThan(1);
+    expect(worst.length).toBeGreaterThan(shared.length); // topic cohorts keep their own query
+    const rest = `is_root = true AND ${W()} AND ${fieldPath('scores', ctx.primaryScore!)} <= ${LOW}`;
+    const alone: string[][] = [];
+    for (const c of worst) alone.push(await cohortExamples(new QueryPool(newBt(), { concurrency: 1 }).plane('x'), src(), c, rest));
+    expect(alone.filter((ids) => ids.length === EXAMPLES_PER_COHORT).length).toBeGreaterThan(1);
+    for (const [cap, queries] of [
+      [1000, 1 + worst.length - shared.length], // 800 traces: the shared answer holds every match
+      [3, 1 + worst.length], // a full answer of 3 rows: every shared cohort asks again on its own
+    ] as const) {
+      const pool = new QueryPool(newBt(), { concurrency: 2 });
+      expect(await examplesOfCohorts(pool.plane('x'), src(), worst, rest, { cap })).toEqual(alone);
+      expect(pool.entries()).toHaveLength(queries);
+    }
   });
 
   it('logs every query under its plane, planes in evidence order', () => {

@@ -5,7 +5,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { datasetSource, fieldPath, isQuotable, sqlString } from '../../bt/sql.js';
+import { SQL_MAX_LIMIT, datasetSource, fieldPath, isQuotable, sqlString } from '../../bt/sql.js';
 import type { CohortStats, DatasetCoverage } from '../../workflows/logic/evidence.js';
 import type { OrientContext } from '../../workflows/types.js';
 import { NO_MATCH, cohortCondition, cohortId, cohortPath, datasetTopicMetadataPath, parseCohortId, type CohortKey } from '../cohorts.js';
@@ -92,13 +92,51 @@ export async function coveragePlane(pc: PlaneContext): Promise<CoverageEvidence>
     .sort((a, b) => (b.lowScoreShare ?? 0) - (a.lowScoreShare ?? 0) || b.traffic - a.traffic)
     .slice(0, MAX_COHORT_EXAMPLE_QUERIES);
   // (Only scored cohorts have a low-score share, so there is a primary score here.)
-  const examples = await each(worst, (c) => cohortExamples(q, pc.src, c, `is_root = true AND ${pc.W} AND ${fieldPath('scores', primary!)} <= ${LOW}`));
+  const examples = await examplesOfCohorts(q, pc.src, worst, `is_root = true AND ${pc.W} AND ${fieldPath('scores', primary!)} <= ${LOW}`);
   worst.forEach((c, i) => (c.exampleTraceIds = examples[i]!));
   return { cohorts, datasets: coverage.datasets, ...(coverage.note ? { note: coverage.note } : {}), worst };
 }
 
+/**
+ * Example traces of several cohorts: for each, the same ids `cohortExamples` finds, in fewer queries. Cohorts with an
+ * exact condition (a quotable metadata value or tag) share one query, `rest AND (c1 OR c2 …) ORDER BY root_span_id
+ * LIMIT 1000`, that selects only the cohort columns (never a whole `metadata`, so no large-field page limit). Root
+ * spans are one per trace, so each cohort's rows in that answer are its smallest matching ids: a cohort with
+ * `limit` of them there is done, and so is every cohort when the answer is short of `cap` rows (it holds every match).
+ * Only a cohort left short in a full answer gets its own query. The rest (LIKE matches, topic labels) keep theirs.
+ */
+export async function examplesOfCohorts(
+  q: PlaneQueries,
+  from: string,
+  cohorts: readonly CohortStats[],
+  rest: string,
+  { limit = EXAMPLES_PER_COHORT, cap = SQL_MAX_LIMIT }: { limit?: number; cap?: number } = {},
+): Promise<string[][]> {
+  const shared = cohorts.flatMap((c, i) => {
+    const cond = cohortCondition(c);
+    const column = c.dimension === 'tag' ? 'tags' : c.dimension === 'metadata' ? cohortPath(c) : null;
+    return cond?.exact && column ? [{ i, c, cond, column }] : [];
+  });
+  const found = new Map<number, string[]>();
+  if (shared.length > 1) {
+    const columns = [...new Set(shared.map((x) => x.column))];
+    const alias = (column: string) => `c${columns.indexOf(column)}`;
+    const rows = await q.run(
+      `SELECT root_span_id, ${columns.map((col) => `${col} AS ${alias(col)}`).join(', ')} FROM ${from} WHERE ${rest} AND (${shared.map((x) => x.cond.sql).join(' OR ')}) ORDER BY root_span_id LIMIT ${cap}`,
+    );
+    const complete = rows.length < cap;
+    for (const { i, c, cond, column } of shared) {
+      // The row as cohortCondition's check reads it: `tags`, or `metadata` holding the one key selected.
+      const asRow = (r: Row) => (c.dimension === 'tag' ? { tags: r[alias(column)] } : { metadata: { [c.key]: r[alias(column)] } });
+      const ids = rows.filter((r) => cond.keep(asRow(r))).slice(0, limit).map((r) => str(r.root_span_id));
+      if (complete || ids.length === limit) found.set(i, ids);
+    }
+  }
+  return each(cohorts, async (c, i) => found.get(i) ?? cohortExamples(q, from, c, rest, limit));
+}
+
 /** Example traces of a cohort: the smallest trace ids matching `rest` (see examplesWhere). */
-async function cohortExamples(q: PlaneQueries, from: string, c: CohortStats, rest: string, limit = EXAMPLES_PER_COHORT): Promise<string[]> {
+export async function cohortExamples(q: PlaneQueries, from: string, c: CohortStats, rest: string, limit = EXAMPLES_PER_COHORT): Promise<string[]> {
   const cond = cohortCondition(c);
   if (!cond) return [];
   const column = c.dimension === 'tag' ? 'tags' : c.dimension === 'topic' ? 'classifications' : c.dimension === 'facet' ? 'facets' : 'metadata';
