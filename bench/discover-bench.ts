@@ -3,17 +3,20 @@
  * per call, login, HTTP, BTQL parse/translate, DuckDB, JSON) with its bounded pool at several concurrencies, next
  * to the same SQL run directly in DuckDB, one query after another, in process.
  *
- *   npx tsx bench/discover-bench.ts [--spans 1000000] [--runs 3] [--concurrency 1,2,4,8] [--write]
+ *   npx tsx bench/discover-bench.ts [--spans 1000000] [--runs 3] [--concurrency 1,2,4,8] [--server daemon|in-process] [--write]
  *
  * 1. Writes the btql-bench logs (bench/synthetic-logs.ts) with uuid trace ids and a release 3 days before the end
  *    (`metadata.version = v5`, 3× slower), so the performance plane finds a change point and pages its sample.
- * 2. Seeds a fresh DuckDB and serves it (the local Braintrust server, in this process), with a fixed `NOW()`.
+ * 2. Seeds a fresh DuckDB and serves it with a fixed `NOW()`: by default as `flywheel run` does, the local server's
+ *    background process (ensureLocalServer); `--server in-process` serves it from this process instead. There every
+ *    `bt` start forks a process holding DuckDB's memory (Node forks on Linux: the fork copies the page tables, so a
+ *    spawn costs more the larger this process is) and blocks the server's event loop while it does.
  * 3. Runs discover() `--runs` times per concurrency; checks the evidence is the same at every concurrency.
- * 4. Replays every SQL text the sequential run sent (pages included) directly against DuckDB: the translated SQL
- *    only (parse and translation untimed), sequentially; median of `--runs` passes.
+ * 4. Replays every SQL text the sequential run sent (pages included) directly against DuckDB, in this process: the
+ *    translated SQL only (parse and translation untimed), sequentially, after one untimed pass; median of `--runs`.
  * 5. Prints a Markdown section; `--write` puts it into bench/BENCHMARKS.md (replacing an earlier one).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -28,7 +31,10 @@ import { Store } from '../src/local-server/store.js';
 import { packageRoot } from '../src/paths.js';
 import type { DiscoverEvidence } from '../src/workflows/logic/evidence.js';
 import type { OrientContext } from '../src/workflows/types.js';
-import { loadAverage as load, median, serveStore, writeBenchSection } from './support.js';
+import { FAKE_NOW_ENV } from '../src/clock.js';
+import { generateApiKey } from '../src/local-server/index.js';
+import { ensureLocalServer, STATE_FILE_NAME, stopLocalServer } from '../src/local-server/daemon.js';
+import { loadAverage as load, median, serveStore, writeBenchSection, type ServedStore } from './support.js';
 import { generateSyntheticLogs } from './synthetic-logs.js';
 
 const { values } = parseArgs({
@@ -38,8 +44,10 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: `1,2,${DISCOVER_CONCURRENCY},8` },
     write: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    server: { type: 'string', default: 'daemon' },
   },
 });
+if (values.server !== 'daemon' && values.server !== 'in-process') throw new Error(`--server must be daemon or in-process, got ${values.server}`);
 const SPANS = Number(values.spans);
 const RUNS = Number(values.runs);
 const LEVELS = [...new Set(values.concurrency.split(',').map(Number))].filter((x) => x >= 1);
@@ -78,14 +86,14 @@ async function main(): Promise<void> {
       release: { version: 'v5', days: 3, slowdown: 3 },
     });
     const genMs = performance.now() - t0;
-    const store = await Store.open(join(dir, 'bench.duckdb'));
+    let store = await Store.open(join(dir, 'bench.duckdb'));
     const t1 = performance.now();
     const seeded = await seedFromSyncDir(store, join(dir, 'bt-sync'), { projectName: 'bench' });
     const seedMs = performance.now() - t1;
     process.stdout.write(`  ${gen.traces} traces, seeded ${seeded.rows} rows in ${s2(seedMs)} (generated in ${s2(genMs)})\n`);
 
     const now = () => new Date(NOW);
-    const served = await serveStore(store, dir, { now });
+    const served = values.server === 'daemon' ? await serveByDaemon(store, dir, NOW) : await serveStore(store, dir, { now });
     const { url, env } = served;
     const home = env.HOME;
     const agentDir = join(dir, 'agent');
@@ -142,6 +150,11 @@ async function main(): Promise<void> {
     const views = readFileSync(join(dir, `run-${LEVELS[0]}-0`, 'evidence.json'), 'utf8');
     const drillIns = (JSON.parse(views) as DiscoverEvidence).examples.filter((e) => e.note).length;
 
+    // The daemon owns the file while it runs (one DuckDB process per file): stop it and read the file here.
+    if (values.server === 'daemon') {
+      await served.close();
+      store = await Store.open(join(dir, 'bench.duckdb'));
+    }
     // The same SQL texts directly in DuckDB: translated once (untimed), executed one after another.
     const translated = [];
     for (const s of sequentialSent) {
@@ -150,6 +163,8 @@ async function main(): Promise<void> {
       if (q.limit === undefined && q.groupBy.length === 0 && q.having === undefined) q.limit = DEFAULT_ROW_LIMIT;
       translated.push(translate(q, src, now()).sql);
     }
+    // One untimed pass first: DuckDB's own cache warm, as the server's was after Discover's warm-up run.
+    for (const sql of translated) await store.readJson(sql);
     const duckSums: number[] = [];
     for (let r = 0; r < RUNS; r++) {
       let sum = 0;
@@ -163,7 +178,7 @@ async function main(): Promise<void> {
     const duck = median(duckSums);
     process.stdout.write(`  DuckDB direct, the same ${translated.length} queries one after another: ${duckSums.map(s2).join(', ')}\n`);
     const loadAtEnd = load();
-    await served.close();
+    if (values.server === 'in-process') await served.close();
     await store.close();
     const dbBytes = statSync(join(dir, 'bench.duckdb')).size;
 
@@ -176,7 +191,7 @@ async function main(): Promise<void> {
       '',
       `- Date: ${new Date().toISOString()}`,
       `- Machine: nproc=${nproc} (${cpus()[0]?.model ?? 'unknown CPU'}), memory ${(totalmem() / 2 ** 30).toFixed(1)} GiB (free ${(freemem() / 2 ** 30).toFixed(1)} GiB); load average (1/5/15 min) at start ${loadAtStart}, at end ${loadAtEnd} — shared with other engineers' work`,
-      `- Node ${process.version}, bt 0.12.0; the local server runs in the bench process (DuckDB ${(dbBytes / 1e6).toFixed(0)} MB)`,
+      `- Node ${process.version}, bt 0.12.0; the local server runs ${values.server === 'daemon' ? 'in its own background process, as `flywheel run` starts it' : 'in the bench process (`--server in-process`)'} (DuckDB ${(dbBytes / 1e6).toFixed(0)} MB)`,
       `- Data: ${seeded.rows.toLocaleString('en-US')} spans in ${gen.traces.toLocaleString('en-US')} traces over 30 days (the btql-bench shape, uuid trace ids, a 3× slower release in the last 3 days); Discover's window: 7 days`,
       `- Battery: ${seq.calls} \`bt sql\` calls per Discover (pages included) plus \`bt datasets list\` and ${drillIns} \`bt view trace\` drill-ins; evidence identical at every concurrency: ${sameEvidence ? 'yes' : '**NO**'}`,
       '',
@@ -203,3 +218,33 @@ main().catch((e: unknown) => {
   process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
   process.exit(1);
 });
+
+/**
+ * Serves the seeded file from the local server's background process, as `flywheel run` does (ensureLocalServer),
+ * with `NOW()` pinned (FLYWHEEL_FAKE_NOW in its environment). Closes `store` first: the daemon opens the file.
+ */
+async function serveByDaemon(store: Store, dir: string, now: number): Promise<ServedStore> {
+  await store.close();
+  const daemonHome = join(dir, 'daemon');
+  mkdirSync(daemonHome, { recursive: true, mode: 0o700 });
+  writeFileSync(join(daemonHome, STATE_FILE_NAME), JSON.stringify({ apiKey: generateApiKey(), dataFile: join(dir, 'bench.duckdb'), orgName: 'local' }), { mode: 0o600 });
+  const before = process.env[FAKE_NOW_ENV];
+  process.env[FAKE_NOW_ENV] = new Date(now).toISOString();
+  let info;
+  try {
+    info = await ensureLocalServer({ home: daemonHome });
+  } finally {
+    if (before === undefined) delete process.env[FAKE_NOW_ENV];
+    else process.env[FAKE_NOW_ENV] = before;
+  }
+  const home = join(dir, 'home');
+  mkdirSync(join(home, 'cfg'), { recursive: true });
+  const env = {
+    PATH: `${join(packageRoot, 'node_modules', '.bin')}:${process.env.PATH ?? ''}`,
+    HOME: home,
+    XDG_CONFIG_HOME: join(home, 'cfg'),
+    BRAINTRUST_NO_INPUT: '1',
+    ...info.btEnv(),
+  };
+  return { url: info.appUrl, env, close: async () => void (await stopLocalServer(daemonHome)) };
+}
