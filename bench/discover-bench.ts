@@ -20,6 +20,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { cpus, freemem, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { discover, DISCOVER_CONCURRENCY } from '../src/activities/discover.js';
 import { BtClient } from '../src/bt/client.js';
@@ -45,6 +46,9 @@ const { values } = parseArgs({
     write: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     server: { type: 'string', default: 'daemon' },
+    // Internal: the child process that generates and seeds for the daemon mode.
+    prepare: { type: 'string' },
+    now: { type: 'string' },
   },
 });
 if (values.server !== 'daemon' && values.server !== 'in-process') throw new Error(`--server must be daemon or in-process, got ${values.server}`);
@@ -69,27 +73,48 @@ class RecordingBt extends BtClient {
 
 const s2 = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
+interface Prepared {
+  gen: { traces: number };
+  seeded: { rows: number };
+  genMs: number;
+  seedMs: number;
+}
+
+/** Generates the logs into `dir/bt-sync` and seeds them into `dir/bench.duckdb` (closed again). */
+async function prepare(dir: string, now: number): Promise<Prepared> {
+  const t0 = performance.now();
+  const gen = await generateSyntheticLogs(join(dir, 'bt-sync'), {
+    spans: SPANS,
+    projectId: PROJECT_ID,
+    score: SCORE,
+    facet: FACET,
+    now,
+    uuidIds: true,
+    release: { version: 'v5', days: 3, slowdown: 3 },
+  });
+  const genMs = performance.now() - t0;
+  const store = await Store.open(join(dir, 'bench.duckdb'));
+  const t1 = performance.now();
+  const seeded = await seedFromSyncDir(store, join(dir, 'bt-sync'), { projectName: 'bench' });
+  const seedMs = performance.now() - t1;
+  await store.close();
+  return { gen: { traces: gen.traces }, seeded: { rows: seeded.rows }, genMs, seedMs };
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'discover-bench-'));
   const loadAtStart = load();
   try {
     const NOW = Math.floor(Date.now() / 60_000) * 60_000;
     process.stdout.write(`generating ${SPANS} spans…\n`);
-    const t0 = performance.now();
-    const gen = await generateSyntheticLogs(join(dir, 'bt-sync'), {
-      spans: SPANS,
-      projectId: PROJECT_ID,
-      score: SCORE,
-      facet: FACET,
-      now: NOW,
-      uuidIds: true,
-      release: { version: 'v5', days: 3, slowdown: 3 },
-    });
-    const genMs = performance.now() - t0;
+    // With the daemon, a child process generates and seeds: this process then holds no generated data or DuckDB
+    // memory, like a worker (every \`bt\` start forks this process, and a fork costs more the larger it is).
+    const prepared: Prepared =
+      values.server === 'daemon'
+        ? (await execa(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--spans', String(SPANS), '--prepare', dir, '--now', String(NOW)], { stdout: 'pipe', stderr: 'inherit' }), JSON.parse(readFileSync(join(dir, 'prepared.json'), 'utf8')) as Prepared)
+        : await prepare(dir, NOW);
+    const { gen, seeded, genMs, seedMs } = prepared;
     let store = await Store.open(join(dir, 'bench.duckdb'));
-    const t1 = performance.now();
-    const seeded = await seedFromSyncDir(store, join(dir, 'bt-sync'), { projectName: 'bench' });
-    const seedMs = performance.now() - t1;
     process.stdout.write(`  ${gen.traces} traces, seeded ${seeded.rows} rows in ${s2(seedMs)} (generated in ${s2(genMs)})\n`);
 
     const now = () => new Date(NOW);
@@ -124,6 +149,7 @@ async function main(): Promise<void> {
     await execa(join(packageRoot, 'node_modules', '.bin', 'bt'), ['--version'], { env, extendEnv: false, stdin: 'ignore' });
     await discover(new BtClient({ env, cwd: home }), { ctx, goal: 'bench', windowDays: 7, iteration: 1, dir: join(dir, 'warm'), now: now(), concurrency: DISCOVER_CONCURRENCY });
 
+    const rssAtRuns = process.memoryUsage().rss;
     const results: Array<{ c: number; walls: number[]; calls: number; sqlSum: number; evidence: string }> = [];
     let sequentialSent: Array<{ query: string; ms: number }> = [];
     for (const c of LEVELS) {
@@ -191,7 +217,7 @@ async function main(): Promise<void> {
       '',
       `- Date: ${new Date().toISOString()}`,
       `- Machine: nproc=${nproc} (${cpus()[0]?.model ?? 'unknown CPU'}), memory ${(totalmem() / 2 ** 30).toFixed(1)} GiB (free ${(freemem() / 2 ** 30).toFixed(1)} GiB); load average (1/5/15 min) at start ${loadAtStart}, at end ${loadAtEnd} — shared with other engineers' work`,
-      `- Node ${process.version}, bt 0.12.0; the local server runs ${values.server === 'daemon' ? 'in its own background process, as `flywheel run` starts it' : 'in the bench process (`--server in-process`)'} (DuckDB ${(dbBytes / 1e6).toFixed(0)} MB)`,
+      `- Node ${process.version}, bt 0.12.0; the local server runs ${values.server === 'daemon' ? 'in its own background process, as `flywheel run` starts it' : 'in the bench process (`--server in-process`)'} (DuckDB ${(dbBytes / 1e6).toFixed(0)} MB); this process's RSS when Discover ran: ${(rssAtRuns / 2 ** 20).toFixed(0)} MiB (every \`bt\` start forks it)`,
       `- Data: ${seeded.rows.toLocaleString('en-US')} spans in ${gen.traces.toLocaleString('en-US')} traces over 30 days (the btql-bench shape, uuid trace ids, a 3× slower release in the last 3 days); Discover's window: 7 days`,
       `- Battery: ${seq.calls} \`bt sql\` calls per Discover (pages included) plus \`bt datasets list\` and ${drillIns} \`bt view trace\` drill-ins; evidence identical at every concurrency: ${sameEvidence ? 'yes' : '**NO**'}`,
       '',
@@ -214,7 +240,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
+(values.prepare ? prepare(values.prepare, Number(values.now)).then((p) => writeFileSync(join(values.prepare!, 'prepared.json'), JSON.stringify(p))) : main()).catch((e: unknown) => {
   process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
   process.exit(1);
 });

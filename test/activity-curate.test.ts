@@ -162,6 +162,17 @@ describe('prepareCuration then upsertCuration: nothing reaches Braintrust before
     await expect(acts().upsertCuration({ ctx: ctx('tampered-set'), planFile: plan.planFile })).rejects.toThrow(/changed after the write gate showed them/);
     expect(await datasetNames()).not.toContain('tampered-set');
   }, 240_000);
+
+  it('a plan or rows file gone before the upsert is refused at once (non-retryable), and nothing is written', async () => {
+    const plan = await acts().prepareCuration(params('vanished-set'));
+    rmSync(plan.rowsFile!.path);
+    const err = await acts()
+      .upsertCuration({ ctx: ctx('vanished-set'), planFile: plan.planFile })
+      .then(() => null, (e: unknown) => e as { message: string; nonRetryable?: boolean; type?: string });
+    expect(err?.message).toMatch(/the curated rows .* cannot be read \(ENOENT.*\); nothing was upserted/);
+    expect(err).toMatchObject({ nonRetryable: true, type: 'CurationPlanChanged' });
+    expect(await datasetNames()).not.toContain('vanished-set');
+  }, 240_000);
 });
 
 describe('prepareCuration: reads overlapped in the pool draw what one read at a time draws', () => {

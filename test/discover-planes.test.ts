@@ -369,6 +369,18 @@ describe("the planes' pure readers", () => {
     expect(spanTreeText(t)).toBe(text);
   });
 
+  it.each([
+    ["I'm sorry, I can't resolve this here. Please contact our support team.", true],
+    ['I’m sorry, I can’t help with that.', true],
+    ['Sorry, but I cannot do that.', true],
+    ['I am unable to assist with this request.', true],
+    ["I'm sorry for the delay! Your order shipped on Monday.", false],
+    ["I'm sorry, I couldn't look up your order right now. Please try again later.", false], // an apology for an error, not a refusal
+    ['Your refund was issued; I can not see any other charges.', false],
+  ])('refusal reading: %s → %s', (answer, refusal) => {
+    expect(readSpanTree([span('agent', 'task', { is_root: true, output: answer })]).refusal).toBe(refusal);
+  });
+
   it('safeName keeps names readable and bounded', () => {
     expect(safeName('lookup_order')).toBe('lookup_order');
     expect(safeName('a'.repeat(80))).toHaveLength(60);

@@ -5,7 +5,6 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { BtClient } from '../bt/client.js';
@@ -15,7 +14,7 @@ import { cohortCondition, parseCohortId, topicLabelsOf } from './cohorts.js';
 import type { RouteTarget } from '../workflows/logic/diagnose.js';
 import type { CurateResult, CurationPlan, OrientContext } from '../workflows/types.js';
 import { cleanText } from '../untrusted.js';
-import { readJson, sha256, writeJsonAtomic, writeJsonlAtomic, type FileRef } from './files.js';
+import { readChecked, readJson, writeJsonAtomic, writeJsonlAtomic, type FileRef } from './files.js';
 import { ChildEnvError, childEnv, expandArgv } from '../child-env.js';
 import { runSubprocess, tail } from './subprocess.js';
 import { windowClause } from './discover.js';
@@ -512,19 +511,20 @@ export async function prepareCuration(bt: BtClient, p: CurateParams, signal?: Ab
  */
 export async function upsertCuration(bt: BtClient, p: { ctx: OrientContext; planFile: FileRef }, signal?: AbortSignal): Promise<CurateResult> {
   const { ctx } = p;
-  const planText = await readFile(p.planFile.path, 'utf8');
-  if (sha256(planText) !== p.planFile.sha256) {
-    throw ApplicationFailure.nonRetryable(`the curation plan ${p.planFile.path} changed after the write gate showed it; nothing was upserted`, 'CurationPlanChanged');
-  }
-  const { plan, cohorts } = JSON.parse(planText) as { plan: Omit<CurationPlan, 'planFile'>; cohorts: string[] };
-  let rows: DatasetRecordInput[] = [];
-  if (plan.rowsFile) {
-    const text = await readFile(plan.rowsFile.path, 'utf8');
-    if (sha256(text) !== plan.rowsFile.sha256) {
-      throw ApplicationFailure.nonRetryable(`the curated rows ${plan.rowsFile.path} changed after the write gate showed them; nothing was upserted`, 'CurationPlanChanged');
-    }
-    rows = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as DatasetRecordInput);
-  }
+  // What the gate showed, byte for byte (files.ts readChecked), or nothing is upserted.
+  const shown = async (ref: FileRef, what: string, them: string): Promise<string> => {
+    const r = await readChecked(ref);
+    if ('text' in r) return r.text;
+    const why = r.why === 'changed' ? `changed after the write gate showed ${them}` : `cannot be read (${r.detail})`;
+    throw ApplicationFailure.nonRetryable(`${what} ${ref.path} ${why}; nothing was upserted`, 'CurationPlanChanged');
+  };
+  const { plan, cohorts } = JSON.parse(await shown(p.planFile, 'the curation plan', 'it')) as { plan: Omit<CurationPlan, 'planFile'>; cohorts: string[] };
+  const rows: DatasetRecordInput[] = plan.rowsFile
+    ? (await shown(plan.rowsFile, 'the curated rows', 'them'))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as DatasetRecordInput)
+    : [];
   const existing = (await bt.datasetsList(ctx.project.name, { signal })).find((d) => d.name === plan.dataset);
   let created = false;
   let datasetId = existing?.id ?? null;

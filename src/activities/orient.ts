@@ -176,7 +176,9 @@ export async function orient(bt: BtClient, p: OrientParams): Promise<OrientConte
 
   // The project's experiments and its newest root spans (schema discovery, below), while the rest is decided.
   const experimentsP = settled(bt.experimentsList(project.name));
-  const schemaP = settled(bt.sql(`SELECT * FROM ${projectLogs(project.id)} WHERE is_root = true AND ${since(SCHEMA_WINDOWS[0]!)} LIMIT 50`));
+  /** A sample of root spans of the last `days` days (schema discovery; the first window is read up front). */
+  const schemaQuery = (days: number) => `SELECT * FROM ${projectLogs(project.id)} WHERE is_root = true AND ${since(days)} LIMIT 50`;
+  const schemaP = settled(bt.sql(schemaQuery(SCHEMA_WINDOWS[0]!)));
 
   // Org for links.
   const status = await statusP;
@@ -220,7 +222,7 @@ export async function orient(bt: BtClient, p: OrientParams): Promise<OrientConte
   let sample: Record<string, unknown>[] = [];
   let schemaWindowDays: number | null = null;
   for (const [i, days] of SCHEMA_WINDOWS.entries()) {
-    const res = await (i === 0 ? schemaP : bt.sql(`SELECT * FROM ${projectLogs(project.id)} WHERE is_root = true AND ${since(days)} LIMIT 50`));
+    const res = await (i === 0 ? schemaP : bt.sql(schemaQuery(days)));
     if (!res.data.length) continue;
     sample.push(...(res.data as Record<string, unknown>[]));
     schemaWindowDays ??= days;

@@ -55,7 +55,7 @@ export async function drillIn(pc: PlaneContext, s: DrillInSources): Promise<Exam
 /** Tool names kept in a sequence at most. */
 export const MAX_TOOL_SEQUENCE = 12;
 /** What a refusal reads like at the start of an answer (values are previews: the start is what there is). */
-const REFUSAL = /^\W*(?:i(?:'|’)?m sorry,? but|sorry,? (?:but )?i can(?:no|')t|i can(?:no|')t (?:help|assist|do that)|i(?: am|'m) (?:unable|not able) to (?:help|assist))/i;
+const REFUSAL = /^\W*(?:i(?:'|’)?m sorry,? but|(?:i(?:'|’)?m |i am )?sorry,? (?:but )?i can(?:no|'|’)t|i can(?:no|'|’)t (?:help|assist|do that)|i(?: am|'m|’m) (?:unable|not able) to (?:help|assist))/i;
 
 /**
  * A span name from a trace, made safe to quote in evidence: one line, no markup characters, bounded. (Trace

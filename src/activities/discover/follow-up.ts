@@ -36,6 +36,23 @@ export const FOLLOW_UP_TRACES = 2;
 export const FOLLOW_UP_MIN_MATCHES = 5;
 /** Low-scoring traces of a cohort read for their outputs. */
 export const FOLLOW_UP_SAMPLE = 20;
+/** Shares the pure judgements below draw their lines at (each table-tested in test/discover-follow-up.test.ts). */
+export const FOLLOW_UP_SHARES = {
+  /** An error shape with at most this share in the candidate's spans is shared with others (refutes). */
+  errorShared: 0.5,
+  /** …and with at least this share it is the candidate's own (confirms). */
+  errorConcentrated: 0.8,
+  /** A low-score text less often than this in failing traces, or in the cohort, is not what fails (refutes). */
+  textRefutesBelow: 0.5,
+  /** At least this often in both: the cohort's own failure (confirms). */
+  textConfirmsAt: 0.7,
+  /** Low-scoring outputs missing or errored at least this often: the scores judge no answer (refutes the agent). */
+  outputsMissing: 0.5,
+  /** At most this often: the agent answered, and was judged low (confirms). */
+  outputsAnswered: 0.1,
+} as const;
+/** Fewer low-scoring traces read than this: too few to judge their outputs. */
+export const FOLLOW_UP_MIN_OUTPUTS = 3;
 /** Words a MATCH term is made of at most (all must occur; short words are left out). */
 export const MATCH_WORDS = 4;
 
@@ -107,9 +124,9 @@ export interface ErrorShapeCounts {
 export function judgeErrorShape(c: ErrorShapeCounts): { verdict: FollowUpVerdict; why: string } {
   if (c.matched < FOLLOW_UP_MIN_MATCHES) return { verdict: 'inconclusive', why: `only ${c.matched} spans carry it` };
   const share = c.inside / c.matched;
-  if (share <= 0.5) return { verdict: 'refutes', why: 'it is as common in other spans: a shared dependency or input rather than this tool' };
+  if (share <= FOLLOW_UP_SHARES.errorShared) return { verdict: 'refutes', why: 'it is as common in other spans: a shared dependency or input rather than this tool' };
   if (c.backend) return { verdict: 'refutes', why: 'concentrated here, but it reads as the service failing (timeout/unavailable), not as bad arguments' };
-  if (share >= 0.8) return { verdict: 'confirms', why: 'it is concentrated in this tool' };
+  if (share >= FOLLOW_UP_SHARES.errorConcentrated) return { verdict: 'confirms', why: 'it is concentrated in this tool' };
   return { verdict: 'inconclusive', why: 'it is mostly, but not only, in this tool' };
 }
 
@@ -126,9 +143,9 @@ export function judgeLowText(c: LowTextCounts): { verdict: FollowUpVerdict; why:
   if (c.matched < FOLLOW_UP_MIN_MATCHES) return { verdict: 'inconclusive', why: `only ${c.matched} traces carry it` };
   const low = c.low / c.matched;
   const inside = c.inside / c.matched;
-  if (low < 0.5) return { verdict: 'refutes', why: 'it is as common in passing traces: the text is not what fails' };
-  if (inside < 0.5) return { verdict: 'refutes', why: 'it is as common outside the cohort: the failure is not specific to it' };
-  if (low >= 0.7 && inside >= 0.7) return { verdict: 'confirms', why: 'it is concentrated in the cohort and in failing traces' };
+  if (low < FOLLOW_UP_SHARES.textRefutesBelow) return { verdict: 'refutes', why: 'it is as common in passing traces: the text is not what fails' };
+  if (inside < FOLLOW_UP_SHARES.textRefutesBelow) return { verdict: 'refutes', why: 'it is as common outside the cohort: the failure is not specific to it' };
+  if (low >= FOLLOW_UP_SHARES.textConfirmsAt && inside >= FOLLOW_UP_SHARES.textConfirmsAt) return { verdict: 'confirms', why: 'it is concentrated in the cohort and in failing traces' };
   return { verdict: 'inconclusive', why: 'it leans toward the cohort and failing traces, not clearly' };
 }
 
@@ -140,10 +157,10 @@ export interface OutputCounts {
 
 /** Do the cohort's low scores judge real answers, or missing/errored ones (instrumentation, reliability)? Pure. */
 export function judgeOutputs(c: OutputCounts): { verdict: FollowUpVerdict; why: string } {
-  if (c.sampled < 3) return { verdict: 'inconclusive', why: 'too few low-scoring traces to read' };
+  if (c.sampled < FOLLOW_UP_MIN_OUTPUTS) return { verdict: 'inconclusive', why: 'too few low-scoring traces to read' };
   const share = c.emptyOrErrored / c.sampled;
-  if (share >= 0.5) return { verdict: 'refutes', why: 'the low scores judge missing or errored outputs: instrumentation or reliability rather than the answers' };
-  if (share <= 0.1) return { verdict: 'confirms', why: 'the agent answered and the answers were judged low' };
+  if (share >= FOLLOW_UP_SHARES.outputsMissing) return { verdict: 'refutes', why: 'the low scores judge missing or errored outputs: instrumentation or reliability rather than the answers' };
+  if (share <= FOLLOW_UP_SHARES.outputsAnswered) return { verdict: 'confirms', why: 'the agent answered and the answers were judged low' };
   return { verdict: 'inconclusive', why: 'some low scores come with missing or errored outputs' };
 }
 
@@ -279,7 +296,7 @@ async function errorChecks(pc: PlaneContext, q: PlaneQueries, g: ErrorGroup): Pr
   const inside = n(top?.n);
   const j = judgeErrorShape({ matched, inside, backend: BACKEND.test(g.message) });
   // For a recurring error (no single tool), concentration in one span is where to fix it; spread is not a refutation.
-  const verdict: FollowUpVerdict = j.verdict === 'refutes' && inside / Math.max(1, matched) <= 0.5 ? 'inconclusive' : j.verdict;
+  const verdict: FollowUpVerdict = j.verdict === 'refutes' && inside / Math.max(1, matched) <= FOLLOW_UP_SHARES.errorShared ? 'inconclusive' : j.verdict;
   return [{
     kind: 'error_shape',
     verdict,
