@@ -32,10 +32,7 @@ import { Store } from '../src/local-server/store.js';
 import { packageRoot } from '../src/paths.js';
 import type { DiscoverEvidence } from '../src/workflows/logic/evidence.js';
 import type { OrientContext } from '../src/workflows/types.js';
-import { FAKE_NOW_ENV } from '../src/clock.js';
-import { generateApiKey } from '../src/local-server/index.js';
-import { ensureLocalServer, STATE_FILE_NAME, stopLocalServer } from '../src/local-server/daemon.js';
-import { loadAverage as load, median, serveStore, writeBenchSection, type ServedStore } from './support.js';
+import { benchBtEnv, loadAverage as load, median, serveStore, startDaemonServer, writeBenchSection, type ServedStore } from './support.js';
 import { generateSyntheticLogs } from './synthetic-logs.js';
 
 const { values } = parseArgs({
@@ -245,32 +242,9 @@ async function main(): Promise<void> {
   process.exit(1);
 });
 
-/**
- * Serves the seeded file from the local server's background process, as `flywheel run` does (ensureLocalServer),
- * with `NOW()` pinned (FLYWHEEL_FAKE_NOW in its environment). Closes `store` first: the daemon opens the file.
- */
+/** Serves the seeded file from the local server's background process (closes `store` first: the daemon opens it). */
 async function serveByDaemon(store: Store, dir: string, now: number): Promise<ServedStore> {
   await store.close();
-  const daemonHome = join(dir, 'daemon');
-  mkdirSync(daemonHome, { recursive: true, mode: 0o700 });
-  writeFileSync(join(daemonHome, STATE_FILE_NAME), JSON.stringify({ apiKey: generateApiKey(), dataFile: join(dir, 'bench.duckdb'), orgName: 'local' }), { mode: 0o600 });
-  const before = process.env[FAKE_NOW_ENV];
-  process.env[FAKE_NOW_ENV] = new Date(now).toISOString();
-  let info;
-  try {
-    info = await ensureLocalServer({ home: daemonHome });
-  } finally {
-    if (before === undefined) delete process.env[FAKE_NOW_ENV];
-    else process.env[FAKE_NOW_ENV] = before;
-  }
-  const home = join(dir, 'home');
-  mkdirSync(join(home, 'cfg'), { recursive: true });
-  const env = {
-    PATH: `${join(packageRoot, 'node_modules', '.bin')}:${process.env.PATH ?? ''}`,
-    HOME: home,
-    XDG_CONFIG_HOME: join(home, 'cfg'),
-    BRAINTRUST_NO_INPUT: '1',
-    ...info.btEnv(),
-  };
-  return { url: info.appUrl, env, close: async () => void (await stopLocalServer(daemonHome)) };
+  const daemon = await startDaemonServer(join(dir, 'bench.duckdb'), join(dir, 'daemon'), new Date(now));
+  return { url: daemon.appUrl, env: benchBtEnv(dir, daemon.btEnv()), close: () => daemon.close() };
 }

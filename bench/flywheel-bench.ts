@@ -45,9 +45,8 @@ import { generateExampleTraces } from '../examples/support-agent/generate-traces
 import type { FlywheelInput } from '../schemas/flywheel-input.js';
 import { createActivities } from '../src/activities/index.js';
 import { resolveBtBinary } from '../src/bt/run.js';
-import { generateApiKey, startLocalServer } from '../src/local-server/index.js';
-import { ensureLocalServer, STATE_FILE_NAME, stopLocalServer } from '../src/local-server/daemon.js';
-import { FAKE_NOW_ENV, fixedClock } from '../src/clock.js';
+import { startLocalServer } from '../src/local-server/index.js';
+import { fixedClock } from '../src/clock.js';
 import { defaultBtPath, findTemporalCli, packageRoot } from '../src/paths.js';
 import { DEFAULT_NAMESPACE } from '../src/shared.js';
 import { freePort, spawnDevServer, waitForTemporal } from '../src/temporal/devserver.js';
@@ -55,6 +54,7 @@ import { createWorker, workflowsPath } from '../src/worker.js';
 import { runResult } from '../src/run-result.js';
 import { statusQuery, type Phase } from '../src/workflows/definitions.js';
 import { flywheelWorkflow, type FlywheelResult } from '../src/workflows/flywheel.js';
+import { startDaemonServer } from './support.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -202,26 +202,6 @@ interface ReuseMeta {
   rssSeed: { sampled: number; hwm: number | null };
   /** The instant right after seeding: the pinned clock of every run on this data. */
   seededAt: string;
-}
-
-/**
- * `--server daemon`: the run's local server is its background process, as `flywheel run` starts it
- * (ensureLocalServer), with `NOW()` pinned to `now` when given. The default serves the file from this process,
- * where every `bt` start forks a process holding DuckDB's memory (Node forks on Linux; the cost grows with RSS).
- */
-async function daemonServer(dir: string, dataFile: string, now: string | undefined): Promise<{ appUrl: string; btEnv(): Record<string, string>; close(): Promise<void> }> {
-  const daemonHome = join(dir, 'daemon');
-  mkdirSync(daemonHome, { recursive: true, mode: 0o700 });
-  writeFileSync(join(daemonHome, STATE_FILE_NAME), JSON.stringify({ apiKey: generateApiKey(), dataFile, orgName: 'local' }), { mode: 0o600 });
-  const before = process.env[FAKE_NOW_ENV];
-  if (now) process.env[FAKE_NOW_ENV] = now;
-  try {
-    const info = await ensureLocalServer({ home: daemonHome });
-    return { appUrl: info.appUrl, btEnv: info.btEnv, close: async () => void (await stopLocalServer(daemonHome)) };
-  } finally {
-    if (before === undefined) delete process.env[FAKE_NOW_ENV];
-    else process.env[FAKE_NOW_ENV] = before;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -430,7 +410,7 @@ async function runVolume(shared: Shared, traces: number, requested: number): Pro
   const generated = data.meta.traces;
   const shardCount = data.meta.shards;
   const clock = REUSE_DIR ? fixedClock(data.meta.seededAt) : undefined;
-  const server = SERVER_MODE === 'daemon' ? await daemonServer(dir, dataFile, REUSE_DIR ? data.meta.seededAt : undefined) : await startLocalServer({ port: 0, dataFile, ...(clock ? { now: clock } : {}) });
+  const server = SERVER_MODE === 'daemon' ? await startDaemonServer(dataFile, join(dir, 'daemon'), REUSE_DIR ? new Date(data.meta.seededAt) : undefined) : await startLocalServer({ port: 0, dataFile, ...(clock ? { now: clock } : {}) });
   let serverClosed = false;
   const closeServer = async () => {
     if (serverClosed) return;

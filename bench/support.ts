@@ -6,7 +6,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { btEnvFor } from '../src/local-server/index.js';
+import { FAKE_NOW_ENV } from '../src/clock.js';
+import { ensureLocalServer, STATE_FILE_NAME, stopLocalServer } from '../src/local-server/daemon.js';
+import { btEnvFor, generateApiKey } from '../src/local-server/index.js';
 import { LocalApi } from '../src/local-server/server.js';
 import type { Store } from '../src/local-server/store.js';
 import { packageRoot } from '../src/paths.js';
@@ -37,16 +39,44 @@ export async function serveStore(store: Store, dir: string, opts: { now?: () => 
   const api = new LocalApi({ store, apiKey: BENCH_KEY, orgName: 'local', ...(opts.now ? { now: opts.now } : {}) });
   const port = await api.listen(0);
   const url = `http://127.0.0.1:${port}`;
+  return { url, env: benchBtEnv(dir, btEnvFor({ appUrl: url, apiUrl: url, apiKey: BENCH_KEY, orgName: 'local' })), close: () => api.close() };
+}
+
+/** A closed environment in which `bt` talks to the server of `serverEnv` (its BRAINTRUST_* variables), HOME under `dir`. */
+export function benchBtEnv(dir: string, serverEnv: Record<string, string>): ServedStore['env'] {
   const home = join(dir, 'home');
   mkdirSync(join(home, 'cfg'), { recursive: true });
-  const env = {
+  return {
     PATH: `${join(packageRoot, 'node_modules', '.bin')}:${process.env.PATH ?? ''}`,
     HOME: home,
     XDG_CONFIG_HOME: join(home, 'cfg'),
     BRAINTRUST_NO_INPUT: '1',
-    ...btEnvFor({ appUrl: url, apiUrl: url, apiKey: BENCH_KEY, orgName: 'local' }),
+    ...serverEnv,
   };
-  return { url, env, close: () => api.close() };
+}
+
+export interface DaemonServer {
+  appUrl: string;
+  btEnv(): Record<string, string>;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `dataFile` from the local server's background process, as `flywheel run` does (ensureLocalServer; its state
+ * in `daemonHome`), with `NOW()` pinned to `now` when given (FLYWHEEL_FAKE_NOW in its environment only).
+ */
+export async function startDaemonServer(dataFile: string, daemonHome: string, now?: Date): Promise<DaemonServer> {
+  mkdirSync(daemonHome, { recursive: true, mode: 0o700 });
+  writeFileSync(join(daemonHome, STATE_FILE_NAME), JSON.stringify({ apiKey: generateApiKey(), dataFile, orgName: 'local' }), { mode: 0o600 });
+  const before = process.env[FAKE_NOW_ENV];
+  if (now) process.env[FAKE_NOW_ENV] = now.toISOString();
+  try {
+    const info = await ensureLocalServer({ home: daemonHome });
+    return { appUrl: info.appUrl, btEnv: info.btEnv, close: async () => void (await stopLocalServer(daemonHome)) };
+  } finally {
+    if (before === undefined) delete process.env[FAKE_NOW_ENV];
+    else process.env[FAKE_NOW_ENV] = before;
+  }
 }
 
 /**
