@@ -12,6 +12,7 @@ import {
   type BtErrorKind,
 } from '../src/bt/errors.js';
 import { btEnvFrom, buildChildEnv, redactArgv } from '../src/bt/run.js';
+import { fieldPath, SqlBuildError } from '../src/bt/sql.js';
 
 const BUG = '\nIf this seems like a bug, file an issue at https://github.com/braintrustdata/bt/issues/new and include `bt --version`.';
 
@@ -80,6 +81,17 @@ describe('toActivityFailure', () => {
   it('transient kinds stay retryable; rate limits back off', () => {
     expect(toActivityFailure(make('network'))).toMatchObject({ type: 'BtNetwork', nonRetryable: false });
     expect(toActivityFailure(make('rate_limited'))).toMatchObject({ type: 'BtRateLimited', nonRetryable: false, nextRetryDelay: '15s' });
+  });
+
+  it('a query that cannot be built is not retried (the same input builds the same refusal)', () => {
+    let err: unknown;
+    try {
+      fieldPath('scores', null as unknown as string);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(SqlBuildError);
+    expect(toActivityFailure(err)).toMatchObject({ type: 'SqlBuildError', nonRetryable: true, message: 'SQL identifier must be a string' });
   });
 
   it('cancelled becomes a CancelledFailure; other errors pass through', () => {

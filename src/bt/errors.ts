@@ -3,6 +3,7 @@
  * that decide retry behaviour. See shared/reference/bt-cli.md §3 for exit codes and stderr.
  */
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { SqlBuildError } from './sql.js';
 
 export type BtErrorKind =
   | 'missing_binary'
@@ -127,6 +128,8 @@ export function isBtError(err: unknown): err is BtError {
  * Non-`BtError` values are returned unchanged (as an Error).
  */
 export function toActivityFailure(err: unknown): Error {
+  // A query that cannot be built from what the activity was given will not build on a retry either.
+  if (err instanceof SqlBuildError) return ApplicationFailure.create({ message: err.message, type: 'SqlBuildError', nonRetryable: true });
   if (!(err instanceof BtError)) return err instanceof Error ? err : new Error(String(err));
   if (err.kind === 'cancelled') return new CancelledFailure(err.message, [err.toJSON()]);
   return ApplicationFailure.create({

@@ -91,8 +91,8 @@ export async function coveragePlane(pc: PlaneContext): Promise<CoverageEvidence>
     .filter((c) => c.lowScoreShare !== null && c.lowScoreShare > 0)
     .sort((a, b) => (b.lowScoreShare ?? 0) - (a.lowScoreShare ?? 0) || b.traffic - a.traffic)
     .slice(0, MAX_COHORT_EXAMPLE_QUERIES);
-  // (Only scored cohorts have a low-score share, so there is a primary score here.)
-  const examples = await examplesOfCohorts(q, pc.src, worst, `is_root = true AND ${pc.W} AND ${fieldPath('scores', primary!)} <= ${LOW}`);
+  // Only scored cohorts have a low-score share: without a primary score there are none (and no score to filter on).
+  const examples = worst.length && primary ? await examplesOfCohorts(q, pc.src, worst, `is_root = true AND ${pc.W} AND ${fieldPath('scores', primary)} <= ${LOW}`) : [];
   worst.forEach((c, i) => (c.exampleTraceIds = examples[i]!));
   return { cohorts, datasets: coverage.datasets, ...(coverage.note ? { note: coverage.note } : {}), worst };
 }
