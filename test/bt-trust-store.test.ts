@@ -34,15 +34,15 @@ describe('the trust store bt is given', () => {
     ['a proxy is set (it may speak https)', { ...local, HTTPS_PROXY: 'https://proxy.internal:3128' }, ['sql'], false],
     ['a lowercase proxy is set', { ...local, all_proxy: 'socks5://proxy:1080' }, ['sql'], false],
   ] as const)('%s', (_name, env, args, empty) => {
-    const out = withoutUnusedTrustStore(env as Record<string, string>, args);
+    const given = { ...(env as Record<string, string>) };
+    const out = withoutUnusedTrustStore(given, args);
     expect(emptied(out)).toBe(empty);
     if (!empty) expect(out).toEqual(env);
     // Nothing else changes, and the caller's object is not touched.
     const { SSL_CERT_FILE: _f, SSL_CERT_DIR: _d, ...rest } = env as Record<string, string>;
     const { SSL_CERT_FILE: _f2, SSL_CERT_DIR: _d2, ...restOut } = out;
     expect(restOut).toEqual(rest);
-    expect(env).toEqual(env === local ? local : env);
-    expect(local.SSL_CERT_DIR).toBe('/etc/ssl/certs');
+    expect(given).toEqual(env);
   });
 
   const tmp = mkdtempSync(join(tmpdir(), 'bt-trust-'));

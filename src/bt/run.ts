@@ -231,10 +231,10 @@ const PROXY_KEYS = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'A
  * `bt eval` or `bt functions push`: they run the user's code with this environment, which may call a provider over
  * https. Against an https endpoint nothing changes.
  */
-export function withoutUnusedTrustStore(env: Readonly<Record<string, string>>, args: readonly string[]): Record<string, string> {
+export function withoutUnusedTrustStore(env: Record<string, string>, args: readonly string[]): Record<string, string> {
   const plainHttp = (v: string | undefined) => v !== undefined && /^http:\/\//i.test(v.trim());
   const apiOnly = API_ONLY_COMMANDS.has(args[0] ?? '') || (args[0] === 'functions' && API_ONLY_FUNCTIONS.has(args[1] ?? ''));
-  if (!apiOnly || !plainHttp(env.BRAINTRUST_API_URL) || !plainHttp(env.BRAINTRUST_APP_URL) || PROXY_KEYS.some((k) => env[k])) return { ...env };
+  if (!apiOnly || !plainHttp(env.BRAINTRUST_API_URL) || !plainHttp(env.BRAINTRUST_APP_URL) || PROXY_KEYS.some((k) => env[k])) return env;
   const { SSL_CERT_DIR: _dir, ...rest } = env;
   return { ...rest, SSL_CERT_FILE: '/dev/null' };
 }
